@@ -1,0 +1,42 @@
+"""chainrule's engine: scalar reverse-mode automatic differentiation.
+
+>>> from autograd import Value
+>>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+>>> c = (a * b + a.exp()).tanh()
+>>> c.backward()
+>>> round(a.grad, 6), round(b.grad, 6)
+(0.056749, 0.027006)
+"""
+
+from autograd.engine import gc_paused, gradients, topological_order
+from autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from autograd.ops import OPS, Op
+from autograd.value import (
+    Value,
+    apply,
+    dot,
+    is_grad_enabled,
+    logsumexp,
+    no_grad,
+    softmax,
+    sum,
+)
+
+__all__ = [
+    "OPS",
+    "GradcheckError",
+    "Op",
+    "Value",
+    "apply",
+    "dot",
+    "gc_paused",
+    "gradcheck",
+    "gradgradcheck",
+    "gradients",
+    "is_grad_enabled",
+    "logsumexp",
+    "no_grad",
+    "softmax",
+    "sum",
+    "topological_order",
+]

@@ -1,0 +1,252 @@
+"""The op table: every primitive chainrule can differentiate, one entry each.
+
+An entry reads like a line of a derivative sheet::
+
+    name   forward on floats            local derivatives
+    "*"    lambda x, y: x * y           lambda out, x, y: (y, x)
+
+``forward(*inputs)`` computes the result from plain floats and raises a clear error outside the
+op's domain. ``derivatives(out, *inputs)`` returns one partial derivative ∂out/∂input per input,
+where ``out`` is the op's result. The rules use only arithmetic and the helpers ``exp``, ``log``,
+``sin``, ``cos``, ``erf`` and ``sigmoid`` below, which work on floats and on ``Value``s alike:
+
+- on floats (``out`` and the inputs are ``.data``) they give the fast first-order backward pass;
+- on ``Value``s (``out`` is the node itself, the inputs its parents) they build a graph, so a
+  gradient can be differentiated again (``backward(create_graph=True)``, ``autograd.hessian``).
+
+Each entry also states the ``domain`` its tests draw inputs from (one interval per input, or one
+for all inputs of an n-ary op), the ``kinks`` the tests stay away from, and whether the rule is
+itself differentiable (``twice_differentiable``). Adding an op is one entry here, plus a one-line
+method on ``Value`` if it deserves one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any, Callable, Sequence
+
+Interval = tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One primitive: its forward on floats and its local derivatives.
+
+    >>> MUL.forward(2.0, 3.0), MUL.derivatives(6.0, 2.0, 3.0)
+    (6.0, (3.0, 2.0))
+    """
+
+    name: str
+    forward: Callable[..., float]
+    derivatives: Callable[..., Sequence[Any]]
+    arity: int  # number of inputs; 0 means any number (n-ary)
+    domain: tuple[Interval, ...]  # where the tests draw each input from
+    kinks: tuple[float, ...] = ()  # points where the derivative jumps; tests keep away
+    twice_differentiable: bool = True
+    label: str = field(default="", compare=False)  # the label of the one Value that owns a copy
+
+    def labeled(self, label: str) -> Op:
+        """A copy of this op carrying a Value's label (see ``Value.label``)."""
+        return replace(self, label=label)
+
+
+# A Value made by the user rather than by an op. It has no rules: backward stops there.
+LEAF = Op("", forward=float, derivatives=lambda out: (), arity=0, domain=())
+
+OPS: dict[str, Op] = {}
+"""Every op the engine knows, by name; the tests walk this table."""
+
+
+def _op(name: str, forward: Callable[..., float], derivatives: Callable[..., Sequence[Any]],
+        arity: int, domain: Sequence[Interval], **details: Any) -> Op:
+    op = Op(name, forward, derivatives, arity, tuple(domain), **details)
+    OPS[name] = op
+    return op
+
+
+# --- helpers the rules are written with: floats in, float out; Values in, Value out ----------
+
+def exp(x):
+    return math.exp(x) if type(x) is float else x.exp()
+
+
+def log(x):
+    return math.log(x) if type(x) is float else x.log()
+
+
+def sin(x):
+    return math.sin(x) if type(x) is float else x.sin()
+
+
+def cos(x):
+    return math.cos(x) if type(x) is float else x.cos()
+
+
+def erf(x):
+    return math.erf(x) if type(x) is float else x.erf()
+
+
+def sigmoid(x):
+    return _sigmoid(x) if type(x) is float else x.sigmoid()
+
+
+def step(x, below: float = 0.0) -> float:
+    """1 where x > 0, else ``below``: the derivative of relu-like ops, a constant either way."""
+    return 1.0 if x > 0 else below
+
+
+def sign(x) -> float:
+    return 1.0 if x > 0 else -1.0 if x < 0 else 0.0
+
+
+# --- forwards that guard their domain -------------------------------------------------------
+
+def _outside(op: str, x: float, allowed: str) -> ValueError:
+    return ValueError(f"{op}: got {x!r}, but {op} is only defined for {allowed}")
+
+
+def _exp(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        raise OverflowError(f"exp: exp({x!r}) overflows a float; exp needs an input <= 709.78") from None
+
+
+def _log(x: float) -> float:
+    if x <= 0.0:
+        raise _outside("log", x, "inputs > 0")
+    return math.log(x)
+
+
+def _sqrt(x: float) -> float:
+    if x < 0.0:
+        raise _outside("sqrt", x, "inputs >= 0")
+    return math.sqrt(x)
+
+
+def _div(x: float, y: float) -> float:
+    if y == 0.0:
+        raise ZeroDivisionError(f"/: cannot divide {x!r} by zero")
+    return x / y
+
+
+def _sigmoid(x: float) -> float:
+    # exp of a non-positive number never overflows, so pick the form that needs one
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def _softplus(x: float) -> float:
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _gelu(x: float) -> float:
+    return 0.5 * x * (1.0 + math.erf(x * SQRT1_2))
+
+
+def _pow(x: float, y: float) -> float:
+    if x <= 0.0:
+        raise _outside("**", x, "a base > 0 when the exponent is a Value (d/dy x**y = x**y log x)")
+    try:
+        return x**y
+    except OverflowError:
+        raise OverflowError(f"**: {x!r} ** {y!r} overflows a float") from None
+
+
+def _logsumexp(*xs: float) -> float:
+    top = max(xs)
+    if math.isinf(top):
+        return top
+    return top + math.log(math.fsum([math.exp(x - top) for x in xs]))
+
+
+def _dot(*v: float) -> float:
+    n = len(v) // 2
+    return math.fsum(map(float.__mul__, v[:n], v[n:]))
+
+
+SQRT1_2 = math.sqrt(0.5)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+ANY: Interval = (-2.0, 2.0)
+POSITIVE: Interval = (0.1, 3.0)
+
+# --- the table ------------------------------------------------------------------------------
+#  name         forward                      derivatives(out, *inputs)                  domain
+
+ADD = _op("+", float.__add__, lambda out, x, y: (1.0, 1.0), 2, [ANY, ANY])
+SUB = _op("-", float.__sub__, lambda out, x, y: (1.0, -1.0), 2, [ANY, ANY])
+MUL = _op("*", float.__mul__, lambda out, x, y: (y, x), 2, [ANY, ANY])
+DIV = _op("/", _div, lambda out, x, y: (1.0 / y, -out / y), 2, [ANY, POSITIVE])
+POW = _op("**", _pow, lambda out, x, y: (y * x ** (y - 1.0), out * log(x)), 2, [POSITIVE, ANY])
+NEG = _op("neg", float.__neg__, lambda out, x: (-1.0,), 1, [ANY])
+EXP = _op("exp", _exp, lambda out, x: (out,), 1, [ANY])
+LOG = _op("log", _log, lambda out, x: (1.0 / x,), 1, [POSITIVE])
+SQRT = _op("sqrt", _sqrt, lambda out, x: (0.5 / out,), 1, [POSITIVE])
+SIN = _op("sin", math.sin, lambda out, x: (cos(x),), 1, [(-4.0, 4.0)])
+COS = _op("cos", math.cos, lambda out, x: (-sin(x),), 1, [(-4.0, 4.0)])
+TANH = _op("tanh", math.tanh, lambda out, x: (1.0 - out * out,), 1, [(-3.0, 3.0)])
+SIGMOID = _op("sigmoid", _sigmoid, lambda out, x: (out * (1.0 - out),), 1, [(-6.0, 6.0)])
+SOFTPLUS = _op("softplus", _softplus, lambda out, x: (sigmoid(x),), 1, [(-6.0, 6.0)])
+ERF = _op("erf", math.erf, lambda out, x: (TWO_OVER_SQRT_PI * exp(-(x * x)),), 1, [ANY])
+GELU = _op("gelu", _gelu,
+           lambda out, x: (0.5 * (1.0 + erf(x * SQRT1_2)) + x * exp(-0.5 * (x * x)) * INV_SQRT_2PI,),
+           1, [(-4.0, 4.0)])
+# relu and abs: the derivative is a step, so the second derivative is 0 away from the kink
+RELU = _op("relu", lambda x: x if x > 0.0 else 0.0, lambda out, x: (step(x),), 1, [ANY],
+           kinks=(0.0,))
+ABS = _op("abs", abs, lambda out, x: (sign(x),), 1, [ANY], kinks=(0.0,))
+
+# n-ary ops: one node however many inputs; `xs` are all the inputs, in order
+SUM = _op("sum", lambda *xs: math.fsum(xs), lambda out, *xs: (1.0,) * len(xs), 0, [ANY])
+DOT = _op("dot", _dot,  # inputs are x1..xn, y1..yn; ∂/∂xi = yi and ∂/∂yi = xi
+          lambda out, *v: v[len(v) // 2:] + v[: len(v) // 2], 0, [ANY])
+LOGSUMEXP = _op("logsumexp", _logsumexp, lambda out, *xs: tuple(exp(x - out) for x in xs), 0,
+                [(-3.0, 3.0)])
+# softmax_i = exp(x_i - logsumexp(x)): one node per output, fed by x_i and the shared logsumexp
+SOFTMAX = _op("softmax", lambda x, lse: math.exp(x - lse), lambda out, x, lse: (out, -out), 2,
+              [ANY, ANY])
+
+
+@lru_cache(maxsize=None)
+def power(p: float) -> Op:
+    """The op ``x ** p`` for a constant exponent ``p`` (one op per exponent, cached).
+
+    >>> power(2.0).forward(3.0), power(2.0).derivatives(9.0, 3.0)
+    (9.0, (6.0,))
+    """
+    name = f"**{p:g}"
+
+    def forward(x: float) -> float:
+        if x < 0.0 and not p.is_integer():
+            raise _outside(name, x, f"inputs >= 0 when the exponent {p:g} is not an integer")
+        if x == 0.0 and p < 0.0:
+            raise ZeroDivisionError(f"{name}: 0.0 cannot be raised to the negative power {p:g}")
+        try:
+            return x**p
+        except OverflowError:
+            raise OverflowError(f"{name}: {x!r} ** {p:g} overflows a float") from None
+
+    domain = ANY if p.is_integer() and p >= 0.0 else POSITIVE
+    return Op(name, forward, lambda out, x: (p * x ** (p - 1.0),), 1, (domain,))
+
+
+@lru_cache(maxsize=None)
+def leaky_relu(slope: float) -> Op:
+    """The op ``x if x > 0 else slope * x`` (one op per slope, cached).
+
+    >>> leaky_relu(0.1).forward(-2.0)
+    -0.2
+    """
+    return Op(f"leaky_relu({slope:g})", lambda x: x if x > 0.0 else slope * x,
+              lambda out, x: (step(x, slope),), 1, (ANY,), kinks=(0.0,))
+
+
+# the parameterised families join the table through a few representative members
+for _family_member in (power(2.0), power(3.0), power(-1.0), power(0.5), power(-0.5), power(1.5),
+                       leaky_relu(0.01), leaky_relu(0.2)):
+    OPS[_family_member.name] = _family_member

@@ -1,0 +1,347 @@
+"""``Value``: a real number that remembers the op and the parents it was computed from."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import threading
+from contextlib import ContextDecorator
+from typing import Iterable, Sequence, Union
+
+from autograd import ops
+from autograd.ops import LEAF, Op
+
+Number = Union[int, float]
+
+
+class _GradMode(threading.local):
+    enabled = True  # the class attribute is every thread's starting value
+
+
+_grad_mode = _GradMode()
+
+
+class no_grad(ContextDecorator):
+    """Record no graph inside this block (or decorated function); the switch is per thread.
+
+    Values computed inside are leaves: they have ``.data`` but no history.
+
+    >>> from autograd import Value, no_grad
+    >>> with no_grad():
+    ...     y = Value(2.0) * 3
+    >>> y.parents
+    ()
+    """
+
+    def __enter__(self) -> None:
+        self._was_enabled = _grad_mode.enabled
+        _grad_mode.enabled = False
+
+    def __exit__(self, *exc_info: object) -> None:
+        _grad_mode.enabled = self._was_enabled
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations on Values record a graph in this thread (see ``no_grad``).
+
+    >>> is_grad_enabled()
+    True
+    """
+    return _grad_mode.enabled
+
+
+def _as_float(data: object) -> float:
+    if type(data) is float:
+        return data
+    if isinstance(data, numbers.Real) and not isinstance(data, bool):
+        return float(data)
+    raise TypeError(
+        f"Value needs a real number (int, float, or a numpy integer/floating scalar), "
+        f"got {type(data).__name__}: {data!r}"
+    )
+
+
+class Value:
+    """A scalar in a computation graph: ``data``, its gradient ``grad``, and how it was made.
+
+    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    >>> c = a * b + a.exp()
+    >>> c.backward()
+    >>> round(a.grad, 4), b.grad
+    (4.3891, 2.0)
+
+    ``Value``s you create are leaves; every operation makes a new node whose ``parents`` are its
+    inputs. ``==`` and ``hash`` are identity (Values work as set members and dict keys), while
+    ``< <= > >=`` compare ``data``.
+    """
+
+    # A label lives on the node's op record (``Op.label``), not in a slot of its own: 8 bytes less
+    # per node, and a graph can have millions of nodes. Parents are a tuple; there is no closure
+    # and no reference back to the node, so a graph has no cycles and frees itself by refcount.
+    __slots__ = ("data", "grad", "_op", "_prev")
+
+    def __init__(self, data: Number, label: str = "") -> None:
+        self.data: float = _as_float(data)
+        self.grad: float | Value = 0.0
+        self._op: Op = LEAF.labeled(label) if label else LEAF
+        self._prev: tuple[Value, ...] = ()
+
+    # --- what a node is -----------------------------------------------------------------------
+
+    @property
+    def label(self) -> str:
+        """A name for drawings and reprs, e.g. ``Value(1.0, label="w1")``."""
+        return self._op.label
+
+    @label.setter
+    def label(self, label: str) -> None:
+        self._op = self._op.labeled(label)
+
+    @property
+    def op(self) -> str:
+        """The name of the op that computed this Value (``""`` for a leaf).
+
+        >>> (Value(1.0) + 2).op
+        '+'
+        """
+        return self._op.name
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The inputs this Value was computed from, in order (``()`` for a leaf).
+
+        >>> a = Value(1.0); (a * 2).parents[0] is a
+        True
+        """
+        return self._prev
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for a Value with no parents (created by the user, a constant, or detached)."""
+        return not self._prev
+
+    def item(self) -> float:
+        """The plain float, as in PyTorch. ``Value(3).item() == 3.0``."""
+        return self.data
+
+    def __float__(self) -> float:
+        return self.data
+
+    def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+
+    # --- arithmetic: numbers on either side become constant leaves ----------------------------
+
+    def __add__(self, other: Value | Number) -> Value:
+        return apply(ops.ADD, self, other)
+
+    def __radd__(self, other: Number) -> Value:
+        return apply(ops.ADD, other, self)
+
+    def __sub__(self, other: Value | Number) -> Value:
+        return apply(ops.SUB, self, other)
+
+    def __rsub__(self, other: Number) -> Value:
+        return apply(ops.SUB, other, self)
+
+    def __mul__(self, other: Value | Number) -> Value:
+        return apply(ops.MUL, self, other)
+
+    def __rmul__(self, other: Number) -> Value:
+        return apply(ops.MUL, other, self)
+
+    def __truediv__(self, other: Value | Number) -> Value:
+        return apply(ops.DIV, self, other)
+
+    def __rtruediv__(self, other: Number) -> Value:
+        return apply(ops.DIV, other, self)
+
+    def __pow__(self, exponent: Value | Number) -> Value:
+        if isinstance(exponent, Value):
+            return apply(ops.POW, self, exponent)
+        return apply(ops.power(_as_float(exponent)), self)
+
+    def __rpow__(self, base: Number) -> Value:
+        return apply(ops.POW, base, self)
+
+    def __neg__(self) -> Value:
+        return apply(ops.NEG, self)
+
+    def __abs__(self) -> Value:
+        return apply(ops.ABS, self)
+
+    # --- comparisons look at data -------------------------------------------------------------
+
+    def __lt__(self, other: Value | Number) -> bool:
+        return self.data < _data(other)
+
+    def __le__(self, other: Value | Number) -> bool:
+        return self.data <= _data(other)
+
+    def __gt__(self, other: Value | Number) -> bool:
+        return self.data > _data(other)
+
+    def __ge__(self, other: Value | Number) -> bool:
+        return self.data >= _data(other)
+
+    # --- functions (each one op of the table, see autograd/ops.py) ----------------------------
+
+    def exp(self) -> Value:
+        """e ** self. ``Value(0).exp().data == 1.0``."""
+        return apply(ops.EXP, self)
+
+    def log(self) -> Value:
+        """Natural log; ``ValueError`` for inputs <= 0. ``Value(1).log().data == 0.0``."""
+        return apply(ops.LOG, self)
+
+    def sqrt(self) -> Value:
+        """Square root; ``ValueError`` for negative inputs. ``Value(4).sqrt().data == 2.0``."""
+        return apply(ops.SQRT, self)
+
+    def sin(self) -> Value:
+        """Sine. ``Value(0).sin().data == 0.0``."""
+        return apply(ops.SIN, self)
+
+    def cos(self) -> Value:
+        """Cosine. ``Value(0).cos().data == 1.0``."""
+        return apply(ops.COS, self)
+
+    def tanh(self) -> Value:
+        """Hyperbolic tangent. ``Value(0).tanh().data == 0.0``."""
+        return apply(ops.TANH, self)
+
+    def sigmoid(self) -> Value:
+        """1 / (1 + e**-x), stable for any input. ``Value(0).sigmoid().data == 0.5``."""
+        return apply(ops.SIGMOID, self)
+
+    def softplus(self) -> Value:
+        """log(1 + e**x), stable for any input. ``Value(-1000).softplus().data == 0.0``."""
+        return apply(ops.SOFTPLUS, self)
+
+    def relu(self) -> Value:
+        """max(x, 0). ``Value(-2).relu().data == 0.0``."""
+        return apply(ops.RELU, self)
+
+    def leaky_relu(self, slope: float = 0.01) -> Value:
+        """x if x > 0 else slope * x. ``Value(-2).leaky_relu(0.1).data == -0.2``."""
+        return apply(ops.leaky_relu(float(slope)), self)
+
+    def gelu(self) -> Value:
+        """x Φ(x), the exact (erf) form. ``Value(0).gelu().data == 0.0``."""
+        return apply(ops.GELU, self)
+
+    def erf(self) -> Value:
+        """The error function. ``Value(0).erf().data == 0.0``."""
+        return apply(ops.ERF, self)
+
+    def abs(self) -> Value:
+        """|x|; its derivative at 0 is taken as 0. ``Value(-2).abs().data == 2.0``."""
+        return apply(ops.ABS, self)
+
+    # --- gradients ----------------------------------------------------------------------------
+
+    def backward(self, create_graph: bool = False) -> None:
+        """Backpropagate from this Value: fill ``.grad`` of everything it was computed from.
+
+        The output's gradient is seeded with 1 and every node's local derivatives are applied
+        in reverse topological order (an iterative walk, so any depth works). Calling it again:
+        leaves (Values you created) accumulate, as in PyTorch — call ``zero_grad`` or set
+        ``.grad = 0.0`` between steps; interior nodes are recomputed from scratch, never
+        double-counted. With ``create_graph=True`` the gradients are Values connected to the
+        graph, so they can be differentiated again.
+
+        >>> a = Value(2.0); b = a * a; c = b * b
+        >>> c.backward(); c.backward()
+        >>> a.grad, b.grad
+        (64.0, 8.0)
+        """
+        from autograd.engine import backward
+
+        backward(self, create_graph=create_graph)
+
+    def detach(self) -> Value:
+        """A new leaf with the same data and no history. ``Value(2.0).detach().data == 2.0``."""
+        return Value(self.data)
+
+
+def _data(x: Value | Number) -> float:
+    return x.data if isinstance(x, Value) else x
+
+
+def _lift(x: Value | Number) -> Value:
+    return x if isinstance(x, Value) else Value(x)
+
+
+_new = object.__new__
+
+
+def apply(op: Op, *inputs: Value | Number) -> Value:
+    """Compute ``op`` on ``inputs`` (Values or numbers) and record the result as a graph node.
+
+    >>> apply(ops.MUL, Value(2.0), 3).data
+    6.0
+    """
+    parents = tuple(map(_lift, inputs))
+    data = op.forward(*[p.data for p in parents])
+    if data != data:
+        raise ValueError(f"{op.name}: the result is NaN for inputs {[p.data for p in parents]}")
+    if not _grad_mode.enabled:
+        return Value(data)
+    node = _new(Value)
+    node.data = data
+    node.grad = 0.0
+    node._op = op
+    node._prev = parents
+    return node
+
+
+# --- fused n-ary ops ----------------------------------------------------------------------------
+
+
+def sum(values: Iterable[Value | Number]) -> Value:
+    """The sum of many values as one node (``Python's sum`` makes one node per ``+``).
+
+    >>> sum([Value(1.0), 2, Value(3.0)]).data
+    6.0
+    """
+    values = tuple(values)
+    if not values:
+        return Value(0.0)
+    return apply(ops.SUM, *values)
+
+
+def dot(xs: Sequence[Value | Number], ys: Sequence[Value | Number]) -> Value:
+    """Σ xs[i] * ys[i] as one node: what a neuron computes before its activation.
+
+    >>> dot([Value(1.0), Value(2.0)], [3, 4]).data
+    11.0
+    """
+    if len(xs) != len(ys):
+        raise ValueError(f"dot: xs and ys must have the same length, got {len(xs)} and {len(ys)}")
+    if not xs:
+        raise ValueError("dot: needs at least one pair of values, got empty sequences")
+    return apply(ops.DOT, *xs, *ys)
+
+
+def logsumexp(values: Iterable[Value | Number]) -> Value:
+    """log Σ exp(values) as one node, computed stably (no overflow for large inputs).
+
+    >>> logsumexp([Value(1000.0), Value(1000.0)]).data == 1000.0 + math.log(2.0)
+    True
+    """
+    values = tuple(values)
+    if not values:
+        raise ValueError("logsumexp: needs at least one value, got an empty sequence")
+    return apply(ops.LOGSUMEXP, *values)
+
+
+def softmax(values: Iterable[Value | Number]) -> list[Value]:
+    """exp(x_i) / Σ exp(x), stably: one node per output, all fed by one ``logsumexp`` node.
+
+    >>> [round(p.data, 3) for p in softmax([Value(0.0), Value(1.0)])]
+    [0.269, 0.731]
+    """
+    values = tuple(map(_lift, values))
+    lse = logsumexp(values)
+    return [apply(ops.SOFTMAX, x, lse) for x in values]

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Set up chainrule in ./.venv and run it:
+#   ./dev.sh demo          train an MLP on the two moons, write plots to results/demo
+#   ./dev.sh test [ARGS]   ruff, then every test, doctest and notebook (ARGS go to pytest)
+# Installs what each needs: a venv with the package and its extras, and Graphviz's `dot` for the
+# notebooks (with apt-get when run as root; otherwise it says how).
+set -euo pipefail
+cd "$(dirname "$0")"
+venv=.venv
+python=${PYTHON:-python3}
+
+setup() {  # setup EXTRAS: a venv with chainrule[EXTRAS] installed (editable)
+    if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+        echo "chainrule needs Python >= 3.10 as '$python' (set PYTHON=/path/to/python3)" >&2
+        exit 1
+    fi
+    [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+    local stamp="$venv/.installed-$1" want
+    want=$(cat pyproject.toml | cksum)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[$1]"
+        echo "$want" >"$stamp"
+    fi
+}
+
+need_dot() {  # the notebooks render graphs with Graphviz's dot program
+    command -v dot >/dev/null && return
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing Graphviz (apt-get install graphviz) for the notebooks' drawings" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
+    else
+        echo "Graphviz's 'dot' program is missing. Install it, then run again:" >&2
+        echo "  Debian/Ubuntu: sudo apt-get install graphviz   macOS: brew install graphviz" >&2
+        echo "  conda: conda install -c conda-forge graphviz" >&2
+        exit 1
+    fi
+}
+
+case "${1:-}" in
+    demo)
+        shift
+        setup nn
+        exec "$venv/bin/python" examples/demo.py "$@"
+        ;;
+    test)
+        shift
+        setup test
+        need_dot
+        "$venv/bin/ruff" check .
+        exec "$venv/bin/python" -m pytest "$@"
+        ;;
+    *)
+        echo "usage: ./dev.sh demo | ./dev.sh test [pytest args]" >&2
+        exit 2
+        ;;
+esac

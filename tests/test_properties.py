@@ -1,0 +1,53 @@
+"""Property-based: random expression graphs over the op table agree with finite differences."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from autograd import OPS, Value, apply, gradcheck
+
+UNARY = [op for op in OPS.values() if op.arity == 1]
+BINARY = [op for op in OPS.values() if op.arity == 2]
+NARY = [op for op in OPS.values() if op.arity == 0]
+
+
+def _fits(op, xs):
+    """Whether the inputs lie inside the op's test domain (so its forward and rules are valid)."""
+    intervals = op.domain if op.arity else op.domain * len(xs)
+    return all(low <= x.data <= high and all(abs(x.data - k) > 0.05 for k in op.kinks)
+               for x, (low, high) in zip(xs, intervals))
+
+
+@st.composite
+def programs(draw):
+    """A list of steps, each applying an op to earlier values (so nodes get reused)."""
+    n_inputs = draw(st.integers(1, 3))
+    inputs = draw(st.lists(st.floats(-1.5, 1.5), min_size=n_inputs, max_size=n_inputs))
+    steps = []
+    for _ in range(draw(st.integers(1, 8))):
+        kind = draw(st.sampled_from(["unary", "binary", "nary"]))
+        op = draw(st.sampled_from({"unary": UNARY, "binary": BINARY, "nary": NARY}[kind]))
+        count = {"unary": 1, "binary": 2, "nary": 2 * draw(st.integers(1, 3))}[kind]
+        steps.append((op, [draw(st.integers(0, 10_000)) for _ in range(count)]))
+    return inputs, steps
+
+
+def run(steps, xs):
+    values = list(xs)
+    for op, picks in steps:
+        args = [values[i % len(values)] for i in picks]
+        if _fits(op, args):
+            values.append(apply(op, *args))
+    return values[-1] if len(values) > len(xs) else values[0] * 1.0
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_random_graphs_match_finite_differences(program):
+    inputs, steps = program
+    out = run(steps, [Value(x) for x in inputs])
+    if math.isfinite(out.data) and abs(out.data) < 1e6:
+        assert gradcheck(lambda *xs: run(steps, xs), inputs, atol=1e-4, rtol=1e-3)
