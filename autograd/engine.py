@@ -148,9 +148,7 @@ def _accumulate(grads: dict, node: Value, grad: float | Value) -> None:
 def _write_back(root: Value, grads: dict[Value, float | Value]) -> None:
     """Store ``gradients``' result the way ``backward`` does: leaves add, interior nodes set."""
     for node, grad in grads.items():
-        if node._prev:
-            node.grad = grad
-        elif type(node.grad) is float and node.grad == 0.0:
+        if node._prev or (type(node.grad) is float and node.grad == 0.0):
             node.grad = grad
         else:
             node.grad = node.grad + grad
@@ -159,5 +157,6 @@ def _write_back(root: Value, grads: dict[Value, float | Value]) -> None:
 def _backward_error(node: Value, error: ArithmeticError) -> ArithmeticError:
     inputs = [p.data for p in node._prev]
     return type(error)(
-        f"backward through {node.op} at inputs {inputs}: its derivative is undefined there ({error})"
+        f"backward through {node.op} at inputs {inputs}: its derivative is undefined there "
+        f"({error})"
     )

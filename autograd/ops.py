@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache
 from typing import Any, Callable, Sequence
 
 Interval = tuple[float, float]
@@ -111,7 +111,8 @@ def _exp(x: float) -> float:
     try:
         return math.exp(x)
     except OverflowError:
-        raise OverflowError(f"exp: exp({x!r}) overflows a float; exp needs an input <= 709.78") from None
+        message = f"exp: exp({x!r}) overflows a float; exp needs an input <= 709.78"
+        raise OverflowError(message) from None
 
 
 def _log(x: float) -> float:
@@ -193,8 +194,8 @@ TANH = _op("tanh", math.tanh, lambda out, x: (1.0 - out * out,), 1, [(-3.0, 3.0)
 SIGMOID = _op("sigmoid", _sigmoid, lambda out, x: (out * (1.0 - out),), 1, [(-6.0, 6.0)])
 SOFTPLUS = _op("softplus", _softplus, lambda out, x: (sigmoid(x),), 1, [(-6.0, 6.0)])
 ERF = _op("erf", math.erf, lambda out, x: (TWO_OVER_SQRT_PI * exp(-(x * x)),), 1, [ANY])
-GELU = _op("gelu", _gelu,
-           lambda out, x: (0.5 * (1.0 + erf(x * SQRT1_2)) + x * exp(-0.5 * (x * x)) * INV_SQRT_2PI,),
+GELU = _op("gelu", _gelu,  # d/dx x Φ(x) = Φ(x) + x φ(x)
+           lambda out, x: (0.5 * (1.0 + erf(x * SQRT1_2)) + x * INV_SQRT_2PI * exp(-0.5 * x * x),),
            1, [(-4.0, 4.0)])
 # relu and abs: the derivative is a step, so the second derivative is 0 away from the kink
 RELU = _op("relu", lambda x: x if x > 0.0 else 0.0, lambda out, x: (step(x),), 1, [ANY],
@@ -212,7 +213,7 @@ SOFTMAX = _op("softmax", lambda x, lse: math.exp(x - lse), lambda out, x, lse: (
               [ANY, ANY])
 
 
-@lru_cache(maxsize=None)
+@cache
 def power(p: float) -> Op:
     """The op ``x ** p`` for a constant exponent ``p`` (one op per exponent, cached).
 
@@ -235,7 +236,7 @@ def power(p: float) -> Op:
     return Op(name, forward, lambda out, x: (p * x ** (p - 1.0),), 1, (domain,))
 
 
-@lru_cache(maxsize=None)
+@cache
 def leaky_relu(slope: float) -> Op:
     """The op ``x if x > 0 else slope * x`` (one op per slope, cached).
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 import threading
 from contextlib import ContextDecorator
@@ -327,8 +326,8 @@ def dot(xs: Sequence[Value | Number], ys: Sequence[Value | Number]) -> Value:
 def logsumexp(values: Iterable[Value | Number]) -> Value:
     """log Σ exp(values) as one node, computed stably (no overflow for large inputs).
 
-    >>> logsumexp([Value(1000.0), Value(1000.0)]).data == 1000.0 + math.log(2.0)
-    True
+    >>> round(logsumexp([Value(1000.0), Value(1000.0)]).data, 4)
+    1000.6931
     """
     values = tuple(values)
     if not values:
