@@ -15,9 +15,9 @@ NARY = [op for op in OPS.values() if op.arity == 0]
 
 
 def _fits(op, xs):
-    """Whether the inputs lie inside the op's test domain (so its forward and rules are valid)."""
+    """Whether the inputs lie well inside the op's test domain (so its forward and rules hold)."""
     intervals = op.domain if op.arity else op.domain * len(xs)
-    return all(low <= x.data <= high and all(abs(x.data - k) > 0.05 for k in op.kinks)
+    return all(low + 0.01 <= x.data <= high - 0.01 and all(abs(x.data - k) > 0.05 for k in op.kinks)
                for x, (low, high) in zip(xs, intervals))
 
 
@@ -35,19 +35,29 @@ def programs(draw):
     return inputs, steps
 
 
-def run(steps, xs):
-    values = list(xs)
+def valid_steps(steps, xs):
+    """The steps whose inputs fit their op's domain at the point ``xs`` (decided once, there)."""
+    values, kept = list(xs), []
     for op, picks in steps:
         args = [values[i % len(values)] for i in picks]
         if _fits(op, args):
             values.append(apply(op, *args))
-    return values[-1] if len(values) > len(xs) else values[0] * 1.0
+            kept.append((op, picks))
+    return kept
+
+
+def run(steps, xs):
+    values = list(xs)
+    for op, picks in steps:
+        values.append(apply(op, *[values[i % len(values)] for i in picks]))
+    return values[-1] * 1.0
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs())
 def test_random_graphs_match_finite_differences(program):
     inputs, steps = program
+    steps = valid_steps(steps, [Value(x) for x in inputs])
     out = run(steps, [Value(x) for x in inputs])
     if math.isfinite(out.data) and abs(out.data) < 1e6:
         assert gradcheck(lambda *xs: run(steps, xs), inputs, atol=1e-4, rtol=1e-3)
