@@ -9,6 +9,7 @@
 """
 
 from autograd.engine import gc_paused, gradients, topological_order
+from autograd.functional import grad, hessian, jacobian, value_and_grad
 from autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from autograd.ops import OPS, Op
 from autograd.value import (
@@ -30,13 +31,17 @@ __all__ = [
     "apply",
     "dot",
     "gc_paused",
+    "grad",
     "gradcheck",
     "gradgradcheck",
     "gradients",
+    "hessian",
     "is_grad_enabled",
+    "jacobian",
     "logsumexp",
     "no_grad",
     "softmax",
     "sum",
     "topological_order",
+    "value_and_grad",
 ]

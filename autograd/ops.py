@@ -184,6 +184,7 @@ SUB = _op("-", float.__sub__, lambda out, x, y: (1.0, -1.0), 2, [ANY, ANY])
 MUL = _op("*", float.__mul__, lambda out, x, y: (y, x), 2, [ANY, ANY])
 DIV = _op("/", _div, lambda out, x, y: (1.0 / y, -out / y), 2, [ANY, POSITIVE])
 POW = _op("**", _pow, lambda out, x, y: (y * x ** (y - 1.0), out * log(x)), 2, [POSITIVE, ANY])
+IDENTITY = _op("identity", lambda x: x, lambda out, x: (1.0,), 1, [ANY])  # names a variable
 NEG = _op("neg", float.__neg__, lambda out, x: (-1.0,), 1, [ANY])
 EXP = _op("exp", _exp, lambda out, x: (out,), 1, [ANY])
 LOG = _op("log", _log, lambda out, x: (1.0 / x,), 1, [POSITIVE])

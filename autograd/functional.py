@@ -1,0 +1,134 @@
+"""A functional API in the style of JAX and HIPS autograd: transform ``f`` into its derivative.
+
+``f`` takes scalar positional arguments and returns a Value. Called on plain numbers, the
+transformed functions return floats; called on Values (inside another traced function) they
+return Values connected to the graph, so they compose to any order::
+
+    >>> from autograd import grad
+    >>> cube = lambda x: x * x * x
+    >>> grad(cube)(2.0), grad(grad(cube))(2.0), grad(grad(grad(cube)))(2.0)
+    (12.0, 12.0, 6.0)
+
+Values that ``f`` closes over are treated as constants: pass what you differentiate by as an
+argument. No ``.grad`` attribute is read or written.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence, Union
+
+from autograd import ops
+from autograd.engine import gradients
+from autograd.value import Value, apply
+
+ArgNums = Union[int, Sequence[int]]
+Scalar = Union[float, Value]
+
+
+def grad(f: Callable[..., Value], argnums: ArgNums = 0) -> Callable[..., Any]:
+    """The derivative of ``f`` with respect to argument ``argnums`` (a tuple for a tuple).
+
+    >>> grad(lambda x, y: x * y, argnums=(0, 1))(3.0, 4.0)
+    (4.0, 3.0)
+    """
+    def derivative(*args: Scalar) -> Any:
+        return value_and_grad(f, argnums)(*args)[1]
+
+    return derivative
+
+
+def value_and_grad(f: Callable[..., Value], argnums: ArgNums = 0) -> Callable[..., Any]:
+    """Like ``grad``, but return ``(f(*args), derivative)`` from one forward pass.
+
+    >>> value_and_grad(lambda x: x * x)(3.0)
+    (9.0, 6.0)
+    """
+    def both(*args: Scalar) -> tuple[Scalar, Any]:
+        indices = _argnums(argnums, len(args))
+        traced, variables, differentiable = _trace(args, indices)
+        out = f(*traced)
+        if not isinstance(out, Value):
+            raise TypeError(f"grad: f must return a single Value, but it returned "
+                            f"{type(out).__name__}: {out!r}")
+        grads = _gradients(out, variables, differentiable)
+        value = out if differentiable else out.data
+        return value, (grads[0] if isinstance(argnums, int) else tuple(grads))
+
+    return both
+
+
+def jacobian(f: Callable[..., Sequence[Value]]) -> Callable[..., list[list[Scalar]]]:
+    """The matrix d f_i / d x_j for ``f`` returning a list of Values: one row per output.
+
+    >>> jacobian(lambda x, y: [x * y, x + y])(2.0, 3.0)
+    [[3.0, 2.0], [1.0, 1.0]]
+    """
+    def matrix(*args: Scalar) -> list[list[Scalar]]:
+        traced, variables, differentiable = _trace(args, range(len(args)))
+        outputs = f(*traced)
+        if isinstance(outputs, Value):
+            outputs = [outputs]
+        rows = []
+        for i, out in enumerate(outputs):
+            if isinstance(out, Value):
+                rows.append(_gradients(out, variables, differentiable))
+            elif isinstance(out, (int, float)):  # a constant output has a zero row
+                rows.append([_constant(0.0, differentiable)] * len(variables))
+            else:
+                raise TypeError(f"jacobian: output {i} of f must be a Value, got "
+                                f"{type(out).__name__}: {out!r}")
+        return rows
+
+    return matrix
+
+
+def hessian(f: Callable[..., Value]) -> Callable[..., list[list[Scalar]]]:
+    """The matrix of second derivatives d²f / dx_i dx_j over all positional arguments.
+
+    >>> hessian(lambda x, y: x * x * y)(1.0, 2.0)
+    [[4.0, 2.0], [2.0, 0.0]]
+    """
+    def matrix(*args: Scalar) -> list[list[Scalar]]:
+        return jacobian(grad(f, argnums=tuple(range(len(args)))))(*args)
+
+    return matrix
+
+
+def _argnums(argnums: ArgNums, n_args: int) -> tuple[int, ...]:
+    indices = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not indices or not all(isinstance(i, int) for i in indices):
+        raise TypeError(f"argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+    for i in indices:
+        if not -n_args <= i < n_args:
+            raise ValueError(f"argnums {i} is out of range for a call with {n_args} arguments")
+    return tuple(i % n_args for i in indices)
+
+
+def _trace(args: Sequence[Scalar], indices: Sequence[int]):
+    """Make a fresh node for each differentiated argument.
+
+    A number becomes a leaf; a Value becomes an identity node on top of it, so the result stays
+    connected to the outer graph, and an argument passed twice still gets two derivatives.
+    The other arguments are passed as Values too (numbers become constant leaves).
+    """
+    traced = [x if isinstance(x, Value) else Value(x) for x in args]
+    differentiable = any(isinstance(args[i], Value) for i in indices)
+    variables = []
+    for i in indices:
+        x = args[i]
+        if isinstance(x, Value):
+            traced[i] = apply(ops.IDENTITY, x)
+        variables.append(traced[i])
+    return traced, variables, differentiable
+
+
+def _gradients(out: Value, variables: list[Value], differentiable: bool) -> list[Scalar]:
+    grads = gradients(out, variables, create_graph=differentiable)
+    return [_constant(grads.get(v, 0.0), differentiable) for v in variables]
+
+
+def _constant(x: Scalar, differentiable: bool) -> Scalar:
+    """Values out when the caller is tracing, floats otherwise."""
+    if differentiable:
+        return x if isinstance(x, Value) else Value(x)
+    return x.data if isinstance(x, Value) else float(x)
