@@ -1,0 +1,358 @@
+"""Draw computation graphs, and replay the backward pass one node at a time.
+
+``draw(root)`` returns a ``graphviz.Digraph``, which Jupyter renders inline as SVG. Each Value is
+a record (its label, ``data`` and ``grad`` to 4 significant digits) and each op a small oval;
+edges follow the data, from inputs to outputs. ``trace_backward(root)`` lists what ``backward()``
+does, node by node, without touching any ``.grad``; ``draw_step`` draws the graph after one of
+those steps.
+
+Drawing needs the ``graphviz`` Python package (``pip install chainrule[viz]``), imported only
+when a drawing is made, and rendering needs Graphviz's ``dot`` program; building a graph and
+reading its ``.source`` work without ``dot``.
+
+>>> from autograd import Value
+>>> x = Value(2.0, label="x")
+>>> y = x * x
+>>> y.backward()
+>>> "x | data 2 | grad 4" in draw(y).source
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import shutil
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+
+from autograd.engine import topological_order
+from autograd.value import Value
+
+if TYPE_CHECKING:
+    import graphviz
+
+__all__ = [
+    "BackwardStep",
+    "DotNotFoundError",
+    "EdgeStep",
+    "draw",
+    "draw_step",
+    "require_dot",
+    "trace_backward",
+]
+
+RANKDIRS = ("LR", "RL", "TB", "BT")
+
+INSTALL_DOT = (
+    "Graphviz's 'dot' program is needed to render drawings, and it is not on your PATH.\n"
+    "Install it, then restart the kernel or the interpreter:\n"
+    "  Debian/Ubuntu:  sudo apt-get install graphviz\n"
+    "  macOS:          brew install graphviz\n"
+    "  conda:          conda install -c conda-forge graphviz\n"
+    "  Windows:        winget install graphviz (then add its bin folder to PATH)\n"
+    "Without dot you can still read the drawing's text: print(graph.source)."
+)
+
+# colours: leaves (the Values you made) blue, computed Values white, highlighted ones amber
+_LEAF = {"style": "filled", "fillcolor": "#dbe8fb", "color": "#4a6fa5"}
+_COMPUTED = {"style": "filled", "fillcolor": "white", "color": "#555555"}
+_HIGHLIGHT = {"style": "filled,bold", "fillcolor": "#ffe08a", "color": "#c0392b",
+              "penwidth": "2.5"}
+_OP = {"shape": "ellipse", "style": "filled", "fillcolor": "#eeeeee", "color": "#999999",
+       "fontsize": "10", "height": "0.3", "margin": "0.04,0.02"}
+_ACTIVE_EDGE = {"color": "#c0392b", "fontcolor": "#c0392b", "penwidth": "2"}
+_SYMMETRIC_OPS = {"+", "*", "sum", "logsumexp"}  # the order of their inputs does not matter
+
+
+class DotNotFoundError(RuntimeError):
+    """Graphviz's ``dot`` program is missing, so a drawing cannot be rendered.
+
+    The message says how to install it (apt-get, brew, conda).
+    """
+
+
+def require_dot() -> str:
+    """The path of Graphviz's ``dot`` program; ``DotNotFoundError`` saying how to install it.
+
+    >>> require_dot().endswith("dot")  # doctest: +SKIP
+    True
+    """
+    path = shutil.which("dot")
+    if path is None:
+        raise DotNotFoundError(INSTALL_DOT)
+    return path
+
+
+@functools.cache
+def _digraph_class() -> type[graphviz.Digraph]:
+    """``graphviz.Digraph``, but rendering without ``dot`` explains how to install it."""
+    import graphviz
+
+    class Digraph(graphviz.Digraph):
+        """A ``graphviz.Digraph`` whose rendering checks for ``dot`` first."""
+
+        def pipe(self, *args: Any, **kwargs: Any) -> Any:
+            require_dot()
+            try:
+                return super().pipe(*args, **kwargs)
+            except graphviz.ExecutableNotFound as error:
+                raise DotNotFoundError(INSTALL_DOT) from error
+
+        def render(self, *args: Any, **kwargs: Any) -> Any:
+            require_dot()
+            try:
+                return super().render(*args, **kwargs)
+            except graphviz.ExecutableNotFound as error:
+                raise DotNotFoundError(INSTALL_DOT) from error
+
+        def _repr_mimebundle_(self, include: Any = None, exclude: Any = None,
+                              **kwargs: Any) -> dict[str, Any]:
+            # Jupyter's display: the install instructions instead of a traceback
+            if shutil.which("dot") is None:
+                return {"text/plain": INSTALL_DOT}
+            return super()._repr_mimebundle_(include, exclude, **kwargs)
+
+    Digraph.__module__, Digraph.__qualname__ = __name__, "Digraph"
+    return Digraph
+
+
+# --- drawing ------------------------------------------------------------------------------------
+
+
+def draw(root: Value, rankdir: str = "LR", show_grad: bool = True, max_nodes: int = 500,
+         highlight: Iterable[Value] = ()) -> graphviz.Digraph:
+    """The graph ``root`` was computed from, as a ``graphviz.Digraph`` (shown inline in Jupyter).
+
+    One record per Value — its label (if any), ``data`` and ``grad`` to 4 significant digits —
+    and one small node per op, with edges in the direction data flows. Leaves (the Values you
+    made, and constants) are blue, computed Values white; the Values in ``highlight`` are amber
+    with a red border. ``rankdir`` is ``"LR"`` (left to right), ``"RL"``, ``"TB"`` or ``"BT"``.
+    A graph of more than ``max_nodes`` Values raises ``ValueError``: Graphviz gets slow and the
+    picture unreadable long before a graph gets big.
+
+    >>> from autograd import Value
+    >>> a = Value(3.0, label="a")
+    >>> b = (a * 2).tanh()
+    >>> g = draw(b, show_grad=False)
+    >>> print(g.source.count("shape=record"), "Values,", g.source.count("shape=ellipse"), "ops")
+    4 Values, 2 ops
+    """
+    return _draw(root, rankdir, max_nodes, highlight,
+                 grad_of=_stored_grad if show_grad else None)
+
+
+def _draw(root: Value, rankdir: str, max_nodes: int, highlight: Iterable[Value],
+          grad_of: Callable[[Value], float] | None,
+          edge_labels: dict[tuple[Value, int], str] | None = None) -> graphviz.Digraph:
+    if not isinstance(root, Value):
+        raise TypeError(f"draw: root must be a Value, got {type(root).__name__}: {root!r}")
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"draw: rankdir must be one of {', '.join(RANKDIRS)}; got {rankdir!r}")
+    nodes = _all_nodes(root)
+    if len(nodes) > max_nodes:
+        raise ValueError(
+            f"draw: the graph has {len(nodes)} Values, more than max_nodes={max_nodes}. "
+            f"Pass max_nodes={len(nodes)} (or more) to draw it anyway; Graphviz may take a "
+            f"while, and a picture this big is hard to read — drawing a smaller piece of the "
+            f"computation is often clearer."
+        )
+    ids = {node: f"v{i}" for i, node in enumerate(nodes)}
+    highlighted = set()
+    for value in highlight:
+        if value not in ids:
+            raise ValueError(f"draw: cannot highlight {value!r}: it is not part of root's graph")
+        highlighted.add(value)
+
+    graph = _digraph_class()(
+        graph_attr={"rankdir": rankdir},
+        node_attr={"fontname": "Helvetica", "fontsize": "11"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "9", "arrowsize": "0.7"},
+    )
+    horizontal = rankdir in ("LR", "RL")  # records lay their fields across the rank direction
+    for node in nodes:
+        fields = [_escape(node.label)] if node.label else []
+        fields.append(f"data {_fmt(node.data)}")
+        if grad_of is not None:
+            fields.append(f"grad {_fmt(grad_of(node))}")
+        label = " | ".join(fields)
+        style = _HIGHLIGHT if node in highlighted else _LEAF if node.is_leaf else _COMPUTED
+        graph.node(ids[node], "{ " + label + " }" if horizontal else label, shape="record",
+                   **style)
+        if node.is_leaf:
+            continue
+        op_id = ids[node] + "_op"
+        graph.node(op_id, _escape(node.op), **_OP)
+        graph.edge(op_id, ids[node])
+        names = _input_names(node)
+        for i, parent in enumerate(node.parents):
+            attrs = {}
+            if names:
+                attrs["headlabel"] = names[i]
+            if edge_labels and (node, i) in edge_labels:
+                attrs.update(_ACTIVE_EDGE, label=edge_labels[node, i])
+            graph.edge(ids[parent], op_id, **attrs)
+    return graph
+
+
+def _all_nodes(root: Value) -> list[Value]:
+    """Every Value ``root`` depends on, leaves included, each after its parents."""
+    nodes: list[Value] = []
+    seen: set[Value] = set()
+    for node in topological_order(root) or [root]:
+        for parent in node.parents:
+            if parent.is_leaf and parent not in seen:
+                seen.add(parent)
+                nodes.append(parent)
+        seen.add(node)
+        nodes.append(node)
+    return nodes
+
+
+def _input_names(node: Value) -> list[str]:
+    """Names for the inputs of an op whose result depends on their order ([] if it does not)."""
+    n = len(node.parents)
+    if n < 2 or node.op in _SYMMETRIC_OPS:
+        return []
+    if node.op == "dot":  # inputs are x1..xn, y1..yn
+        half = n // 2
+        return [f"x{i + 1}" for i in range(half)] + [f"y{i + 1}" for i in range(half)]
+    if n == 2:
+        return ["x", "y"]
+    return [str(i + 1) for i in range(n)]
+
+
+def _stored_grad(node: Value) -> float:
+    grad = node.grad
+    return grad.data if isinstance(grad, Value) else grad  # a Value after create_graph=True
+
+
+def _fmt(x: float) -> str:
+    """4 significant digits: 0.96724 -> '0.9672', 2.0 -> '2', 12345.0 -> '1.234e+04'."""
+    return f"{x:.4g}"
+
+
+def _escape(text: str) -> str:
+    """Escape the characters that structure a record label, so a label shows as written."""
+    for char in "\\{}|<>":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+# --- the backward pass, step by step ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EdgeStep:
+    """What one step sends along the edge to one parent: ``contribution = grad * local``.
+
+    ``total`` is the parent's gradient after this contribution is added (a running total: a
+    parent used twice, or by several nodes, receives several contributions).
+    """
+
+    parent: Value
+    local: float  # ∂node/∂parent, from the op table
+    contribution: float  # the node's gradient times local
+    total: float  # d root/d parent accumulated so far
+
+
+@dataclass(frozen=True)
+class BackwardStep:
+    """One node of the backward pass: its gradient, pushed to each of its parents.
+
+    >>> from autograd import Value
+    >>> x = Value(3.0, label="x")
+    >>> step = trace_backward(x * x)[0]
+    >>> step.grad, [(e.local, e.total) for e in step.edges]
+    (1.0, [(3.0, 3.0), (3.0, 6.0)])
+    """
+
+    node: Value
+    grad: float  # d root/d node: complete when the step runs (every user of node came first)
+    edges: tuple[EdgeStep, ...]
+
+    def __str__(self) -> str:
+        lines = [f"{_name(self.node)}: grad {_fmt(self.grad)}"]
+        for edge in self.edges:
+            lines.append(
+                f"  -> {_name(edge.parent)}: local {_fmt(edge.local)}, "
+                f"+= {_fmt(self.grad)} * {_fmt(edge.local)} = {_fmt(edge.contribution)}, "
+                f"total {_fmt(edge.total)}"
+            )
+        return "\n".join(lines)
+
+
+def _name(node: Value) -> str:
+    if node.label:
+        return node.label
+    if node.is_leaf:
+        return f"leaf {_fmt(node.data)}"
+    return f"{node.op} {_fmt(node.data)}"
+
+
+def trace_backward(root: Value) -> list[BackwardStep]:
+    """The backward pass from ``root`` as a list of steps, in the order ``backward()`` runs them.
+
+    Each step takes one computed Value (the root first) with its gradient d root/d node, and for
+    each parent the local derivative from the op table and the gradient the parent has
+    accumulated so far. Nothing in the graph changes: ``.grad`` is not touched. The last
+    ``total`` each parent receives is what ``backward()`` stores in its ``.grad`` (for leaves
+    whose ``.grad`` started at 0).
+
+    >>> from autograd import Value
+    >>> a = Value(0.5, label="a")
+    >>> b = a * 3
+    >>> b.label = "b"
+    >>> print(trace_backward(b.tanh())[1])
+    b: grad 0.1807
+      -> a: local 3, += 0.1807 * 3 = 0.5421, total 0.5421
+      -> leaf 3: local 0.5, += 0.1807 * 0.5 = 0.09035, total 0.09035
+    """
+    grads: dict[Value, float] = {root: 1.0}
+    steps = []
+    for node in reversed(topological_order(root)):
+        grad = grads.get(node, 0.0)
+        inputs = [p.data for p in node.parents]
+        try:
+            locals_ = tuple(float(d) for d in node._op.derivatives(node.data, *inputs))
+        except ArithmeticError:
+            if grad:
+                raise
+            # backward() skips a node whose gradient is 0, so its undefined derivative is harmless
+            locals_ = (math.nan,) * len(inputs)
+        edges = []
+        for parent, local in zip(node.parents, locals_):
+            contribution = grad * local if grad else 0.0
+            grads[parent] = total = grads.get(parent, 0.0) + contribution
+            edges.append(EdgeStep(parent, local, contribution, total))
+        steps.append(BackwardStep(node, grad, tuple(edges)))
+    return steps
+
+
+def draw_step(root: Value, steps: Sequence[BackwardStep], k: int, rankdir: str = "LR",
+              max_nodes: int = 500) -> graphviz.Digraph:
+    """Draw ``root``'s graph as it is after ``steps[k]`` of ``trace_backward(root)``.
+
+    Gradients are those accumulated by steps ``0..k`` (not the ``.grad`` stored in the Values);
+    the node of step ``k`` is highlighted and the edges it sends gradient along are red, labelled
+    with their local derivative. Draw every ``k`` in turn to play the backward pass.
+
+    >>> from autograd import Value
+    >>> x = Value(2.0, label="x")
+    >>> y = (x * x).tanh()
+    >>> steps = trace_backward(y)
+    >>> "local 2" in draw_step(y, steps, 1).source  # d(x*x)/dx = x, along each of 2 edges
+    True
+    """
+    if not -len(steps) <= k < len(steps):
+        raise IndexError(f"draw_step: k must be in 0..{len(steps) - 1} for {len(steps)} steps, "
+                         f"got {k}")
+    current = steps[k]
+    grads: dict[Value, float] = {root: 1.0}
+    for step in steps[: k % len(steps) + 1]:
+        for edge in step.edges:
+            grads[edge.parent] = edge.total
+    labels = {(current.node, i): f"local {_fmt(edge.local)}"
+              for i, edge in enumerate(current.edges)}
+    return _draw(root, rankdir, max_nodes, [current.node],
+                 grad_of=lambda node: grads.get(node, 0.0), edge_labels=labels)
