@@ -1,0 +1,360 @@
+"""autograd.viz: drawings, the missing-dot message, and the step-by-step backward pass."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import autograd
+from autograd import Value
+from autograd.viz import DotNotFoundError, draw, draw_step, require_dot, trace_backward
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is missing")
+
+
+def node_lines(source: str, shape: str) -> list[str]:
+    return [line for line in source.splitlines() if f"shape={shape}" in line]
+
+
+def edges(source: str) -> list[tuple[str, str]]:
+    return re.findall(r"^\s*(\w+) -> (\w+)", source, flags=re.MULTILINE)
+
+
+def node_id(source: str, text: str) -> str:
+    """The id of the one record whose label contains ``text``."""
+    (line,) = [line for line in node_lines(source, "record") if text in line]
+    return line.split()[0]
+
+
+@pytest.fixture
+def neuron() -> tuple[Value, Value, Value, Value]:
+    """y = sigmoid(w * x + b), backpropagated."""
+    x, w, b = Value(1.5, label="x"), Value(-0.8, label="w"), Value(0.3, label="b")
+    y = (w * x + b).sigmoid()
+    y.label = "y"
+    y.backward()
+    return x, w, b, y
+
+
+# --- draw ---------------------------------------------------------------------------------------
+
+
+def test_one_record_per_value_and_one_node_per_op(neuron):
+    *_, y = neuron
+    source = draw(y).source
+    assert len(node_lines(source, "record")) == 6  # x, w, b, w*x, w*x + b, y
+    assert len(node_lines(source, "ellipse")) == 3  # *, +, sigmoid
+
+
+def test_counts_with_unlabelled_intermediates():
+    a = Value(2.0)
+    c = (a * 3 + 1).exp()  # leaves a, 3, 1; computed a*3, +1, exp
+    source = draw(c).source
+    assert len(node_lines(source, "record")) == 6
+    assert len(node_lines(source, "ellipse")) == 3
+
+
+def test_a_leaf_alone_is_one_record():
+    source = draw(Value(1.0, label="lonely")).source
+    assert len(node_lines(source, "record")) == 1
+    assert node_lines(source, "ellipse") == []
+    assert edges(source) == []
+
+
+def test_labels_data_and_grad_to_4_significant_digits(neuron):
+    x, w, _, y = neuron
+    source = draw(y).source
+    assert "{ x | data 1.5 | grad " + f"{x.grad:.4g}" + " }" in source
+    assert f"grad {w.grad:.4g}" in source
+    assert "data 0.2891" in source  # sigmoid(-0.9) = 0.2890505...
+    assert "0.28905" not in source
+    assert "{ y | data 0.2891 | grad 1 }" in source
+    big = Value(123456.789, label="big")
+    assert "data 1.235e+05" in draw(big).source
+
+
+def test_show_grad_false_leaves_grads_out(neuron):
+    *_, y = neuron
+    source = draw(y, show_grad=False).source
+    assert "grad" not in source
+    assert "{ y | data 0.2891 }" in source
+
+
+def test_labels_with_record_characters_are_escaped():
+    v = Value(1.0, label="a|b {c} <d>")
+    assert r"a\|b \{c\} \<d\>" in draw(v).source
+
+
+def test_edges_follow_the_data(neuron):
+    y = neuron[-1]
+    source = draw(y).source
+    found = edges(source)
+    ids = {name: node_id(source, f"{{ {name} |") for name in "xwby"}
+    wx = node_id(source, "data -1.2")
+    assert (ids["w"], f"{wx}_op") in found and (ids["x"], f"{wx}_op") in found
+    assert (f"{wx}_op", wx) in found
+    assert (f"{ids['y']}_op", ids["y"]) in found
+    # every edge goes Value -> op or op -> its own Value: 3 ops, 5 inputs, 3 results
+    assert len(found) == 8
+    for tail, head in found:
+        assert head.endswith("_op") != tail.endswith("_op")
+        if tail.endswith("_op"):
+            assert tail == head + "_op"
+
+
+def test_a_reused_value_has_one_record_and_an_edge_per_use():
+    a = Value(3.0, label="a")
+    b = a + a
+    source = draw(b).source
+    a_id = node_id(source, "{ a |")
+    assert edges(source).count((a_id, node_id(source, "data 6") + "_op")) == 2
+
+
+def test_order_of_inputs_is_shown_only_where_it_matters():
+    a, b = Value(1.0, label="a"), Value(2.0, label="b")
+    assert "headlabel" not in draw(a * b).source
+    source = draw(a - b).source
+    assert 'headlabel=x' in source and 'headlabel=y' in source
+    source = draw(autograd.dot([a, b], [b, a])).source
+    assert "headlabel=x2" in source and "headlabel=y1" in source
+
+
+def test_leaves_and_computed_values_look_different(neuron):
+    *_, y = neuron
+    source = draw(y).source
+    leaf = next(line for line in node_lines(source, "record") if "{ x |" in line)
+    computed = next(line for line in node_lines(source, "record") if "{ y |" in line)
+    assert "#dbe8fb" in leaf and "#dbe8fb" not in computed
+    assert "white" in computed
+
+
+def test_highlight(neuron):
+    _, w, _, y = neuron
+    source = draw(y, highlight=[w, y]).source
+    highlighted = [line for line in node_lines(source, "record") if "penwidth" in line]
+    assert len(highlighted) == 2
+    assert any("{ w |" in line for line in highlighted)
+    assert any("{ y |" in line for line in highlighted)
+    with pytest.raises(ValueError, match="not part of root's graph"):
+        draw(y, highlight=[Value(0.0)])
+
+
+def test_more_than_max_nodes_says_how_many_and_how_to_raise_the_limit():
+    x = Value(0.5)
+    for _ in range(300):
+        x = x * 1.001  # 2 Values per step: the product and the constant
+    with pytest.raises(ValueError) as error:
+        draw(x)
+    message = str(error.value)
+    assert "601 Values" in message and "max_nodes=500" in message
+    assert "max_nodes=601" in message
+    assert len(node_lines(draw(x, max_nodes=601).source, "record")) == 601
+
+
+@pytest.mark.parametrize("rankdir", ["LR", "RL", "TB", "BT"])
+def test_rankdir(rankdir, neuron):
+    *_, y = neuron
+    source = draw(y, rankdir=rankdir).source
+    assert f"rankdir={rankdir}" in source
+    # fields stay side by side: braces flip a record's direction in LR/RL layouts
+    assert ("{ y |" in source) == (rankdir in ("LR", "RL"))
+
+
+@pytest.mark.parametrize("rankdir", ["lr", "XY", "", None])
+def test_bad_rankdir_lists_the_allowed_ones(rankdir, neuron):
+    *_, y = neuron
+    with pytest.raises(ValueError, match="LR, RL, TB, BT"):
+        draw(y, rankdir=rankdir)
+
+
+def test_root_must_be_a_value():
+    with pytest.raises(TypeError, match="must be a Value"):
+        draw(3.0)
+
+
+def test_grads_from_create_graph_are_drawn_as_numbers():
+    x = Value(3.0, label="x")
+    (x * x).backward(create_graph=True)
+    assert "{ x | data 3 | grad 6 }" in draw(x * x).source
+
+
+# --- rendering, and what happens without dot -----------------------------------------------
+
+
+@pytest.fixture
+def no_dot(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(shutil, "which", lambda *args, **kwargs: None)
+
+
+def test_missing_dot_says_how_to_install_it(no_dot, neuron):
+    *_, y = neuron
+    graph = draw(y)
+    assert "digraph" in graph.source  # building the graph needs no dot
+    with pytest.raises(DotNotFoundError) as error:
+        graph.pipe(format="svg")
+    message = str(error.value)
+    for command in ("apt-get install graphviz", "brew install graphviz",
+                    "conda install -c conda-forge graphviz"):
+        assert command in message
+    with pytest.raises(DotNotFoundError):
+        graph.render("/tmp/never-written", format="svg")
+    with pytest.raises(DotNotFoundError, match="apt-get install graphviz"):
+        require_dot()
+
+
+def test_missing_dot_in_jupyter_shows_the_message_not_a_traceback(no_dot, neuron):
+    *_, y = neuron
+    bundle = draw(y)._repr_mimebundle_()
+    assert set(bundle) == {"text/plain"}
+    assert "brew install graphviz" in bundle["text/plain"]
+
+
+def test_missing_dot_caught_from_graphviz_too(monkeypatch, neuron):
+    """``which`` finds a dot that cannot run: graphviz's own error becomes ours."""
+    *_, y = neuron
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(shutil, "which", lambda *args, **kwargs: "/nonexistent/dot")
+    with pytest.raises(DotNotFoundError, match="brew install graphviz"):
+        draw(y).pipe(format="svg")
+
+
+@needs_dot
+def test_renders_svg(neuron):
+    *_, y = neuron
+    svg = draw(y).pipe(format="svg", encoding="utf-8")
+    assert svg.startswith("<?xml") and "<svg" in svg
+    assert "data 0.2891" in svg
+    bundle = draw(y)._repr_mimebundle_()
+    assert "<svg" in bundle["image/svg+xml"]
+
+
+def test_import_autograd_does_not_import_graphviz():
+    code = ("import sys, autograd, autograd.viz; from autograd import Value; "
+            "assert 'graphviz' not in sys.modules, 'graphviz imported'; "
+            "autograd.viz.draw(Value(1.0)); assert 'graphviz' in sys.modules")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={"PYTHONPATH": ".", "PATH": ""}, cwd=_repo_root())
+    assert result.returncode == 0, result.stderr
+
+
+def _repo_root() -> str:
+    import pathlib
+
+    return str(pathlib.Path(autograd.__file__).resolve().parent.parent)
+
+
+# --- trace_backward -------------------------------------------------------------------------
+
+
+def diamond() -> tuple[Value, list[Value]]:
+    """a feeds b and c, which meet again in d: a's gradient arrives along two paths."""
+    a = Value(0.7, label="a")
+    k = Value(-1.3, label="k")
+    b = a * k
+    c = a.tanh()
+    d = (b * c).exp() + c
+    return d, [a, k]
+
+
+def reused() -> tuple[Value, list[Value]]:
+    """b = a + a; c = b * b — the same node used twice by one op, and by two."""
+    a = Value(2.0, label="a")
+    b = a + a
+    c = b * b + b.sigmoid()
+    return c, [a]
+
+
+def final_totals(steps) -> dict[Value, float]:
+    totals = {}
+    for step in steps:
+        for edge in step.edges:
+            totals[edge.parent] = edge.total
+    return totals
+
+
+@pytest.mark.parametrize("build", [diamond, reused])
+def test_trace_agrees_with_backward(build):
+    root, leaves = build()
+    steps = trace_backward(root)
+    assert all(v.grad == 0.0 for v in autograd.topological_order(root) + leaves)
+    assert [s.node for s in steps] == list(reversed(autograd.topological_order(root)))
+    assert steps[0].node is root and steps[0].grad == 1.0
+    totals = final_totals(steps)
+    root.backward()
+    for step in steps:
+        assert step.grad == pytest.approx(step.node.grad, rel=1e-12, abs=1e-15)
+    for leaf in leaves:
+        assert totals[leaf] == pytest.approx(leaf.grad, rel=1e-12)
+
+
+@pytest.mark.parametrize("build", [diamond, reused])
+def test_trace_does_not_touch_grad(build):
+    root, leaves = build()
+    root.backward()
+    before = {v: v.grad for v in autograd.topological_order(root) + leaves}
+    trace_backward(root)
+    assert {v: v.grad for v in before} == before
+
+
+def test_step_records_local_derivatives_and_running_totals():
+    root, (a,) = reused()
+    steps = trace_backward(root)
+    plus = next(s for s in steps if s.node.op == "+" and s.node.parents == (a, a))
+    assert [e.parent for e in plus.edges] == [a, a]
+    assert [e.local for e in plus.edges] == [1.0, 1.0]
+    first, second = plus.edges
+    assert first.contribution == second.contribution == plus.grad
+    assert first.total == plus.grad and second.total == 2 * plus.grad
+    for step in steps:
+        for edge in step.edges:
+            assert edge.contribution == pytest.approx(step.grad * edge.local)
+
+
+def test_trace_of_a_leaf_is_empty():
+    assert trace_backward(Value(1.0)) == []
+
+
+def test_a_zero_gradient_node_with_an_undefined_derivative_is_harmless():
+    x = Value(0.0)
+    dead = x.sqrt() * 0.0  # sqrt's derivative at 0 divides by zero; backward skips it
+    root = dead + 1.0
+    steps = trace_backward(root)
+    sqrt_step = next(s for s in steps if s.node.op == "sqrt")
+    assert sqrt_step.grad == 0.0 and math.isnan(sqrt_step.edges[0].local)
+    assert sqrt_step.edges[0].total == 0.0
+
+
+def test_step_prints_as_a_line_per_edge():
+    a = Value(2.0, label="a")
+    b = a * a
+    b.label = "b"
+    assert str(trace_backward(b)[0]) == (
+        "b: grad 1\n"
+        "  -> a: local 2, += 1 * 2 = 2, total 2\n"
+        "  -> a: local 2, += 1 * 2 = 2, total 4"
+    )
+
+
+def test_draw_step_shows_grads_so_far_and_highlights_the_current_node():
+    root, (a, _) = diamond()
+    steps = trace_backward(root)
+    for i, step in enumerate(steps):
+        source = draw_step(root, steps, i).source
+        highlighted = [line for line in node_lines(source, "record") if "penwidth" in line]
+        assert len(highlighted) == 1
+        assert f"data {step.node.data:.4g} | grad {step.grad:.4g}" in highlighted[0]
+        assert source.count("label=\"local ") == len(step.edges)
+    # a's gradient is complete only after the last step that reaches it
+    last = max(i for i, s in enumerate(steps) if any(e.parent is a for e in s.edges))
+    root.backward()
+    assert f"{{ a | data 0.7 | grad {a.grad:.4g} }}" in draw_step(root, steps, last).source
+    assert "{ a | data 0.7 | grad 0 }" in draw_step(root, steps, 0).source
+    assert draw_step(root, steps, -1).source == draw_step(root, steps, len(steps) - 1).source
+    with pytest.raises(IndexError, match=f"0..{len(steps) - 1}"):
+        draw_step(root, steps, len(steps))
