@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from autograd.value import Value, no_grad
 
 
-def topological_order(root: Value, stop_at: frozenset[Value] = frozenset()) -> list[Value]:
+def topological_order(root: Value, stop_at: Iterable[Value] = ()) -> list[Value]:
     """The interior nodes ``root`` depends on, each after all of its parents (root last).
 
     Leaves and the nodes in ``stop_at`` are not listed and not looked behind. The walk is an
@@ -32,21 +32,23 @@ def topological_order(root: Value, stop_at: frozenset[Value] = frozenset()) -> l
     >>> [node.op for node in topological_order(c)]
     ['+', '*']
     """
-    if not root._prev or root in stop_at:
-        return []
     order: list[Value] = []
-    seen = {root}
-    stack = [(root, iter(root._prev))]
+    seen = set(stop_at)
+    # A node on the stack is still to be expanded; a node below a None has been expanded and
+    # is listed once everything above it (its parents' subgraphs) is done.
+    stack: list[Value | None] = [root] if root._prev else []
+    push, pop, mark = stack.append, stack.pop, seen.add
     while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if parent._prev and parent not in seen and parent not in stop_at:
-                seen.add(parent)
-                stack.append((parent, iter(parent._prev)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
+        node = pop()
+        if node is None:
+            order.append(pop())
+        elif node not in seen:
+            mark(node)
+            push(node)
+            push(None)
+            for parent in node._prev:
+                if parent._prev and parent not in seen:
+                    push(parent)
     return order
 
 
@@ -118,8 +120,7 @@ def gradients(root: Value, inputs: Sequence[Value] | None = None,
     >>> gradients(y, [x])[x]
     6.0
     """
-    stop_at = frozenset(inputs or ())
-    order = topological_order(root, stop_at)
+    order = topological_order(root, stop_at=inputs or ())
     grads: dict[Value, float | Value] = {root: 1.0}
     node = root
     try:

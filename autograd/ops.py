@@ -23,6 +23,7 @@ method on ``Value`` if it deserves one.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, Callable, Sequence
@@ -167,7 +168,7 @@ def _logsumexp(*xs: float) -> float:
 
 def _dot(*v: float) -> float:
     n = len(v) // 2
-    return math.fsum(map(float.__mul__, v[:n], v[n:]))
+    return sum(map(operator.mul, v[:n], v[n:]))
 
 
 SQRT1_2 = math.sqrt(0.5)
@@ -179,13 +180,13 @@ POSITIVE: Interval = (0.1, 3.0)
 # --- the table ------------------------------------------------------------------------------
 #  name         forward                      derivatives(out, *inputs)                  domain
 
-ADD = _op("+", float.__add__, lambda out, x, y: (1.0, 1.0), 2, [ANY, ANY])
-SUB = _op("-", float.__sub__, lambda out, x, y: (1.0, -1.0), 2, [ANY, ANY])
-MUL = _op("*", float.__mul__, lambda out, x, y: (y, x), 2, [ANY, ANY])
+ADD = _op("+", operator.add, lambda out, x, y: (1.0, 1.0), 2, [ANY, ANY])
+SUB = _op("-", operator.sub, lambda out, x, y: (1.0, -1.0), 2, [ANY, ANY])
+MUL = _op("*", operator.mul, lambda out, x, y: (y, x), 2, [ANY, ANY])
 DIV = _op("/", _div, lambda out, x, y: (1.0 / y, -out / y), 2, [ANY, POSITIVE])
 POW = _op("**", _pow, lambda out, x, y: (y * x ** (y - 1.0), out * log(x)), 2, [POSITIVE, ANY])
 IDENTITY = _op("identity", lambda x: x, lambda out, x: (1.0,), 1, [ANY])  # names a variable
-NEG = _op("neg", float.__neg__, lambda out, x: (-1.0,), 1, [ANY])
+NEG = _op("neg", operator.neg, lambda out, x: (-1.0,), 1, [ANY])
 EXP = _op("exp", _exp, lambda out, x: (out,), 1, [ANY])
 LOG = _op("log", _log, lambda out, x: (1.0 / x,), 1, [POSITIVE])
 SQRT = _op("sqrt", _sqrt, lambda out, x: (0.5 / out,), 1, [POSITIVE])
@@ -204,7 +205,7 @@ RELU = _op("relu", lambda x: x if x > 0.0 else 0.0, lambda out, x: (step(x),), 1
 ABS = _op("abs", abs, lambda out, x: (sign(x),), 1, [ANY], kinks=(0.0,))
 
 # n-ary ops: one node however many inputs; `xs` are all the inputs, in order
-SUM = _op("sum", lambda *xs: math.fsum(xs), lambda out, *xs: (1.0,) * len(xs), 0, [ANY])
+SUM = _op("sum", lambda *xs: sum(xs), lambda out, *xs: (1.0,) * len(xs), 0, [ANY])
 DOT = _op("dot", _dot,  # inputs are x1..xn, y1..yn; ∂/∂xi = yi and ∂/∂yi = xi
           lambda out, *v: v[len(v) // 2:] + v[: len(v) // 2], 0, [ANY])
 LOGSUMEXP = _op("logsumexp", _logsumexp, lambda out, *xs: tuple(exp(x - out) for x in xs), 0,

@@ -133,42 +133,42 @@ class Value:
     # --- arithmetic: numbers on either side become constant leaves ----------------------------
 
     def __add__(self, other: Value | Number) -> Value:
-        return apply(ops.ADD, self, other)
+        return _binary(ops.ADD, self, other)
 
     def __radd__(self, other: Number) -> Value:
-        return apply(ops.ADD, other, self)
+        return _binary(ops.ADD, other, self)
 
     def __sub__(self, other: Value | Number) -> Value:
-        return apply(ops.SUB, self, other)
+        return _binary(ops.SUB, self, other)
 
     def __rsub__(self, other: Number) -> Value:
-        return apply(ops.SUB, other, self)
+        return _binary(ops.SUB, other, self)
 
     def __mul__(self, other: Value | Number) -> Value:
-        return apply(ops.MUL, self, other)
+        return _binary(ops.MUL, self, other)
 
     def __rmul__(self, other: Number) -> Value:
-        return apply(ops.MUL, other, self)
+        return _binary(ops.MUL, other, self)
 
     def __truediv__(self, other: Value | Number) -> Value:
-        return apply(ops.DIV, self, other)
+        return _binary(ops.DIV, self, other)
 
     def __rtruediv__(self, other: Number) -> Value:
-        return apply(ops.DIV, other, self)
+        return _binary(ops.DIV, other, self)
 
     def __pow__(self, exponent: Value | Number) -> Value:
         if isinstance(exponent, Value):
-            return apply(ops.POW, self, exponent)
-        return apply(ops.power(_as_float(exponent)), self)
+            return _binary(ops.POW, self, exponent)
+        return _unary(ops.power(_as_float(exponent)), self)
 
     def __rpow__(self, base: Number) -> Value:
-        return apply(ops.POW, base, self)
+        return _binary(ops.POW, base, self)
 
     def __neg__(self) -> Value:
-        return apply(ops.NEG, self)
+        return _unary(ops.NEG, self)
 
     def __abs__(self) -> Value:
-        return apply(ops.ABS, self)
+        return _unary(ops.ABS, self)
 
     # --- comparisons look at data -------------------------------------------------------------
 
@@ -188,55 +188,55 @@ class Value:
 
     def exp(self) -> Value:
         """e ** self. ``Value(0).exp().data == 1.0``."""
-        return apply(ops.EXP, self)
+        return _unary(ops.EXP, self)
 
     def log(self) -> Value:
         """Natural log; ``ValueError`` for inputs <= 0. ``Value(1).log().data == 0.0``."""
-        return apply(ops.LOG, self)
+        return _unary(ops.LOG, self)
 
     def sqrt(self) -> Value:
         """Square root; ``ValueError`` for negative inputs. ``Value(4).sqrt().data == 2.0``."""
-        return apply(ops.SQRT, self)
+        return _unary(ops.SQRT, self)
 
     def sin(self) -> Value:
         """Sine. ``Value(0).sin().data == 0.0``."""
-        return apply(ops.SIN, self)
+        return _unary(ops.SIN, self)
 
     def cos(self) -> Value:
         """Cosine. ``Value(0).cos().data == 1.0``."""
-        return apply(ops.COS, self)
+        return _unary(ops.COS, self)
 
     def tanh(self) -> Value:
         """Hyperbolic tangent. ``Value(0).tanh().data == 0.0``."""
-        return apply(ops.TANH, self)
+        return _unary(ops.TANH, self)
 
     def sigmoid(self) -> Value:
         """1 / (1 + e**-x), stable for any input. ``Value(0).sigmoid().data == 0.5``."""
-        return apply(ops.SIGMOID, self)
+        return _unary(ops.SIGMOID, self)
 
     def softplus(self) -> Value:
         """log(1 + e**x), stable for any input. ``Value(-1000).softplus().data == 0.0``."""
-        return apply(ops.SOFTPLUS, self)
+        return _unary(ops.SOFTPLUS, self)
 
     def relu(self) -> Value:
         """max(x, 0). ``Value(-2).relu().data == 0.0``."""
-        return apply(ops.RELU, self)
+        return _unary(ops.RELU, self)
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         """x if x > 0 else slope * x. ``Value(-2).leaky_relu(0.1).data == -0.2``."""
-        return apply(ops.leaky_relu(float(slope)), self)
+        return _unary(ops.leaky_relu(float(slope)), self)
 
     def gelu(self) -> Value:
         """x Φ(x), the exact (erf) form. ``Value(0).gelu().data == 0.0``."""
-        return apply(ops.GELU, self)
+        return _unary(ops.GELU, self)
 
     def erf(self) -> Value:
         """The error function. ``Value(0).erf().data == 0.0``."""
-        return apply(ops.ERF, self)
+        return _unary(ops.ERF, self)
 
     def abs(self) -> Value:
         """|x|; its derivative at 0 is taken as 0. ``Value(-2).abs().data == 2.0``."""
-        return apply(ops.ABS, self)
+        return _unary(ops.ABS, self)
 
     # --- gradients ----------------------------------------------------------------------------
 
@@ -273,6 +273,7 @@ def _lift(x: Value | Number) -> Value:
 
 
 _new = object.__new__
+_ONLY_VALUES = frozenset([Value])
 
 
 def apply(op: Op, *inputs: Value | Number) -> Value:
@@ -281,8 +282,29 @@ def apply(op: Op, *inputs: Value | Number) -> Value:
     >>> apply(ops.MUL, Value(2.0), 3).data
     6.0
     """
-    parents = tuple(map(_lift, inputs))
-    data = op.forward(*[p.data for p in parents])
+    if not _ONLY_VALUES.issuperset(map(type, inputs)):  # numbers become constant leaves
+        inputs = tuple([x if type(x) is Value else _lift(x) for x in inputs])
+    return _record(op, op.forward(*[x.data for x in inputs]), inputs)
+
+
+# The operators and methods above make most nodes, so they take these two shortcuts to `apply`:
+# the same steps, without building an argument list.
+
+
+def _unary(op: Op, x: Value) -> Value:
+    return _record(op, op.forward(x.data), (x,))
+
+
+def _binary(op: Op, x: Value | Number, y: Value | Number) -> Value:
+    if type(x) is not Value:
+        x = _lift(x)
+    if type(y) is not Value:
+        y = _lift(y)
+    return _record(op, op.forward(x.data, y.data), (x, y))
+
+
+def _record(op: Op, data: float, parents: tuple[Value, ...]) -> Value:
+    """Make the node for ``op``'s result (a plain leaf under ``no_grad``)."""
     if data != data:
         raise ValueError(f"{op.name}: the result is NaN for inputs {[p.data for p in parents]}")
     if not _grad_mode.enabled:
@@ -343,4 +365,4 @@ def softmax(values: Iterable[Value | Number]) -> list[Value]:
     """
     values = tuple(map(_lift, values))
     lse = logsumexp(values)
-    return [apply(ops.SOFTMAX, x, lse) for x in values]
+    return [_binary(ops.SOFTMAX, x, lse) for x in values]
