@@ -78,7 +78,7 @@ def require_dot() -> str:
     >>> try:
     ...     dot = require_dot()  # '/usr/bin/dot', say
     ... except DotNotFoundError as missing:
-    ...     print(missing)  # the install commands for apt, brew and conda
+    ...     dot = None  # str(missing) gives the install commands for apt, brew and conda
     """
     path = shutil.which("dot")
     if path is None:
