@@ -25,6 +25,7 @@ class Step:
     forward: Callable[[int], Any]
     backward: Callable[[Any], None]
     update: Callable[[int], None]
+    parameters: list[Any]
 
     def __call__(self, k: int) -> float:
         loss = self.forward(k)
@@ -47,7 +48,7 @@ def _value_step(forward: Callable[[int], Any], parameters: list[Any],
         for p in parameters:
             p.data -= lr * p.grad
 
-    return Step(forward, backward, update)
+    return Step(forward, backward, update, parameters)
 
 
 def _demo_learning_rate(k: int) -> float:
@@ -121,7 +122,7 @@ def _b1_torch(X: list, y: list, weights: list) -> Step:
             for p in parameters:
                 p -= lr * p.grad
 
-    return Step(forward, backward, update)
+    return Step(forward, backward, update, parameters)
 
 
 def _b1_chainrule_nn(X: list, y: list, weights: list) -> Step:
