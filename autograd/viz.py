@@ -62,7 +62,9 @@ _HIGHLIGHT = {"style": "filled,bold", "fillcolor": "#ffe08a", "color": "#c0392b"
 _OP = {"shape": "ellipse", "style": "filled", "fillcolor": "#eeeeee", "color": "#999999",
        "fontsize": "10", "height": "0.3", "margin": "0.04,0.02"}
 _ACTIVE_EDGE = {"color": "#c0392b", "fontcolor": "#c0392b", "penwidth": "2"}
-_SYMMETRIC_OPS = {"+", "*", "sum", "logsumexp"}  # the order of their inputs does not matter
+# ops whose inputs are drawn without names: the order does not matter, or (dot: x1..xn, y1..yn)
+# the names would crowd the picture more than they explain
+_UNNAMED_INPUTS = {"+", "*", "sum", "logsumexp", "dot"}
 
 
 class DotNotFoundError(RuntimeError):
@@ -215,11 +217,8 @@ def _all_nodes(root: Value) -> list[Value]:
 def _input_names(node: Value) -> list[str]:
     """Names for the inputs of an op whose result depends on their order ([] if it does not)."""
     n = len(node.parents)
-    if n < 2 or node.op in _SYMMETRIC_OPS:
+    if n < 2 or node.op in _UNNAMED_INPUTS:
         return []
-    if node.op == "dot":  # inputs are x1..xn, y1..yn
-        half = n // 2
-        return [f"x{i + 1}" for i in range(half)] + [f"y{i + 1}" for i in range(half)]
     if n == 2:
         return ["x", "y"]
     return [str(i + 1) for i in range(n)]
@@ -317,7 +316,7 @@ def trace_backward(root: Value) -> list[BackwardStep]:
         grad = grads.get(node, 0.0)
         inputs = [p.data for p in node.parents]
         try:
-            locals_ = tuple(float(d) for d in node._op.derivatives(node.data, *inputs))
+            locals_ = tuple(float(d) for d in node._op.partials(node.data, inputs))
         except ArithmeticError:
             if grad:
                 raise
