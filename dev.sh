@@ -2,6 +2,9 @@
 # Set up chainrule in ./.venv and run it:
 #   ./dev.sh demo          train an MLP on the two moons, write plots to results/demo
 #   ./dev.sh test [ARGS]   ruff, then every test, doctest and notebook (ARGS go to pytest)
+#   ./dev.sh bench [ARGS]  the benchmark suite against micrograd (ARGS go to benchmarks.run, e.g.
+#                          --write to update benchmarks/RESULTS.md; --torch first adds PyTorch: the
+#                          pinned CPU build, e.g. PIP_FIND_LINKS=DIR holding its wheel)
 # Installs what each needs: a venv with the package and its extras, and Graphviz's `dot` for the
 # notebooks (with apt-get when run as root; otherwise it says how).
 set -euo pipefail
@@ -49,8 +52,15 @@ case "${1:-}" in
         "$venv/bin/ruff" check .
         exec "$venv/bin/python" -m pytest "$@"
         ;;
+    bench)
+        shift
+        extra=bench
+        if [ "${1:-}" = --torch ]; then extra=bench-torch; shift; fi
+        setup "$extra"
+        exec "$venv/bin/python" -m benchmarks.run "$@"
+        ;;
     *)
-        echo "usage: ./dev.sh demo | ./dev.sh test [pytest args]" >&2
+        echo "usage: ./dev.sh demo | ./dev.sh test [pytest args] | ./dev.sh bench [--torch] [args]" >&2
         exit 2
         ;;
 esac
