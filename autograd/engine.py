@@ -102,7 +102,7 @@ def backward(root: Value, create_graph: bool = False) -> None:
                     (dx,) = rule(node.data, x.data)
                     x.grad += grad * dx
                 else:
-                    for parent, d in zip(prev, rule(node.data, *[p.data for p in prev])):
+                    for parent, d in zip(prev, rule(node.data, [p.data for p in prev])):
                         parent.grad += grad * d
         except ArithmeticError as error:
             raise _backward_error(node, error) from error
@@ -127,14 +127,14 @@ def gradients(root: Value, inputs: Sequence[Value] | None = None,
         if create_graph:
             for node in reversed(order):
                 grad = grads[node]
-                for parent, d in zip(node._prev, node._op.derivatives(node, *node._prev)):
+                for parent, d in zip(node._prev, node._op.partials(node, node._prev)):
                     _accumulate(grads, parent, grad * d)
         else:
             with no_grad():
                 for node in reversed(order):
                     grad = grads[node]
                     datas = [p.data for p in node._prev]
-                    for parent, d in zip(node._prev, node._op.derivatives(node.data, *datas)):
+                    for parent, d in zip(node._prev, node._op.partials(node.data, datas)):
                         _accumulate(grads, parent, grad * d)
     except ArithmeticError as error:
         raise _backward_error(node, error) from error

@@ -7,8 +7,12 @@ An entry reads like a line of a derivative sheet::
 
 ``forward(*inputs)`` computes the result from plain floats and raises a clear error outside the
 op's domain. ``derivatives(out, *inputs)`` returns one partial derivative ∂out/∂input per input,
-where ``out`` is the op's result. The rules use only arithmetic and the helpers ``exp``, ``log``,
-``sin``, ``cos``, ``erf`` and ``sigmoid`` below, which work on floats and on ``Value``s alike:
+where ``out`` is the op's result. N-ary ops (``arity=0``: sum, dot, affine, logsumexp) take
+their inputs as one sequence instead, ``forward(xs)`` and ``derivatives(out, xs)``, which spares
+packing and unpacking dozens of arguments per node; ``Op.partials`` calls either kind alike.
+
+The rules use only arithmetic and the helpers ``exp``, ``log``, ``sin``, ``cos``, ``erf`` and
+``sigmoid`` below, which work on floats and on ``Value``s alike:
 
 - on floats (``out`` and the inputs are ``.data``) they give the fast first-order backward pass;
 - on ``Value``s (``out`` is the node itself, the inputs its parents) they build a graph, so a
@@ -35,7 +39,7 @@ Interval = tuple[float, float]
 class Op:
     """One primitive: its forward on floats and its local derivatives.
 
-    >>> MUL.forward(2.0, 3.0), MUL.derivatives(6.0, 2.0, 3.0)
+    >>> MUL.forward(2.0, 3.0), MUL.partials(6.0, [2.0, 3.0])
     (6.0, (3.0, 2.0))
     """
 
@@ -47,6 +51,14 @@ class Op:
     kinks: tuple[float, ...] = ()  # points where the derivative jumps; tests keep away
     twice_differentiable: bool = True
     label: str = field(default="", compare=False)  # the label of the one Value that owns a copy
+
+    def partials(self, out: Any, inputs: Sequence[Any]) -> Sequence[Any]:
+        """The local derivatives at ``inputs``, whatever the op's arity.
+
+        >>> SUM.partials(3.0, [1.0, 2.0])
+        (1.0, 1.0)
+        """
+        return self.derivatives(out, inputs) if self.arity == 0 else self.derivatives(out, *inputs)
 
     def labeled(self, label: str) -> Op:
         """A copy of this op carrying a Value's label (see ``Value.label``)."""
@@ -159,16 +171,31 @@ def _pow(x: float, y: float) -> float:
         raise OverflowError(f"**: {x!r} ** {y!r} overflows a float") from None
 
 
-def _logsumexp(*xs: float) -> float:
+def _logsumexp(xs: Sequence[float]) -> float:
     top = max(xs)
     if math.isinf(top):
         return top
     return top + math.log(math.fsum([math.exp(x - top) for x in xs]))
 
 
-def _dot(*v: float) -> float:
+def _dot(v: Sequence[float]) -> float:
     n = len(v) // 2
     return sum(map(operator.mul, v[:n], v[n:]))
+
+
+def _affine(v: Sequence[float]) -> float:
+    n = len(v) // 2
+    return sum(map(operator.mul, v[:n], v[n:-1]), v[-1])
+
+
+def _dot_partials(out, v):  # ∂/∂xi = yi and ∂/∂yi = xi
+    n = len(v) // 2
+    return (*v[n:], *v[:n])
+
+
+def _affine_partials(out, v):  # as for dot, and 1 for the bias
+    n = len(v) // 2
+    return (*v[n:-1], *v[:n], 1.0)
 
 
 SQRT1_2 = math.sqrt(0.5)
@@ -204,11 +231,11 @@ RELU = _op("relu", lambda x: x if x > 0.0 else 0.0, lambda out, x: (step(x),), 1
            kinks=(0.0,))
 ABS = _op("abs", abs, lambda out, x: (sign(x),), 1, [ANY], kinks=(0.0,))
 
-# n-ary ops: one node however many inputs; `xs` are all the inputs, in order
-SUM = _op("sum", lambda *xs: sum(xs), lambda out, *xs: (1.0,) * len(xs), 0, [ANY])
-DOT = _op("dot", _dot,  # inputs are x1..xn, y1..yn; ∂/∂xi = yi and ∂/∂yi = xi
-          lambda out, *v: v[len(v) // 2:] + v[: len(v) // 2], 0, [ANY])
-LOGSUMEXP = _op("logsumexp", _logsumexp, lambda out, *xs: tuple(exp(x - out) for x in xs), 0,
+# n-ary ops: one node however many inputs; `xs` is the sequence of all inputs, in order
+SUM = _op("sum", sum, lambda out, xs: (1.0,) * len(xs), 0, [ANY])
+DOT = _op("dot", _dot, _dot_partials, 0, [ANY])  # inputs x1..xn, y1..yn
+AFFINE = _op("affine", _affine, _affine_partials, 0, [ANY])  # inputs x1..xn, y1..yn, b
+LOGSUMEXP = _op("logsumexp", _logsumexp, lambda out, xs: tuple(exp(x - out) for x in xs), 0,
                 [(-3.0, 3.0)])
 # softmax_i = exp(x_i - logsumexp(x)): one node per output, fed by x_i and the shared logsumexp
 SOFTMAX = _op("softmax", lambda x, lse: math.exp(x - lse), lambda out, x, lse: (out, -out), 2,

@@ -284,7 +284,8 @@ def apply(op: Op, *inputs: Value | Number) -> Value:
     """
     if not _ONLY_VALUES.issuperset(map(type, inputs)):  # numbers become constant leaves
         inputs = tuple([x if type(x) is Value else _lift(x) for x in inputs])
-    return _record(op, op.forward(*[x.data for x in inputs]), inputs)
+    data = [x.data for x in inputs]
+    return _record(op, op.forward(data) if op.arity == 0 else op.forward(*data), inputs)
 
 
 # The operators and methods above make most nodes, so they take these two shortcuts to `apply`:
@@ -332,17 +333,52 @@ def sum(values: Iterable[Value | Number]) -> Value:
     return apply(ops.SUM, *values)
 
 
-def dot(xs: Sequence[Value | Number], ys: Sequence[Value | Number]) -> Value:
-    """Σ xs[i] * ys[i] as one node: what a neuron computes before its activation.
+def dot(xs: Sequence[Value | Number], ys: Sequence[Value | Number],
+        bias: Value | Number | None = None) -> Value:
+    """Σ xs[i] * ys[i] (+ bias) as one node: what a neuron computes before its activation.
 
     >>> dot([Value(1.0), Value(2.0)], [3, 4]).data
     11.0
+    >>> dot([Value(1.0), Value(2.0)], [3, 4], bias=Value(0.5)).op
+    'affine'
     """
     if len(xs) != len(ys):
         raise ValueError(f"dot: xs and ys must have the same length, got {len(xs)} and {len(ys)}")
     if not xs:
         raise ValueError("dot: needs at least one pair of values, got empty sequences")
-    return apply(ops.DOT, *xs, *ys)
+    if bias is None:
+        return apply(ops.DOT, *xs, *ys)
+    return apply(ops.AFFINE, *xs, *ys, bias)
+
+
+def linear(xs: Sequence[Value | Number], weights: Sequence[Sequence[Value | Number]],
+           biases: Sequence[Value | Number]) -> list[Value]:
+    """``[dot(w, xs, bias=b) for w, b in zip(weights, biases)]``: a layer's pre-activations.
+
+    One ``affine`` node per output, as with ``dot``, but the inputs are checked and read once
+    for the whole layer instead of once per neuron.
+
+    >>> [v.data for v in linear([1.0, 2.0], [[Value(1.0), Value(1.0)], [Value(0.5), 0]], [0, 1])]
+    [3.0, 1.5]
+    """
+    if len(weights) != len(biases):
+        raise ValueError(f"linear: one bias per row of weights, got {len(weights)} rows and "
+                         f"{len(biases)} biases")
+    xs = tuple(map(_lift, xs))
+    xdata = [x.data for x in xs]
+    outputs = []
+    for w, b in zip(weights, biases):
+        if len(w) != len(xs):
+            raise ValueError(f"linear: each row of weights needs {len(xs)} entries, got {len(w)}")
+        if not _ONLY_VALUES.issuperset(map(type, w)):
+            w = [_lift(v) for v in w]
+        if type(b) is not Value:
+            b = _lift(b)
+        data = [v.data for v in w]
+        data += xdata
+        data.append(b.data)
+        outputs.append(_record(ops.AFFINE, ops.AFFINE.forward(data), (*w, *xs, b)))
+    return outputs
 
 
 def logsumexp(values: Iterable[Value | Number]) -> Value:

@@ -11,8 +11,8 @@ def sample_points(op: Op, count: int = 5, seed: int = 0, n_inputs: int = 3) -> l
     """``count`` input vectors for ``op``, each coordinate from its domain, away from kinks."""
     rng = random.Random(f"{op.name}-{seed}")
     arity = op.arity or n_inputs
-    if op.name == "dot":
-        arity = 2 * n_inputs
+    if op.name in ("dot", "affine"):  # x1..xn, y1..yn (and a bias)
+        arity = 2 * n_inputs + (op.name == "affine")
     intervals = op.domain if op.arity else op.domain * arity
     points = []
     while len(points) < count:

@@ -31,6 +31,7 @@ def programs(draw):
         kind = draw(st.sampled_from(["unary", "binary", "nary"]))
         op = draw(st.sampled_from({"unary": UNARY, "binary": BINARY, "nary": NARY}[kind]))
         count = {"unary": 1, "binary": 2, "nary": 2 * draw(st.integers(1, 3))}[kind]
+        count += op.name == "affine"  # x1..xn, y1..yn and a bias
         steps.append((op, [draw(st.integers(0, 10_000)) for _ in range(count)]))
     return inputs, steps
 
