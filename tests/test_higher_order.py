@@ -96,7 +96,7 @@ def test_newtons_method_with_grad_of_grad():
         if abs(step) < 1e-12:
             break
     assert abs(df(x)) < 1e-9 and d2f(x) > 0
-    assert x == pytest.approx(2.153292364985, rel=1e-9)
+    assert x == pytest.approx(2.15329236411035, rel=1e-12)
 
 
 def test_hessian_of_a_function_built_from_many_ops():
