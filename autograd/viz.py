@@ -62,9 +62,9 @@ _HIGHLIGHT = {"style": "filled,bold", "fillcolor": "#ffe08a", "color": "#c0392b"
 _OP = {"shape": "ellipse", "style": "filled", "fillcolor": "#eeeeee", "color": "#999999",
        "fontsize": "10", "height": "0.3", "margin": "0.04,0.02"}
 _ACTIVE_EDGE = {"color": "#c0392b", "fontcolor": "#c0392b", "penwidth": "2"}
-# ops whose inputs are drawn without names: the order does not matter, or (dot: x1..xn, y1..yn)
+# ops whose inputs are drawn without names: the order does not matter, or (dot, affine)
 # the names would crowd the picture more than they explain
-_UNNAMED_INPUTS = {"+", "*", "sum", "logsumexp", "dot"}
+_UNNAMED_INPUTS = {"+", "*", "sum", "logsumexp", "dot", "affine"}
 
 
 class DotNotFoundError(RuntimeError):

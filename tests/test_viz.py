@@ -121,6 +121,7 @@ def test_order_of_inputs_is_shown_only_where_it_matters():
     source = draw(a - b).source
     assert 'headlabel=x' in source and 'headlabel=y' in source
     assert "headlabel" not in draw(autograd.dot([a, b], [b, a])).source  # too crowded to help
+    assert "headlabel" not in draw(autograd.dot([a, b], [b, a], bias=a)).source
 
 
 def test_leaves_and_computed_values_look_different(neuron):
