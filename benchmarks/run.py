@@ -233,9 +233,9 @@ def bench_b3(args: argparse.Namespace, targets: list[Target], lines: list[str]) 
     lines += [
         "### B3 — depth: `x = x*a + b` repeated (2 op nodes per step)",
         "",
-        "| engine | steps | forward | backward | ns per node, forward + backward | freeing "
-        "| peak RSS |",
-        "|---|---|---|---|---|---|---|",
+        "| engine | steps | forward | backward | ns per node, forward + backward | share in gc "
+        "| freeing | peak RSS |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     per_node = None
     if good:
@@ -244,20 +244,22 @@ def bench_b3(args: argparse.Namespace, targets: list[Target], lines: list[str]) 
         free = statistics.median(r["free"] for r in good)
         per_node = statistics.median((r["forward"] + r["backward"]) / r["nodes"] for r in good)
         rss = max(r["peak_rss"] for r in good)
+        gc_share = statistics.median(r["gc"] / (r["forward"] + r["backward"]) for r in good)
         lines.append(f"| chainrule | {n:,} | {ms(forward)} | {ms(backward)} | "
-                     f"{per_node * 1e9:,.0f} | {ms(free)} | {mib(rss)} |")
+                     f"{per_node * 1e9:,.0f} | {gc_share:.0%} | {ms(free)} | {mib(rss)} |")
     else:
-        lines.append(f"| chainrule | {n:,} | failed: {runs[0]['error']} | | | | |")
+        lines.append(f"| chainrule | {n:,} | failed: {runs[0]['error']} | | | | | |")
     huge = None
     if args.huge:
         log("B3: chain of 10,000,000 steps (--huge)")
         huge = run_worker("b3", "chainrule", n=10_000_000)
         if "error" in huge:
-            lines.append(f"| chainrule | 10,000,000 | failed: {huge['error']} | | | | |")
+            lines.append(f"| chainrule | 10,000,000 | failed: {huge['error']} | | | | | |")
         else:
+            seconds = huge["forward"] + huge["backward"]
             lines.append(
                 f"| chainrule | 10,000,000 | {ms(huge['forward'])} | {ms(huge['backward'])} | "
-                f"{(huge['forward'] + huge['backward']) / huge['nodes'] * 1e9:,.0f} | "
+                f"{seconds / huge['nodes'] * 1e9:,.0f} | {huge['gc'] / seconds:.0%} | "
                 f"{ms(huge['free'])} | {mib(huge['peak_rss'])} |")
     for engine in ("micrograd", "reference"):
         if engine == "micrograd" and importlib.util.find_spec("micrograd") is None:
@@ -265,7 +267,7 @@ def bench_b3(args: argparse.Namespace, targets: list[Target], lines: list[str]) 
         deep = run_worker("b3", engine, n=1000)
         outcome = "fails: RecursionError" if "error" in deep else "completes"
         lines.append(f"| {engine} | 1,000 | {ms(deep['forward']) if 'forward' in deep else ''} | "
-                     f"{outcome} | | | |")
+                     f"{outcome} | | | | |")
     lines += ["", f"Median of {args.repeats} process(es); freeing = dropping the graph "
               "(+ `gc.collect()`). micrograd and the textbook Value sort the graph recursively, "
               "so a chain of 1,000 steps (2,000 nodes deep) already exceeds Python's recursion "

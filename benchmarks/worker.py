@@ -5,8 +5,8 @@ inherits another's heap, caches or garbage-collector state. Tasks:
 
 - ``b1``, ``b2``: a warm-up step, then ``--steps`` timed steps; seconds per step and the time
   CPython's cycle collector ran during each (seen through ``gc.callbacks``).
-- ``b3``: the chain ``x = x*a + b`` of ``--n`` steps: forward, backward and freeing time, and
-  the process's peak RSS.
+- ``b3``: the chain ``x = x*a + b`` of ``--n`` steps: forward, backward and freeing time, the
+  time the cycle collector ran during forward and backward, and the process's peak RSS.
 - ``b4``: tracemalloc over one B1 step: bytes held after forward and after backward per op node,
   and the step's peak.
 - ``b4-chain``: the same over the chain of ``--n`` steps.
@@ -126,18 +126,20 @@ def measure_chain_time(engine: str, n: int) -> dict[str, Any]:
     """B3: forward, backward and free times of the chain, and the peak RSS of this process."""
     value_class = importlib.import_module(CHAIN_ENGINES[engine]).Value
     chain(value_class, 100)[0].backward()  # warm-up
-    started = time.perf_counter()
-    x, a, _ = chain(value_class, n)
-    forward = time.perf_counter() - started
-    result: dict[str, Any] = {"forward": forward, "nodes": 2 * n}
-    started = time.perf_counter()
-    try:
-        x.backward()
-    except RecursionError as error:
-        result["error"] = f"RecursionError in backward ({error})"
-    else:
-        result["backward"] = time.perf_counter() - started
-        result["grad_a"] = a.grad
+    with GcTimer() as timer:
+        started = time.perf_counter()
+        x, a, _ = chain(value_class, n)
+        forward = time.perf_counter() - started
+        result: dict[str, Any] = {"forward": forward, "nodes": 2 * n, "gc": timer.seconds}
+        started = time.perf_counter()
+        try:
+            x.backward()
+        except RecursionError as error:
+            result["error"] = f"RecursionError in backward ({error})"
+        else:
+            result["backward"] = time.perf_counter() - started
+            result["grad_a"] = a.grad
+        result["gc"] = timer.seconds
     started = time.perf_counter()
     del x
     gc.collect()  # engines whose nodes are reference cycles free them only here
