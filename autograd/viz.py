@@ -70,7 +70,11 @@ _UNNAMED_INPUTS = {"+", "*", "sum", "logsumexp", "dot", "affine"}
 class DotNotFoundError(RuntimeError):
     """Graphviz's ``dot`` program is missing, so a drawing cannot be rendered.
 
-    The message says how to install it (apt-get, brew, conda).
+    The message says how to install it (apt-get, brew, conda). It is a ``RuntimeError``, like
+    graphviz's own ``ExecutableNotFound``.
+
+    >>> "brew install graphviz" in str(DotNotFoundError(INSTALL_DOT))
+    True
     """
 
 
@@ -250,6 +254,12 @@ class EdgeStep:
 
     ``total`` is the parent's gradient after this contribution is added (a running total: a
     parent used twice, or by several nodes, receives several contributions).
+
+    >>> from autograd import Value
+    >>> a = Value(3.0, label="a")
+    >>> edge = trace_backward(a * 2)[0].edges[0]
+    >>> edge.parent is a, edge.local, edge.contribution, edge.total
+    (True, 2.0, 2.0, 2.0)
     """
 
     parent: Value
