@@ -95,7 +95,12 @@ def require_dot() -> str:
 @functools.cache
 def _digraph_class() -> type[graphviz.Digraph]:
     """``graphviz.Digraph``, but rendering without ``dot`` explains how to install it."""
-    import graphviz
+    try:
+        import graphviz
+    except ImportError:
+        raise ImportError("drawing needs the graphviz Python package: pip install graphviz "
+                          "(or pip install 'chainrule[viz]'), and Graphviz's dot program to "
+                          "render") from None
 
     class Digraph(graphviz.Digraph):
         """A ``graphviz.Digraph`` whose rendering checks for ``dot`` first."""

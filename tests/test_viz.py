@@ -234,6 +234,18 @@ def test_renders_svg(neuron):
     assert "<svg" in bundle["image/svg+xml"]
 
 
+def test_missing_graphviz_package_says_how_to_install_it(monkeypatch):
+    from autograd import viz
+
+    viz._digraph_class.cache_clear()
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # makes `import graphviz` fail
+    try:
+        with pytest.raises(ImportError, match="pip install graphviz"):
+            draw(Value(1.0))
+    finally:
+        viz._digraph_class.cache_clear()
+
+
 def test_import_autograd_does_not_import_graphviz():
     code = ("import sys, autograd, autograd.viz; from autograd import Value; "
             "assert 'graphviz' not in sys.modules, 'graphviz imported'; "
