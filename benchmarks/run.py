@@ -369,6 +369,25 @@ def machine() -> list[str]:
     ]
 
 
+README = ROOT / "README.md"
+README_TABLE = "| benchmark | measured | target | status |\n|---|---|---|---|\n"
+
+
+def update_readme(targets: list[Target]) -> None:
+    """Replace the table of README's ``## Performance`` section (nothing else) with ``targets``."""
+    text = README.read_text()
+    section = text.find("## Performance")
+    start = text.find(README_TABLE, section)
+    if section < 0 or start < 0:
+        log("README.md has no Performance table; left as it is")
+        return
+    start += len(README_TABLE)
+    end = text.find("\n\n", start)
+    rows = "\n".join(target.row() for target in targets)
+    README.write_text(text[:start] + rows + text[end if end >= 0 else len(text):])
+    log("updated the table in README.md's Performance section")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -387,7 +406,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="B3: also run 10,000,000 steps (needs about 5 GB of memory)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, to check the suite works (figures are meaningless)")
-    parser.add_argument("--write", action="store_true", help=f"write {RESULTS.relative_to(ROOT)}")
+    parser.add_argument("--write", action="store_true",
+                        help="write benchmarks/RESULTS.md and the table in README.md")
     args = parser.parse_args(argv)
     if args.quick:
         if args.write:
@@ -420,6 +440,7 @@ def main(argv: list[str] | None = None) -> str:
     ])
     print(report)
     if args.write:
+        update_readme(targets)
         RESULTS.write_text(
             "# Benchmark results\n\n"
             "Written by `python -m benchmarks.run --write` (`./dev.sh bench --write`); see "
