@@ -1,0 +1,241 @@
+"""Optimizers with PyTorch's update formulas, argument names and argument checks.
+
+Each one holds a list of parameters (``Value``s) and, per parameter, the state its formula needs
+(plain floats). ``step()`` reads ``p.grad`` and updates ``p.data``; ``zero_grad()`` resets the
+gradients, which otherwise accumulate across ``backward`` calls. ``lr`` can be set at any time
+(a learning-rate schedule is a loop that sets it).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from autograd import Value
+
+
+class Optimizer:
+    """Base class: the parameter list, ``lr``, ``zero_grad`` and ``state_dict``.
+
+    >>> p = Value(1.0); opt = SGD([p], lr=0.1); p.grad = 2.0
+    >>> opt.step(); round(p.data, 10)
+    0.8
+    """
+
+    _hyperparameters: tuple[str, ...] = ("lr",)
+
+    def __init__(self, params: Iterable[Value], lr: float) -> None:
+        if isinstance(params, Value):
+            raise TypeError("params must be an iterable of Values (e.g. model.parameters()), "
+                            "got a single Value")
+        self.params: list[Value] = list(params)
+        if not self.params:
+            raise ValueError("optimizer got an empty parameter list")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Value):
+                raise TypeError(f"params[{i}] is a {type(p).__name__}, not a Value")
+        self.lr = lr
+        self.steps = 0  # how many times step() has run
+
+    @property
+    def lr(self) -> float:
+        """The learning rate; setting it checks it, as the constructor does."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, lr: float) -> None:
+        self._lr = _check("learning rate", lr)
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to 0.0."""
+        for p in self.params:
+            p.grad = 0.0
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def _grads(self) -> list[float]:
+        grads = []
+        for p in self.params:
+            g = p.grad
+            if type(g) is not float:  # a Value from backward(create_graph=True), or an int
+                g = float(g.data if isinstance(g, Value) else g)
+            grads.append(g)
+        return grads
+
+    def state_dict(self) -> dict[str, Any]:
+        """Hyperparameters, the step count and the per-parameter state, as plain JSON data.
+
+        >>> SGD([Value(1.0)], lr=0.1, momentum=0.9).state_dict()["momentum_buffer"]
+        [None]
+        """
+        state: dict[str, Any] = {"optimizer": type(self).__name__, "steps": self.steps}
+        state.update({name: getattr(self, name) for name in self._hyperparameters})
+        state.update({name: list(buffer) for name, buffer in self._buffers().items()})
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what ``state_dict`` returned; checks everything before changing anything.
+
+        >>> a = Adam([Value(1.0)], lr=0.1); b = Adam([Value(1.0)])
+        >>> b.load_state_dict(a.state_dict()); b.lr
+        0.1
+        """
+        if state.get("optimizer") != type(self).__name__:
+            raise ValueError(f"this state is for {state.get('optimizer')!r}, "
+                             f"not {type(self).__name__}")
+        buffers = self._buffers()
+        missing = [k for k in ("steps", *self._hyperparameters, *buffers) if k not in state]
+        if missing:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: missing {missing}")
+        for name in buffers:
+            if len(state[name]) != len(self.params):
+                raise ValueError(f"{type(self).__name__}.load_state_dict: {name!r} has "
+                                 f"{len(state[name])} entries for {len(self.params)} parameters")
+        probe = type(self)(self.params, **{k: state[k] for k in self._hyperparameters})
+        for name in self._hyperparameters:  # checked by the constructor above
+            setattr(self, name, getattr(probe, name))
+        for name, buffer in buffers.items():
+            buffer[:] = [None if x is None else float(x) for x in state[name]]
+        self.steps = int(state["steps"])
+
+    def _buffers(self) -> dict[str, list]:
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._hyperparameters)
+        return f"{type(self).__name__}({len(self.params)} parameters, {args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with momentum, dampening, Nesterov and weight decay.
+
+    As ``torch.optim.SGD``: ``g = grad + weight_decay * p``; with momentum,
+    ``buf = g`` at the first step, then ``buf = momentum * buf + (1 - dampening) * g``, and
+    ``g = g + momentum * buf`` (Nesterov) or ``g = buf``; finally ``p -= lr * g``.
+
+    >>> p = Value(1.0); opt = SGD([p], lr=0.1, momentum=0.9)
+    >>> for _ in range(2):
+    ...     p.grad = 1.0; opt.step()
+    >>> round(p.data, 10)   # 1 - 0.1 * 1 - 0.1 * (0.9 + 1)
+    0.71
+    """
+
+    _hyperparameters = ("lr", "momentum", "dampening", "weight_decay", "nesterov")
+
+    def __init__(self, params: Iterable[Value], lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False) -> None:
+        super().__init__(params, lr)
+        self.momentum = _check("momentum value", momentum)
+        self.dampening = float(dampening)
+        self.weight_decay = _check("weight_decay value", weight_decay)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        self.nesterov = bool(nesterov)
+        self.momentum_buffer: list[float | None] = [None] * len(self.params)
+
+    def _buffers(self) -> dict[str, list]:
+        return {"momentum_buffer": self.momentum_buffer}
+
+    def step(self) -> None:
+        """Update every parameter once from its ``.grad``."""
+        lr, momentum, dampening, wd = self.lr, self.momentum, self.dampening, self.weight_decay
+        buffers = self.momentum_buffer
+        for i, (p, g) in enumerate(zip(self.params, self._grads())):
+            if wd:
+                g += wd * p.data
+            if momentum:
+                buf = buffers[i]
+                buf = g if buf is None else momentum * buf + (1.0 - dampening) * g
+                buffers[i] = buf
+                g = g + momentum * buf if self.nesterov else buf
+            p.data -= lr * g
+        self.steps += 1
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), with PyTorch's formulas; ``weight_decay`` is L2 added to the gradient.
+
+    At step t: ``g = grad + weight_decay * p``, ``m = b1 m + (1 - b1) g``,
+    ``v = b2 v + (1 - b2) g²``, and ``p -= lr * m̂ / (sqrt(v̂) + eps)`` with the bias-corrected
+    ``m̂ = m / (1 - b1**t)`` and ``v̂ = v / (1 - b2**t)``.
+
+    >>> p = Value(1.0); opt = Adam([p], lr=0.1); p.grad = 5.0
+    >>> opt.step(); round(p.data, 6)   # the first step moves by lr whatever the gradient's size
+    0.9
+    """
+
+    _hyperparameters = ("lr", "betas", "eps", "weight_decay")
+    _decoupled = False
+
+    def __init__(self, params: Iterable[Value], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr)
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        self.betas = (float(betas[0]), float(betas[1]))
+        self.eps = _check("epsilon value", eps)
+        self.weight_decay = _check("weight_decay value", weight_decay)
+        self.exp_avg = [0.0] * len(self.params)
+        self.exp_avg_sq = [0.0] * len(self.params)
+
+    def _buffers(self) -> dict[str, list]:
+        return {"exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if "betas" in state:  # JSON turns the tuple into a list
+            state = {**state, "betas": tuple(state["betas"])}
+        super().load_state_dict(state)
+
+    def step(self) -> None:
+        """Update every parameter once from its ``.grad``."""
+        self.steps += 1
+        t, lr, eps, wd = self.steps, self.lr, self.eps, self.weight_decay
+        beta1, beta2 = self.betas
+        step_size = lr / (1.0 - beta1**t)
+        sqrt_correction2 = math.sqrt(1.0 - beta2**t)
+        m, v = self.exp_avg, self.exp_avg_sq
+        for i, (p, g) in enumerate(zip(self.params, self._grads())):
+            if wd:
+                if self._decoupled:
+                    p.data *= 1.0 - lr * wd
+                else:
+                    g += wd * p.data
+            m[i] = beta1 * m[i] + (1.0 - beta1) * g
+            v[i] = beta2 * v[i] + (1.0 - beta2) * g * g
+            p.data -= step_size * m[i] / (math.sqrt(v[i]) / sqrt_correction2 + eps)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``.
+
+    Each step first shrinks the parameter, ``p *= 1 - lr * weight_decay``, then takes the Adam
+    step on the gradient alone. The default ``weight_decay`` is PyTorch's, 1e-2.
+
+    >>> p = Value(1.0); opt = AdamW([p], lr=0.1); p.grad = 0.0
+    >>> opt.step(); round(p.data, 6)
+    0.999
+    """
+
+    _decoupled = True
+
+    def __init__(self, params: Iterable[Value], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+
+def _check(what: str, x: float) -> float:
+    """A hyperparameter that must be a finite number >= 0 (PyTorch's wording for the error)."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{what} must be a number, got {type(x).__name__} {x!r}")
+    if not (x >= 0.0 and math.isfinite(x)):
+        raise ValueError(f"Invalid {what}: {x}")
+    return float(x)
