@@ -43,7 +43,7 @@ case "${1:-}" in
     demo)
         shift
         setup nn
-        exec "$venv/bin/python" examples/demo.py "$@"
+        exec "$venv/bin/python" -m nn.train --dataset moons --out results/demo "$@"
         ;;
     test)
         shift

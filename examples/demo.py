@@ -1,11 +1,27 @@
-"""The engine at a glance: build an expression, backpropagate, print every gradient."""
+"""micrograd's demo written out with ``nn``: what ``python -m nn.train`` does, in one screen.
 
-from autograd import Value, gradcheck
+Run it with ``python examples/demo.py``; ``./dev.sh demo`` runs the full command, which also
+draws the decision boundary and the loss curve into results/demo.
+"""
 
-a, b = Value(2.0, label="a"), Value(-3.0, label="b")
-c = a * b + a.exp()
-d = c.tanh()
-d.backward()
-for v in (a, b, c, d):
-    print(f"{v.label or v.op:>5}  data={v.data:+.6f}  grad={v.grad:+.6f}")
-print("gradcheck:", gradcheck(lambda a, b: (a * b + a.exp()).tanh(), [2.0, -3.0]))
+import autograd
+import nn
+
+X, y = nn.make_moons(100, noise=0.1, seed=0)  # y is 0 or 1
+inputs, labels = X.tolist(), (2 * y - 1).tolist()  # the hinge loss wants labels -1 and +1
+model = nn.MLP(2, [16, 16, 1], seed=0)  # relu hidden layers, a linear output: a score
+params = model.parameters()
+optimizer = nn.SGD(params, lr=1.0)
+steps = 100
+
+for k in range(steps):
+    with autograd.gc_paused():  # the graph has no cycles: nothing for the collector to find
+        scores = [model(x) for x in inputs]
+        loss = nn.hinge_loss(scores, labels) + 1e-4 * autograd.dot(params, params)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.lr = 1.0 - 0.9 * k / steps  # micrograd's decaying learning rate
+        optimizer.step()
+    accuracy = sum((s.data > 0) == (t > 0) for s, t in zip(scores, labels)) / len(labels)
+    if k % 10 == 0 or k == steps - 1:
+        print(f"step {k:3d}  loss {loss.data:.4f}  accuracy {accuracy:.0%}")
