@@ -126,7 +126,32 @@ def _b1_torch(X: list, y: list, weights: list) -> Step:
 
 
 def _b1_chainrule_nn(X: list, y: list, weights: list) -> Step:
-    raise NotImplementedError("chainrule's nn has not landed yet")
+    import autograd
+    import nn
+
+    # as a chainrule user writes the demo: nn.MLP, nn.hinge_loss, Σp² as one dot node, nn.SGD
+    model = nn.MLP(len(weights[0][0]) - 1, [len(layer) for layer in weights])
+    model.load_state_dict({
+        f"layers.{i}.neurons.{j}.{name}": entry
+        for i, layer in enumerate(weights) for j, neuron in enumerate(layer)
+        for name, entry in (("weight", neuron[:-1]), ("bias", neuron[-1]))
+    })
+    parameters = model.parameters()
+    optimizer = nn.SGD(parameters, lr=1.0)
+
+    def forward(k: int) -> Any:
+        data_loss = nn.hinge_loss([model(x) for x in X], y)
+        return data_loss + mlp.ALPHA * autograd.dot(parameters, parameters)
+
+    def backward(loss: Any) -> None:
+        optimizer.zero_grad()
+        loss.backward()
+
+    def update(k: int) -> None:
+        optimizer.lr = _demo_learning_rate(k)
+        optimizer.step()
+
+    return Step(forward, backward, update, parameters)
 
 
 B1_ENGINES: dict[str, Callable[[list, list, list], Step]] = {
