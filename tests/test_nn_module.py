@@ -1,0 +1,267 @@
+"""nn.Module, Neuron, Layer, MLP: parameters, initialisation, graphs, state dicts."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+import nn
+from autograd import Value, gradcheck, topological_order
+from nn import MLP, Layer, Module, Neuron, StateDictError
+
+ALL_ACTIVATIONS = ["relu", "tanh", "sigmoid", "leaky_relu", "gelu", "linear"]
+
+
+def snapshot(model: Module) -> list[float]:
+    return [p.data for p in model.parameters()]
+
+
+# --- shapes, parameters, names ----------------------------------------------------------------
+
+def test_micrograd_mlp_shape_and_parameter_count():
+    model = MLP(2, [16, 16, 1], seed=0)
+    assert model.nouts == [16, 16, 1]
+    assert len(model.parameters()) == 2 * 16 + 16 + 16 * 16 + 16 + 16 + 1 == 337
+    assert [layer.activation for layer in model.layers] == ["relu", "relu", "linear"]
+    out = model([0.3, -0.2])
+    assert isinstance(out, Value)
+
+
+def test_multi_output_mlp_returns_a_list():
+    out = MLP(3, [4, 5], seed=0)([1.0, 2.0, 3.0])
+    assert isinstance(out, list) and len(out) == 5 and all(isinstance(v, Value) for v in out)
+
+
+def test_layer_returns_one_value_for_one_output():
+    assert isinstance(Layer(2, 1, seed=0)([1.0, 2.0]), Value)
+    assert len(Layer(2, 3, seed=0)([1.0, 2.0])) == 3
+
+
+def test_named_parameters_follow_the_structure():
+    model = MLP(2, [3, 1], seed=0)
+    names = [name for name, _ in model.named_parameters()]
+    assert names[:3] == ["layers.0.neurons.0.weight.0", "layers.0.neurons.0.weight.1",
+                         "layers.0.neurons.0.bias"]
+    assert names[-1] == "layers.1.neurons.0.bias"
+    assert len(names) == len(set(names)) == len(model.parameters())
+    assert [v for _, v in model.named_parameters()] == model.parameters()
+
+
+def test_state_dict_shape():
+    state = MLP(2, [3, 1], seed=0).state_dict()
+    assert list(state) == [f"layers.{i}.neurons.{j}.{p}" for i, n in ((0, 3), (1, 1))
+                           for j in range(n) for p in ("weight", "bias")]
+    assert len(state["layers.0.neurons.0.weight"]) == 2
+    assert isinstance(state["layers.1.neurons.0.bias"], float)
+
+
+def test_custom_module_finds_nested_parameters():
+    class Net(Module):
+        def __init__(self):
+            self.body = MLP(2, [3], seed=0)
+            self.heads = [Neuron(3, "linear", seed=1), Neuron(3, "linear", seed=2)]
+            self.scale = Value(1.0)
+            self.note = "not a parameter"
+
+        def forward(self, x):
+            h = self.body(x)
+            return [head(h) * self.scale for head in self.heads]
+
+    net = Net()
+    assert len(net.parameters()) == 9 + 2 * 4 + 1
+    assert "heads.1.bias" in net.state_dict() and "scale" in net.state_dict()
+    assert len(net([1.0, 2.0])) == 2
+
+
+def test_zero_grad_resets_every_parameter():
+    model = MLP(2, [4, 1], seed=0)
+    model([1.0, -1.0]).backward()
+    assert any(p.grad for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
+def test_wrong_number_of_inputs():
+    with pytest.raises(ValueError, match="takes 2 input"):
+        MLP(2, [3, 1], seed=0)([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="Neuron takes 3"):
+        Neuron(3, seed=0)([1.0])
+
+
+def test_bad_sizes():
+    with pytest.raises(ValueError):
+        Neuron(0)
+    with pytest.raises(ValueError):
+        Layer(2, 0)
+    with pytest.raises(ValueError):
+        MLP(2, [])
+
+
+# --- activations and graphs -------------------------------------------------------------------
+
+@pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
+def test_one_affine_node_then_the_activation(activation):
+    neuron = Neuron(4, activation=activation, seed=0)
+    neuron.bias.data = 0.1
+    x = [0.5, -1.0, 2.0, 0.25]
+    out = neuron(x)
+    order = topological_order(out)
+    pre = order[0]
+    assert pre.op in ("dot", "affine")
+    assert len(order) == (1 if activation == "linear" else 2)
+    z = sum(w.data * xi for w, xi in zip(neuron.weight, x)) + 0.1
+    expected = {"relu": max(z, 0.0), "tanh": math.tanh(z), "sigmoid": 1 / (1 + math.exp(-z)),
+                "leaky_relu": z if z > 0 else 0.01 * z,
+                "gelu": 0.5 * z * (1 + math.erf(z / math.sqrt(2))), "linear": z}[activation]
+    assert out.data == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_mlp_graph_has_one_dot_node_per_neuron():
+    model = MLP(2, [16, 16, 1], seed=0)
+    order = topological_order(model([0.5, -0.5]))
+    ops = [node.op for node in order]
+    assert sum(op in ("dot", "affine") for op in ops) == 16 + 16 + 1
+    assert ops.count("relu") == 32
+    assert len(ops) == 33 + 32
+
+
+def test_unknown_activation_lists_the_allowed_names():
+    with pytest.raises(ValueError) as error:
+        MLP(2, [3, 1], activation="swish")
+    for name in ALL_ACTIVATIONS:
+        assert name in str(error.value)
+    with pytest.raises(ValueError, match="relu"):
+        Neuron(2, activation="ReLU")
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "gelu", "leaky_relu"])
+def test_gradients_through_a_small_mlp(activation):
+    """gradcheck over every parameter of a 2-3-1 network and its loss."""
+    template = MLP(2, [3, 1], activation=activation, seed=1)
+    start = [p.data + 0.05 for p in template.parameters()]  # biases off zero, away from kinks
+
+    def loss(*params):
+        model = MLP(2, [3, 1], activation=activation, seed=1)
+        it = iter(params)
+        for layer in model.layers:
+            for neuron in layer.neurons:
+                neuron.weight = [next(it) for _ in neuron.weight]
+                neuron.bias = next(it)
+        scores = [model(x) for x in ([0.5, -1.0], [1.5, 0.3], [-0.7, 0.8])]
+        return nn.mse_loss(scores, [1.0, -1.0, 0.5])
+
+    assert gradcheck(loss, start)
+
+
+# --- initialisation ---------------------------------------------------------------------------
+
+def test_seed_reproducibility_and_no_global_state():
+    a = snapshot(MLP(2, [16, 16, 1], seed=42))
+    random.seed(0)
+    random.random()
+    b = snapshot(MLP(2, [16, 16, 1], seed=42))
+    assert a == b
+    assert a != snapshot(MLP(2, [16, 16, 1], seed=43))
+    state = random.getstate()
+    MLP(2, [4, 1], seed=1)
+    assert random.getstate() == state  # the global generator was not used
+
+
+def test_seed_none_gives_different_networks():
+    assert snapshot(MLP(2, [8, 1])) != snapshot(MLP(2, [8, 1]))
+
+
+@pytest.mark.parametrize(("activation", "fan_in", "fan_out", "bound"), [
+    ("relu", 2, 16, math.sqrt(6 / 2)),
+    ("gelu", 16, 16, math.sqrt(6 / 16)),
+    ("leaky_relu", 16, 1, math.sqrt(2 / (1 + 0.01**2)) * math.sqrt(3 / 16)),
+    ("tanh", 16, 16, 5 / 3 * math.sqrt(6 / 32)),
+    ("sigmoid", 4, 2, math.sqrt(1.0)),
+    ("linear", 16, 1, math.sqrt(6 / 17)),
+])
+def test_init_bounds(activation, fan_in, fan_out, bound):
+    assert nn.init_bound(activation, fan_in, fan_out) == pytest.approx(bound)
+
+
+def test_weights_fill_their_bound_and_biases_start_at_zero():
+    model = MLP(2, [200, 1], seed=0)
+    first = [w.data for n in model.layers[0].neurons for w in n.weight]
+    bound = nn.init_bound("relu", 2, 200)
+    assert all(abs(w) <= bound for w in first)
+    assert max(map(abs, first)) > 0.95 * bound
+    assert abs(sum(first) / len(first)) < 0.1 * bound
+    assert all(n.bias.data == 0.0 for layer in model.layers for n in layer.neurons)
+    last = model.layers[1].neurons[0].weight
+    assert all(abs(w.data) <= nn.init_bound("linear", 200, 1) for w in last)
+
+
+# --- load_state_dict --------------------------------------------------------------------------
+
+def test_load_state_dict_round_trip():
+    a, b = MLP(2, [4, 1], seed=0), MLP(2, [4, 1], seed=1)
+    x = [0.3, -0.7]
+    assert a(x).data != b(x).data
+    b.load_state_dict(a.state_dict())
+    assert b(x).data == a(x).data
+    assert snapshot(a) == snapshot(b)
+
+
+def test_load_state_dict_accepts_ints_and_tuples():
+    n = Neuron(2, seed=0)
+    n.load_state_dict({"weight": (1, 2), "bias": 3})
+    assert snapshot(n) == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda s: s.pop("layers.1.neurons.0.bias"), "missing 'layers.1.neurons.0.bias'"),
+    (lambda s: s.update(extra=1.0), "unexpected 'extra'"),
+    (lambda s: s["layers.0.neurons.0.weight"].append(1.0), "has 3 value"),
+    (lambda s: s.update({"layers.0.neurons.1.bias": [0.0]}), "must be a finite number"),
+    (lambda s: s.update({"layers.0.neurons.1.weight": 0.5}), "must be a list of 2"),
+    (lambda s: s.update({"layers.0.neurons.1.bias": float("nan")}), "finite"),
+    (lambda s: s.update({"layers.0.neurons.1.bias": "0.1"}), "str"),
+    (lambda s: s["layers.0.neurons.2.weight"].__setitem__(1, True), "finite numbers"),
+])
+def test_load_state_dict_refuses_and_leaves_the_model_untouched(change, message):
+    model = MLP(2, [4, 1], seed=0)
+    before = snapshot(model)
+    state = MLP(2, [4, 1], seed=5).state_dict()
+    change(state)
+    with pytest.raises(StateDictError, match=message.replace("(", r"\(")) as error:
+        model.load_state_dict(state)
+    assert isinstance(error.value, ValueError) and isinstance(error.value, KeyError)
+    assert snapshot(model) == before
+
+
+def test_load_state_dict_names_every_problem_at_once():
+    model = MLP(2, [4, 1], seed=0)
+    state = MLP(2, [3, 1], seed=0).state_dict()
+    with pytest.raises(KeyError) as error:
+        model.load_state_dict(state)
+    text = str(error.value)
+    assert "missing 'layers.0.neurons.3.weight', 'layers.0.neurons.3.bias'" in text
+    assert "'layers.1.neurons.0.weight' has 3 value(s) but the parameter has 4" in text
+    assert not text.startswith("'")  # not KeyError's quoting
+
+
+def test_load_state_dict_non_strict_ignores_names_but_not_sizes():
+    model = MLP(2, [4, 1], seed=0)
+    state = {"layers.1.neurons.0.bias": 2.5, "something.else": 1.0}
+    model.load_state_dict(state, strict=False)
+    assert model.layers[1].neurons[0].bias.data == 2.5
+    with pytest.raises(ValueError):
+        model.load_state_dict({"layers.1.neurons.0.weight": [1.0]}, strict=False)
+
+
+def test_load_state_dict_needs_a_mapping():
+    with pytest.raises(TypeError):
+        Neuron(2, seed=0).load_state_dict([1.0, 2.0, 3.0])
+
+
+def test_micrograd_names_w_and_b():
+    n = Neuron(2, seed=0)
+    assert n.w is n.weight and n.b is n.bias
+    assert repr(n) == "Neuron(2, activation='relu')"
+    assert repr(Layer(2, 3, "tanh")) == "Layer(2, 3, activation='tanh')"
