@@ -190,7 +190,7 @@ class Module:
         >>> b.load_state_dict({"weight": [1.0]})
         Traceback (most recent call last):
         ...
-        nn.module.StateDictError: Neuron.load_state_dict: missing 'bias'; 'weight' has 1 ...$
+        nn.module.StateDictError: Neuron.load_state_dict: missing 'bias'; 'weight' has 1 ...
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict needs a mapping of names to numbers, "
