@@ -1,0 +1,216 @@
+"""Optimizers: steps against hand-computed values (and against PyTorch when it is installed)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+import nn
+from autograd import Value
+from nn import SGD, Adam, AdamW
+
+GRADS = [0.5, -1.0, 2.0, 0.25]  # the gradient at each step, for one parameter starting at 1.0
+
+
+def run(optimizer_class, grads=GRADS, start=1.0, **kwargs) -> list[float]:
+    p = Value(start)
+    opt = optimizer_class([p], **kwargs)
+    trajectory = []
+    for g in grads:
+        opt.zero_grad()
+        p.grad = g
+        opt.step()
+        trajectory.append(p.data)
+    return trajectory
+
+
+def sgd_by_hand(lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    p, buf, out = 1.0, None, []
+    for g in GRADS:
+        g = g + weight_decay * p
+        if momentum:
+            buf = g if buf is None else momentum * buf + (1 - dampening) * g
+            g = g + momentum * buf if nesterov else buf
+        p -= lr * g
+        out.append(p)
+    return out
+
+
+def adam_by_hand(lr, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0, decoupled=False):
+    p, m, v, out = 1.0, 0.0, 0.0, []
+    for t, g in enumerate(GRADS, start=1):
+        if decoupled:
+            p *= 1 - lr * weight_decay
+        else:
+            g = g + weight_decay * p
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        p -= lr * (m / (1 - b1**t)) / (math.sqrt(v / (1 - b2**t)) + eps)
+        out.append(p)
+    return out
+
+
+def test_sgd_plain_by_hand():
+    # p = 1 - 0.1 * 0.5 = 0.95; then 0.95 + 0.1 = 1.05; 1.05 - 0.2 = 0.85; 0.85 - 0.025 = 0.825
+    assert run(SGD, lr=0.1) == pytest.approx([0.95, 1.05, 0.85, 0.825])
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"momentum": 0.9},
+    {"momentum": 0.9, "dampening": 0.5},
+    {"momentum": 0.9, "nesterov": True},
+    {"weight_decay": 0.1},
+    {"momentum": 0.5, "weight_decay": 0.01, "nesterov": True},
+])
+def test_sgd_variants_by_hand(kwargs):
+    assert run(SGD, lr=0.1, **kwargs) == pytest.approx(sgd_by_hand(0.1, **kwargs), rel=1e-12)
+
+
+def test_sgd_momentum_first_steps_spelled_out():
+    # buf1 = 0.5, p = 1 - 0.05 = 0.95; buf2 = 0.9 * 0.5 - 1 = -0.55, p = 0.95 + 0.055 = 1.005
+    assert run(SGD, grads=GRADS[:2], lr=0.1, momentum=0.9) == pytest.approx([0.95, 1.005])
+
+
+def test_adam_first_step_moves_by_lr():
+    # m̂ = g and v̂ = g² after one step, so the step is lr * g / (|g| + eps)
+    assert run(Adam, grads=[0.5], lr=0.1) == pytest.approx([0.9], rel=1e-7)
+    assert run(Adam, grads=[-2000.0], lr=0.1) == pytest.approx([1.1], rel=1e-7)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"lr": 0.1}, {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-3}, {"lr": 0.1, "weight_decay": 0.5},
+])
+def test_adam_by_hand(kwargs):
+    hand = adam_by_hand(kwargs["lr"], *kwargs.get("betas", (0.9, 0.999)),
+                        eps=kwargs.get("eps", 1e-8), weight_decay=kwargs.get("weight_decay", 0.0))
+    assert run(Adam, **kwargs) == pytest.approx(hand, rel=1e-12)
+
+
+def test_adamw_decouples_weight_decay():
+    assert AdamW([Value(0.0)]).weight_decay == 0.01  # PyTorch's default
+    hand = adam_by_hand(0.1, weight_decay=0.5, decoupled=True)
+    assert run(AdamW, lr=0.1, weight_decay=0.5) == pytest.approx(hand, rel=1e-12)
+    assert run(AdamW, lr=0.1, weight_decay=0.5) != pytest.approx(run(Adam, lr=0.1,
+                                                                     weight_decay=0.5))
+
+
+def test_lr_is_settable_and_checked():
+    p = Value(1.0)
+    opt = SGD([p], lr=0.1)
+    opt.lr = 0.5
+    p.grad = 1.0
+    opt.step()
+    assert p.data == 0.5
+    with pytest.raises(ValueError, match="Invalid learning rate"):
+        opt.lr = -1.0
+
+
+def test_zero_grad_and_several_parameters():
+    params = [Value(1.0), Value(2.0)]
+    opt = SGD(params, lr=1.0)
+    (params[0] * params[1]).backward()
+    assert [p.grad for p in params] == [2.0, 1.0]
+    opt.step()
+    assert [p.data for p in params] == [-1.0, 1.0]
+    opt.zero_grad()
+    assert [p.grad for p in params] == [0.0, 0.0]
+
+
+def test_optimizers_accept_a_generator_and_a_model():
+    model = nn.MLP(2, [3, 1], seed=0)
+    opt = Adam(p for p in model.parameters())
+    assert len(opt.params) == 13
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda p: SGD(p, lr=-1), "Invalid learning rate: -1"),
+    (lambda p: SGD(p, lr=float("nan")), "Invalid learning rate"),
+    (lambda p: SGD(p, lr=0.1, momentum=-0.5), "Invalid momentum value"),
+    (lambda p: SGD(p, lr=0.1, weight_decay=-1), "Invalid weight_decay value"),
+    (lambda p: SGD(p, lr=0.1, nesterov=True), "Nesterov momentum requires"),
+    (lambda p: SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "Nesterov"),
+    (lambda p: Adam(p, lr=-0.1), "Invalid learning rate"),
+    (lambda p: Adam(p, betas=(1.0, 0.999)), "Invalid beta parameter at index 0"),
+    (lambda p: Adam(p, betas=(0.9, -0.1)), "Invalid beta parameter at index 1"),
+    (lambda p: Adam(p, eps=-1e-8), "Invalid epsilon value"),
+    (lambda p: AdamW(p, weight_decay=-0.01), "Invalid weight_decay value"),
+    (lambda p: SGD([], lr=0.1), "empty parameter list"),
+])
+def test_bad_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make([Value(1.0)])
+
+
+def test_params_must_be_values():
+    with pytest.raises(TypeError, match="single Value"):
+        SGD(Value(1.0), lr=0.1)
+    with pytest.raises(TypeError, match=r"params\[1\]"):
+        SGD([Value(1.0), 2.0], lr=0.1)
+    with pytest.raises(TypeError):
+        SGD([Value(1.0)], lr="0.1")
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+    lambda p: Adam(p, lr=0.05, betas=(0.8, 0.9)),
+    lambda p: AdamW(p, lr=0.05),
+])
+def test_state_dict_resumes_exactly(make, tmp_path):
+    """Two steps, save, two more steps == four steps in one go (also through a JSON file)."""
+    p = Value(1.0)
+    opt = make([p])
+    for g in GRADS[:2]:
+        p.grad = g
+        opt.step()
+    path = tmp_path / "opt.json"
+    nn.save(opt.state_dict(), path)
+    q = Value(p.data)
+    resumed = make([q])
+    resumed.lr = 123.0  # overwritten by the state
+    resumed.load_state_dict(nn.load(path))
+    assert json.loads(json.dumps(resumed.state_dict())) == json.loads(json.dumps(opt.state_dict()))
+    for g in GRADS[2:]:
+        p.grad = q.grad = g
+        opt.step()
+        resumed.step()
+    assert q.data == p.data
+
+
+def test_load_state_dict_refuses_a_mismatch():
+    opt = Adam([Value(1.0), Value(2.0)])
+    with pytest.raises(ValueError, match="for 'SGD'"):
+        opt.load_state_dict(SGD([Value(1.0)], lr=0.1).state_dict())
+    with pytest.raises(ValueError, match="2 parameters"):
+        opt.load_state_dict(Adam([Value(1.0)]).state_dict())
+    assert opt.steps == 0 and opt.exp_avg == [0.0, 0.0]
+
+
+# --- against PyTorch --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("ours", "theirs", "kwargs"), [
+    (SGD, "SGD", {"lr": 0.1}),
+    (SGD, "SGD", {"lr": 0.1, "momentum": 0.9, "dampening": 0.2, "weight_decay": 0.05}),
+    (SGD, "SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    (Adam, "Adam", {"lr": 0.05}),
+    (Adam, "Adam", {"lr": 0.05, "betas": (0.8, 0.95), "eps": 1e-4, "weight_decay": 0.1}),
+    (AdamW, "AdamW", {"lr": 0.05}),
+    (AdamW, "AdamW", {"lr": 0.05, "weight_decay": 0.3}),
+])
+def test_against_torch(ours, theirs, kwargs):
+    torch = pytest.importorskip("torch")
+    starts = [1.0, -0.5, 2.0]
+    grads = [[0.5, -1.0, 2.0], [0.1, 0.3, -0.7], [-2.0, 0.0, 1.5], [0.25, 0.5, -0.5]]
+    params = [Value(x) for x in starts]
+    opt = ours(params, **kwargs)
+    tensor = torch.tensor(starts, dtype=torch.float64, requires_grad=True)
+    torch_opt = getattr(torch.optim, theirs)([tensor], **kwargs)
+    for g in grads:
+        for p, gi in zip(params, g):
+            p.grad = gi
+        opt.step()
+        tensor.grad = torch.tensor(g, dtype=torch.float64)
+        torch_opt.step()
+        assert [p.data for p in params] == pytest.approx(tensor.detach().tolist(), rel=1e-12,
+                                                          abs=1e-14)
