@@ -132,10 +132,11 @@ def _split(n: int, parts: int) -> list[int]:
 
 def _finish(X: np.ndarray, y: np.ndarray, noise: float,
             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    order = rng.permutation(len(y))  # first, so the order does not depend on the noise
+    X, y = X[order], y[order]
     if noise:
         X = X + rng.normal(0.0, noise, size=X.shape)
-    order = rng.permutation(len(y))
-    return X[order], y[order]
+    return X, y
 
 
 def _check_samples(n_samples: int, at_least: int) -> None:
