@@ -82,6 +82,7 @@ def top_functions(step: engines.Step, steps: int, top: int) -> list[tuple[str, f
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command line: ``python -m benchmarks.profiling b1-nn --steps 5 --top 20``."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profiling", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("workload", choices=sorted(WORKLOADS))

@@ -38,6 +38,7 @@ B1_NAMES = {
 
 
 def log(message: str) -> None:
+    """Progress goes to stderr, so stdout carries only the report."""
     print(message, file=sys.stderr, flush=True)
 
 
@@ -91,6 +92,7 @@ class Timing:
     times: list[float] = field(default_factory=list)
     gc: list[float] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
+    run_medians: list[float] = field(default_factory=list)  # one per worker, in round order
     error: str = ""
 
     @classmethod
@@ -101,6 +103,7 @@ class Timing:
                 timing.error = run["error"]
                 continue
             timing.times += run["times"]
+            timing.run_medians.append(statistics.median(run["times"]))
             timing.gc += run["gc"]
             timing.losses.append(run["loss"])
         return timing
@@ -112,6 +115,16 @@ class Timing:
     @property
     def gc_share(self) -> float:
         return sum(self.gc) / sum(self.times) if self.times else float("nan")
+
+    def ratio(self, faster: Timing) -> str:
+        """``self``'s median over ``faster``'s, with the range of the per-round ratios.
+
+        >>> Timing([4.0, 4.0], run_medians=[4.0, 5.0]).ratio(Timing([1.0], run_medians=[1.0, 2.0]))
+        '4.0× (per round 2.5–4.0×)'
+        """
+        rounds = [s / f for s, f in zip(self.run_medians, faster.run_medians)]
+        spread = f" (per round {min(rounds):,.1f}–{max(rounds):,.1f}×)" if len(rounds) > 1 else ""
+        return f"{self.median / faster.median:,.1f}×{spread}"
 
 
 @dataclass
@@ -129,10 +142,12 @@ class Target:
 
 
 def ms(seconds: float) -> str:
+    """``ms(0.0123) == '12.3 ms'``."""
     return f"{seconds * 1e3:,.1f} ms" if seconds >= 0.01 else f"{seconds * 1e3:,.2f} ms"
 
 
 def mib(n_bytes: float) -> str:
+    """``mib(3 * 2**20) == '3.0 MiB'``."""
     return f"{n_bytes / 2**20:,.1f} MiB"
 
 
@@ -140,6 +155,7 @@ def mib(n_bytes: float) -> str:
 
 
 def bench_b1(args: argparse.Namespace, targets: list[Target], lines: list[str]) -> None:
+    """B1: time every engine's moons step; add its targets and its detail table."""
     engines = [e for e in B1_ENGINES if e in args.b1_engines]
     skipped = {e: missing(e) for e in engines if missing(e)}
     runnable = [e for e in engines if e not in skipped]
@@ -171,22 +187,23 @@ def bench_b1(args: argparse.Namespace, targets: list[Target], lines: list[str]) 
               "warm-up step; every engine starts from the same weights and data, so the losses "
               "agree.", ""]
 
-    def ratio(fast: str, slow: str) -> float | None:
-        ok = fast in timings and slow in timings and fast not in skipped and slow not in skipped
-        return timings[slow].median / timings[fast].median if ok else None
-
     for name, fast, slow, want in [
         ("B1 through `nn` vs micrograd", "chainrule-nn", "micrograd", 100),
         ("B1 micrograd-style code on chainrule vs micrograd", "chainrule-mgstyle", "micrograd", 8),
         ("B1 through `nn` vs PyTorch 0-d tensors", "chainrule-nn", "torch", 50),
     ]:
-        r = ratio(fast, slow)
-        figure = (f"{r:,.1f}× ({ms(timings[fast].median)} vs {ms(timings[slow].median)})"
-                  if r else f"— ({skipped.get(fast) or skipped.get(slow)})")
-        targets.append(Target(name, figure, f"≥ {want}×", None if r is None else r >= want))
+        if {fast, slow} <= set(timings) - set(skipped):
+            r = timings[slow].median / timings[fast].median
+            figure = (f"{timings[slow].ratio(timings[fast])}: {ms(timings[fast].median)} vs "
+                      f"{ms(timings[slow].median)}")
+            targets.append(Target(name, figure, f"≥ {want}×", r >= want))
+        else:
+            reason = skipped.get(fast) or skipped.get(slow) or "not run"
+            targets.append(Target(name, f"— ({reason})", f"≥ {want}×", None))
 
 
 def bench_b2(args: argparse.Namespace, targets: list[Target], lines: list[str]) -> None:
+    """B2: check chainrule against the reference on the tiny GPT, then time both."""
     options = {"n_embd": args.n_embd, "block_size": args.block_size}
     log(f"B2: tiny GPT step, n_embd {args.n_embd}, block {args.block_size}")
     check = run_worker("b2-check", **options)
@@ -219,13 +236,14 @@ def bench_b2(args: argparse.Namespace, targets: list[Target], lines: list[str]) 
     lines += ["", f"Both engines from the same weights: {agree}.", ""]
     ok = not any(timing.error for timing in t.values())
     r = t["reference"].median / t["chainrule"].median if ok else None
-    figure = (f"{r:,.1f}× ({ms(t['chainrule'].median)} vs {ms(t['reference'].median)})"
-              if r else "— (failed)")
+    figure = (f"{t['reference'].ratio(t['chainrule'])}: {ms(t['chainrule'].median)} vs "
+              f"{ms(t['reference'].median)}" if r else "— (failed)")
     targets.append(Target("B2 chainrule vs the textbook Value", figure, "≥ 4×",
                           None if r is None else r >= 4 and check.get("same", False)))
 
 
 def bench_b3(args: argparse.Namespace, targets: list[Target], lines: list[str]) -> None:
+    """B3: the deep chain on chainrule (``--huge``: also 1e7 steps); the others' recursion limit."""
     n = args.chain
     log(f"B3: chain of {n:,} steps")
     runs = alternate("b3", ["chainrule"], args.repeats, n=n)["chainrule"]
@@ -286,6 +304,7 @@ def bench_b3(args: argparse.Namespace, targets: list[Target], lines: list[str]) 
 
 
 def bench_b4(args: argparse.Namespace, targets: list[Target], lines: list[str]) -> None:
+    """B4: tracemalloc's bytes per op node on the chain and on a B1 step, per engine."""
     log("B4: memory (tracemalloc)")
     lines += [
         "### B4 — memory (tracemalloc; bytes the graph holds per op node, and the step's peak)",
@@ -389,6 +408,7 @@ def update_readme(targets: list[Target]) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line (see ``--help``); ``--quick`` replaces the sizes with tiny ones."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="b1,b2,b3,b4",

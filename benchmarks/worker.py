@@ -238,6 +238,7 @@ def measure(task: str, engine: str, steps: int = 5, points: int = 100, n: int = 
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command line: ``python -m benchmarks.worker b3 chainrule --n 1000`` prints JSON."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.worker", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("task", choices=["b1", "b2", "b3", "b4", "b4-chain", "b2-check"])
