@@ -246,14 +246,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    X, y = DATASETS[args.dataset](args.samples, args.seed)
+    try:
+        X, y = DATASETS[args.dataset](args.samples, args.seed)
+    except ValueError as error:  # e.g. fewer samples than classes
+        parser.error(f"--dataset {args.dataset} --samples {args.samples}: {error}")
     n_classes = int(y.max()) + 1
     loss = args.loss or ("hinge" if n_classes == 2 else "cross_entropy")
     if loss != "cross_entropy" and n_classes != 2:
         parser.error(f"--loss {loss} needs two classes; {args.dataset} has {n_classes} "
                      f"(use --loss cross_entropy)")
-    if args.samples < n_classes:
-        parser.error(f"--samples must be at least {n_classes} for {args.dataset}")
     outputs = n_classes if loss == "cross_entropy" else 1
     model = MLP(2, [*args.hidden, outputs], activation=args.activation, seed=args.seed)
     optimizer_class, default_lr = OPTIMIZERS[args.optimizer]
