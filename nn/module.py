@@ -47,7 +47,7 @@ def check_activation(name: str) -> str:
 
     >>> check_activation("tanh")
     'tanh'
-    >>> check_activation("swish")
+    >>> check_activation("swish")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: unknown activation 'swish'; choose one of: gelu, leaky_relu, linear, relu, ...
@@ -96,6 +96,12 @@ class StateDictError(ValueError, KeyError):
     """A state dict that does not fit the module: names missing, unexpected or mis-sized.
 
     It is both a ``ValueError`` and a ``KeyError``, so either ``except`` catches it.
+
+    >>> try:
+    ...     Neuron(1, seed=0).load_state_dict({})
+    ... except KeyError as error:
+    ...     print(error)
+    Neuron.load_state_dict: missing 'weight', 'bias'
     """
 
     __str__ = BaseException.__str__  # KeyError would put the message in quotes
@@ -115,6 +121,13 @@ class Module:
     """
 
     def forward(self, *args, **kwargs):
+        """What the module computes; subclasses define it, and ``module(x)`` calls it.
+
+        >>> Module()(1.0)
+        Traceback (most recent call last):
+        ...
+        NotImplementedError: Module must define forward()
+        """
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
@@ -187,7 +200,7 @@ class Module:
         >>> a, b = Neuron(2, seed=0), Neuron(2, seed=1)
         >>> b.load_state_dict(a.state_dict()); b.state_dict() == a.state_dict()
         True
-        >>> b.load_state_dict({"weight": [1.0]})
+        >>> b.load_state_dict({"weight": [1.0]})  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         nn.module.StateDictError: Neuron.load_state_dict: missing 'bias'; 'weight' has 1 ...
@@ -268,13 +281,21 @@ class Neuron(Module):
 
     @property
     def nin(self) -> int:
+        """The number of inputs. ``Neuron(3).nin == 3``."""
         return len(self.weight)
 
-    # micrograd's names
-    w = property(lambda self: self.weight, doc="The weights (micrograd's name).")
-    b = property(lambda self: self.bias, doc="The bias (micrograd's name).")
+    @property
+    def w(self) -> list[Value]:
+        """The weights, under micrograd's name: ``n.w is n.weight``."""
+        return self.weight
+
+    @property
+    def b(self) -> Value:
+        """The bias, under micrograd's name. ``Neuron(3).b.data == 0.0``."""
+        return self.bias
 
     def forward(self, x: Sequence[Value | Number]) -> Value:
+        """``activation(weight · x + bias)``. ``Neuron(1, "linear", seed=0)([0.0]).data == 0.0``."""
         _check_inputs(self, x, self.nin)
         return neurons_forward(x, [self.weight], [self.bias], self.activation)[0]
 
@@ -300,9 +321,15 @@ class Layer(Module):
 
     @property
     def nin(self) -> int:
+        """The number of inputs. ``Layer(3, 2).nin == 3``."""
         return self.neurons[0].nin
 
     def forward(self, x: Sequence[Value | Number]) -> Value | list[Value]:
+        """Every neuron on ``x``: a list, or one Value for a one-neuron layer.
+
+        >>> len(Layer(2, 4, seed=0)([1.0, 2.0]))
+        4
+        """
         _check_inputs(self, x, self.nin)
         out = neurons_forward(x, [n.weight for n in self.neurons],
                               [n.bias for n in self.neurons], self.activation)
@@ -340,13 +367,20 @@ class MLP(Module):
 
     @property
     def nin(self) -> int:
+        """The number of inputs. ``MLP(2, [3, 1]).nin == 2``."""
         return self.layers[0].nin
 
     @property
     def nouts(self) -> list[int]:
+        """Each layer's size. ``MLP(2, [3, 1]).nouts == [3, 1]``."""
         return [len(layer.neurons) for layer in self.layers]
 
     def forward(self, x: Sequence[Value | Number]) -> Value | list[Value]:
+        """The layers one after the other: one Value for one output, else a list.
+
+        >>> len(MLP(2, [4, 3], seed=0)([1.0, 2.0]))
+        3
+        """
         for layer in self.layers:
             x = layer(x)
             if isinstance(x, Value):

@@ -41,7 +41,11 @@ class Optimizer:
 
     @property
     def lr(self) -> float:
-        """The learning rate; setting it checks it, as the constructor does."""
+        """The learning rate; setting it checks it, as the constructor does.
+
+        >>> opt = SGD([Value(1.0)], lr=0.1); opt.lr = 0.05; opt.lr
+        0.05
+        """
         return self._lr
 
     @lr.setter
@@ -49,11 +53,22 @@ class Optimizer:
         self._lr = _check("learning rate", lr)
 
     def zero_grad(self) -> None:
-        """Set every parameter's ``.grad`` to 0.0."""
+        """Set every parameter's ``.grad`` to 0.0.
+
+        >>> p = Value(1.0); p.grad = 3.0; SGD([p], lr=0.1).zero_grad(); p.grad
+        0.0
+        """
         for p in self.params:
             p.grad = 0.0
 
     def step(self) -> None:
+        """Update every parameter once from its ``.grad`` (each optimizer defines it).
+
+        >>> Optimizer([Value(1.0)], lr=0.1).step()
+        Traceback (most recent call last):
+        ...
+        NotImplementedError
+        """
         raise NotImplementedError
 
     def _grads(self) -> list[float]:
@@ -141,7 +156,12 @@ class SGD(Optimizer):
         return {"momentum_buffer": self.momentum_buffer}
 
     def step(self) -> None:
-        """Update every parameter once from its ``.grad``."""
+        """Update every parameter once from its ``.grad``.
+
+        >>> p = Value(1.0); opt = SGD([p], lr=0.5, weight_decay=1.0); p.grad = 1.0
+        >>> opt.step(); p.data   # 1 - 0.5 * (1 + 1.0 * 1)
+        0.0
+        """
         lr, momentum, dampening, wd = self.lr, self.momentum, self.dampening, self.weight_decay
         buffers = self.momentum_buffer
         for i, (p, g) in enumerate(zip(self.params, self._grads())):
@@ -195,7 +215,12 @@ class Adam(Optimizer):
         super().load_state_dict(state)
 
     def step(self) -> None:
-        """Update every parameter once from its ``.grad``."""
+        """Update every parameter once from its ``.grad``.
+
+        >>> p = Value(1.0); opt = Adam([p], lr=0.1); p.grad = -3.0
+        >>> opt.step(); round(p.data, 6), opt.steps
+        (1.1, 1)
+        """
         self.steps += 1
         t, lr, eps, wd = self.steps, self.lr, self.eps, self.weight_decay
         beta1, beta2 = self.betas

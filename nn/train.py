@@ -58,7 +58,11 @@ LOSSES = ("hinge", "bce", "cross_entropy")
 @dataclass
 class History:
     """What ``train`` records: per step the loss and the training accuracy before the update,
-    and the seconds the step took; then the loss and accuracy of the trained model."""
+    and the seconds the step took; then the loss and accuracy of the trained model.
+
+    >>> History().losses
+    []
+    """
 
     losses: list[float] = field(default_factory=list)
     accuracies: list[float] = field(default_factory=list)
@@ -200,7 +204,11 @@ def _hidden(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command's argument parser (``python -m nn.train --help``)."""
+    """The command's argument parser (``python -m nn.train --help``).
+
+    >>> build_parser().parse_args(["--hidden", "8,4"]).hidden
+    [8, 4]
+    """
     parser = argparse.ArgumentParser(
         prog="python -m nn.train",
         description="Train an MLP on a toy 2-D dataset with chainrule's autograd engine. "
@@ -243,6 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the training command with ``argv`` (default: ``sys.argv[1:]``); returns 0.
 
     Bad arguments print argparse's usage message and raise ``SystemExit(2)``.
+
+    >>> main(["--samples", "10", "--steps", "2", "--hidden", "4", "--json"])  # doctest: +ELLIPSIS
+    {"dataset": "moons", "samples": 10, "steps": 2, ...}
+    0
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -316,7 +328,7 @@ def _train_with_progress(model: Module, X: np.ndarray, y: np.ndarray, optimizer:
     with tqdm(total=args.steps, desc=args.dataset, unit="step", file=sys.stderr,
               disable=None, leave=False) as bar:
         def on_step(step: int, value: float, accuracy: float) -> None:
-            bar.set_postfix(loss=f"{value:.4f}", acc=f"{accuracy:.0%}", refresh=False)
+            bar.set_postfix({"loss": f"{value:.4f}", "acc": f"{accuracy:.0%}"}, refresh=False)
             bar.update()
 
         return train(model, X, y, optimizer, args.steps, loss=loss, l2=args.l2,

@@ -1,0 +1,35 @@
+"""Every public name in nn has a docstring with an example (doctests run with --doctest-modules)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import nn
+import nn.plots
+import nn.train
+
+
+def public_names():
+    for module in (nn, nn.train, nn.plots):
+        names = module.__all__ if hasattr(module, "__all__") else [
+            n for n, obj in vars(module).items()
+            if not n.startswith("_") and getattr(obj, "__module__", None) == module.__name__]
+        for name in names:
+            obj = getattr(module, name)
+            if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+                continue
+            yield f"{module.__name__}.{name}", obj
+            if inspect.isclass(obj):
+                for attr, member in vars(obj).items():
+                    if not attr.startswith("_") and (inspect.isfunction(member)
+                                                     or isinstance(member, property)):
+                        yield f"{module.__name__}.{name}.{attr}", member
+
+
+@pytest.mark.parametrize(("name", "obj"), list(public_names()), ids=lambda x: str(x)[:60])
+def test_public_name_has_an_example(name, obj):
+    doc = inspect.getdoc(obj) or ""
+    assert doc, f"{name} has no docstring"
+    assert ">>>" in doc or "``" in doc, f"{name}'s docstring has no example"
