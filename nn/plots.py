@@ -66,8 +66,12 @@ def plot_decision_boundary(model: Module, X: np.ndarray, y: np.ndarray, path: Pa
 
     figure = Figure(figsize=(5, 5), dpi=100)
     ax = figure.add_subplot()
-    ax.contourf(grid_x, grid_y, classes, levels=np.arange(-0.5, n_classes), cmap=cmap,
-                alpha=0.35)
+    # cells, not contourf: interpolating class indices would draw a sliver of class 1
+    # wherever class 0 meets class 2
+    ax.pcolormesh(grid_x, grid_y, classes, shading="nearest", cmap=cmap, vmin=-0.5,
+                  vmax=n_classes - 0.5, alpha=0.35)
+    if n_classes == 2 and 0 < classes.sum() < classes.size:
+        ax.contour(grid_x, grid_y, classes, levels=[0.5], colors="black", linewidths=0.8)
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=n_classes - 0.5, s=22,
                edgecolors="black", linewidths=0.5)
     ax.set_xlim(low[0], high[0])
