@@ -110,6 +110,8 @@ class StateDictError(ValueError, KeyError):
 class Module:
     """Base class: finds the parameters held in attributes; ``model(x)`` calls ``forward(x)``.
 
+    Attributes whose names start with ``_`` are skipped.
+
     >>> class Scale(Module):
     ...     def __init__(self):
     ...         self.k = Value(2.0)
@@ -152,15 +154,20 @@ class Module:
     def named_parameters(self) -> list[tuple[str, Value]]:
         """Every parameter with its dotted name; list entries get their index as a suffix.
 
+        A Value held in two places (shared weights) is listed once, under its first name, so an
+        optimizer updates it once per step.
+
         >>> [name for name, _ in Neuron(2, seed=0).named_parameters()]
         ['weight.0', 'weight.1', 'bias']
         """
-        named = []
+        named, seen = [], set()
         for name, entry in self._entries():
-            if isinstance(entry, Value):
-                named.append((name, entry))
-            else:
-                named.extend((f"{name}.{i}", v) for i, v in enumerate(entry))
+            pairs = [(name, entry)] if isinstance(entry, Value) else \
+                [(f"{name}.{i}", v) for i, v in enumerate(entry)]
+            for pair in pairs:
+                if pair[1] not in seen:
+                    seen.add(pair[1])
+                    named.append(pair)
         return named
 
     def parameters(self) -> list[Value]:

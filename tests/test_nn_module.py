@@ -265,3 +265,20 @@ def test_micrograd_names_w_and_b():
     assert n.w is n.weight and n.b is n.bias
     assert repr(n) == "Neuron(2, activation='relu')"
     assert repr(Layer(2, 3, "tanh")) == "Layer(2, 3, activation='tanh')"
+
+
+def test_shared_parameters_are_listed_once():
+    class Tied(Module):
+        def __init__(self):
+            self.first = Neuron(2, "linear", seed=0)
+            self.second = Neuron(2, "linear", seed=1)
+            self.second.weight = self.first.weight  # tied weights
+            self._cache = Value(5.0)  # private: not a parameter
+
+        def forward(self, x):
+            return self.first(x) + self.second(x)
+
+    tied = Tied()
+    assert [name for name, _ in tied.named_parameters()] == [
+        "first.weight.0", "first.weight.1", "first.bias", "second.bias"]
+    assert "second.weight" in tied.state_dict() and "_cache" not in tied.state_dict()
