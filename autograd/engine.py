@@ -5,9 +5,9 @@ Two walks share one topological order and one op table:
 - ``backward(root)``, the fast path: local derivatives evaluated on floats, gradients
   accumulated straight into each node's ``.grad``. Its speed comes from three things, all here:
   the order lists only interior nodes (leaves never propagate), the rule is called with its
-  inputs unpacked by arity (no per-node list), and the garbage collector is paused while the
-  walk runs — the graph is acyclic, so there is nothing for it to find, and the user's setting
-  is restored afterwards.
+  inputs unpacked by the op's arity (no per-node list), and the garbage collector is paused
+  while the walk runs — the graph is acyclic, so there is nothing for it to find, and the
+  user's setting is restored afterwards.
 - ``gradients(root, inputs, create_graph)``, the general path: gradients kept in a dict, so no
   ``.grad`` is touched; with ``create_graph=True`` the rules are evaluated on the Values
   themselves, which records the gradient computation as a graph of its own.
@@ -91,13 +91,14 @@ def backward(root: Value, create_graph: bool = False) -> None:
                 if not grad:  # a zero gradient contributes nothing (dead relus, say)
                     continue
                 prev = node._prev
-                rule = node._op.derivatives
-                if len(prev) == 2:
+                op = node._op
+                rule = op.derivatives
+                if op.arity == 2:
                     x, y = prev
                     dx, dy = rule(node.data, x.data, y.data)
                     x.grad += grad * dx
                     y.grad += grad * dy
-                elif len(prev) == 1:
+                elif op.arity == 1:
                     (x,) = prev
                     (dx,) = rule(node.data, x.data)
                     x.grad += grad * dx

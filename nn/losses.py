@@ -11,8 +11,8 @@ import numbers
 from collections.abc import Sequence
 from typing import Union
 
+import autograd
 from autograd import Value
-from nn._fused import dot_, logsumexp_, sum_
 
 Number = Union[int, float]
 
@@ -27,7 +27,7 @@ def mse_loss(predictions: Sequence[Value | Number] | Value,
     predictions, targets = _pair("mse_loss", predictions, targets)
     _check_numbers("mse_loss", targets)
     diffs = [p - t for p, t in zip(predictions, targets)]
-    return dot_(diffs, diffs) * (1.0 / len(diffs))  # Σ d² as one node
+    return autograd.dot(diffs, diffs) * (1.0 / len(diffs))  # Σ d² as one node
 
 
 def hinge_loss(scores: Sequence[Value | Number] | Value,
@@ -45,7 +45,7 @@ def hinge_loss(scores: Sequence[Value | Number] | Value,
             raise ValueError(f"hinge_loss: labels must be +1 or -1, got {y!r} at index {i}"
                              " (map 0/1 labels with 2 * y - 1)")
     margins = [(1.0 - s * float(y)).relu() for s, y in zip(scores, labels)]
-    return sum_(margins) * (1.0 / len(margins))
+    return autograd.sum(margins) * (1.0 / len(margins))
 
 
 def binary_cross_entropy_with_logits(logits: Sequence[Value | Number] | Value,
@@ -65,7 +65,7 @@ def binary_cross_entropy_with_logits(logits: Sequence[Value | Number] | Value,
             raise ValueError(f"binary_cross_entropy_with_logits: targets must be in [0, 1], "
                              f"got {t!r} at index {i}")
     terms = [_lift(z).softplus() - z * float(t) for z, t in zip(logits, targets)]
-    return sum_(terms) * (1.0 / len(terms))
+    return autograd.sum(terms) * (1.0 / len(terms))
 
 
 def cross_entropy(logits: Sequence[Value | Number] | Sequence[Sequence[Value | Number]],
@@ -90,7 +90,7 @@ def cross_entropy(logits: Sequence[Value | Number] | Sequence[Sequence[Value | N
         if len(target) == 0:
             raise ValueError("cross_entropy: needs at least one sample, got none")
         losses = [_cross_entropy_one(row, t, i) for i, (row, t) in enumerate(zip(logits, target))]
-        return sum_(losses) * (1.0 / len(losses))
+        return autograd.sum(losses) * (1.0 / len(losses))
     return _cross_entropy_one(logits, target, None)
 
 
@@ -107,7 +107,7 @@ def _cross_entropy_one(logits: Sequence[Value | Number], target: int, index: int
     if not 0 <= target < len(logits):
         raise ValueError(f"cross_entropy: target {target}{where} is out of range for "
                          f"{len(logits)} classes (0 to {len(logits) - 1})")
-    return logsumexp_([_lift(z) for z in logits]) - logits[target]
+    return autograd.logsumexp([_lift(z) for z in logits]) - logits[target]
 
 
 def _lift(x: Value | Number) -> Value:

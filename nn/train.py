@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import autograd
 from autograd import Value, gc_paused, no_grad
-from nn._fused import dot_
 from nn.data import make_blobs, make_circles, make_moons, make_spirals
 from nn.losses import binary_cross_entropy_with_logits, cross_entropy, hinge_loss
 from nn.module import ACTIVATIONS, MLP, Module
@@ -133,7 +133,8 @@ def _objective(loss: str, labels: list[int], params: list[Value],
         data_loss = lambda outputs: cross_entropy(outputs, labels)
     if not l2:
         return data_loss
-    return lambda outputs: data_loss(outputs) + l2 * dot_(params, params)  # Σ p² as one node
+    # Σ p² as one node
+    return lambda outputs: data_loss(outputs) + l2 * autograd.dot(params, params)
 
 
 def _single(outputs: list, loss: str) -> list[Value]:

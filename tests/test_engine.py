@@ -90,6 +90,23 @@ def test_fused_ops_are_stable_and_check_their_arguments():
         autograd.logsumexp([])
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_fused_ops_with_few_inputs_backpropagate(n):
+    def f(*xs):
+        half = max(1, len(xs) // 2)
+        return (autograd.sum(xs) + autograd.logsumexp(xs)
+                + autograd.dot(xs[:half], xs[-half:]) + autograd.dot(xs[:1], xs[-1:], bias=xs[0]))
+
+    point = [0.5, -0.25, 1.5][:n]
+    xs = [Value(x) for x in point]
+    f(*xs).backward()
+    assert gradcheck(f, point)
+    grads = autograd.gradients(f(*[Value(x) for x in point]), None)
+    assert len(grads) > 0
+    for x, expected in zip(xs, autograd.grad(f, argnums=tuple(range(n)))(*point)):
+        assert x.grad == pytest.approx(expected)
+
+
 def test_fused_ops_gradients_with_softmax_cross_entropy():
     def loss(a, b, c):
         probs = autograd.softmax([a, b, c])

@@ -140,8 +140,7 @@ def test_cross_entropy_checks(logits, target, message):
 
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_backward_with_few_samples_or_classes(n):
-    """The engine's backward() fast path trips over n-ary nodes with one or two parents (see
-    nn/_fused.py); the losses must work anyway, with backward() and not only gradients()."""
+    """n-ary nodes (sum, dot, logsumexp) with one or two parents go through backward() too."""
     values = [Value(0.1 * (i + 1)) for i in range(n)]
     for loss in (mse_loss(values, [0.0] * n), hinge_loss(values, [1] * n),
                  binary_cross_entropy_with_logits(values, [1] * n), cross_entropy(values, 0),
@@ -158,8 +157,6 @@ def test_backward_with_few_samples_or_classes(n):
     assert [v.grad for v in z] == pytest.approx([p0 - 1, 1 - p0])
 
 
-@pytest.mark.xfail(reason="engine: backward() calls n-ary rules as unary/binary ones when a node "
-                          "has one or two parents; nn/_fused.py works around it", strict=False)
 def test_engine_backward_through_two_input_logsumexp():
     import autograd
 
