@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 import numbers
+import operator
 import threading
 from contextlib import ContextDecorator
 from typing import Iterable, Sequence, Union
@@ -308,9 +310,9 @@ def _record(op: Op, data: float, parents: tuple[Value, ...]) -> Value:
     """Make the node for ``op``'s result (a plain leaf under ``no_grad``)."""
     if data != data:
         raise ValueError(f"{op.name}: the result is NaN for inputs {[p.data for p in parents]}")
-    if not _grad_mode.enabled:
-        return Value(data)
     node = _new(Value)
+    if not _grad_mode.enabled:
+        op, parents = LEAF, ()
     node.data = data
     node.grad = 0.0
     node._op = op
@@ -366,7 +368,7 @@ def linear(xs: Sequence[Value | Number], weights: Sequence[Sequence[Value | Numb
                          f"{len(biases)} biases")
     xs = tuple(map(_lift, xs))
     xdata = [x.data for x in xs]
-    outputs = []
+    affine, outputs = ops.AFFINE, []
     for w, b in zip(weights, biases):
         if len(w) != len(xs):
             raise ValueError(f"linear: each row of weights needs {len(xs)} entries, got {len(w)}")
@@ -374,10 +376,9 @@ def linear(xs: Sequence[Value | Number], weights: Sequence[Sequence[Value | Numb
             w = [_lift(v) for v in w]
         if type(b) is not Value:
             b = _lift(b)
-        data = [v.data for v in w]
-        data += xdata
-        data.append(b.data)
-        outputs.append(_record(ops.AFFINE, ops.AFFINE.forward(data), (*w, *xs, b)))
+        # affine's forward, computed from the pieces rather than one joined input list
+        data = builtins.sum(map(operator.mul, [v.data for v in w], xdata), b.data)
+        outputs.append(_record(affine, data, (*w, *xs, b)))
     return outputs
 
 

@@ -107,6 +107,22 @@ def test_fused_ops_with_few_inputs_backpropagate(n):
         assert x.grad == pytest.approx(expected)
 
 
+def test_linear_is_a_row_of_affine_nodes():
+    xs = [Value(0.3), 1.5, Value(-0.7)]
+    weights = [[Value(0.1 * (i - j)) for j in range(3)] for i in range(4)]
+    biases = [Value(0.5), 0.25, Value(-1.0), Value(2.0)]
+    outputs = autograd.linear(xs, weights, biases)
+    expected = [autograd.dot(w, xs, bias=b) for w, b in zip(weights, biases)]
+    assert [v.data for v in outputs] == [v.data for v in expected]
+    assert all(v.op == "affine" and len(v.parents) == 7 for v in outputs)
+    assert gradcheck(lambda *v: autograd.sum(autograd.linear(v[:3], [v[3:6], v[6:9]], v[9:])),
+                     [0.1 * k - 0.4 for k in range(11)])
+    with pytest.raises(ValueError, match="one bias per row"):
+        autograd.linear(xs, weights, biases[:2])
+    with pytest.raises(ValueError, match="needs 3 entries"):
+        autograd.linear(xs, [[Value(1.0)]], [0.0])
+
+
 def test_fused_ops_gradients_with_softmax_cross_entropy():
     def loss(a, b, c):
         probs = autograd.softmax([a, b, c])
