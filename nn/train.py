@@ -155,24 +155,17 @@ def _accuracy(outputs: list, labels: list[int]) -> float:
 
 # --- the command line -----------------------------------------------------------------------
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+def _integer(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
 
 
 def _number(positive: bool) -> Callable[[str], float]:
@@ -217,9 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "loss, SGD with a decaying learning rate, 100 steps.")
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="moons",
                         help="the toy dataset (default: moons)")
-    parser.add_argument("--samples", type=_positive_int, default=100,
+    parser.add_argument("--samples", type=_integer(1), default=100,
                         help="number of points (default: 100)")
-    parser.add_argument("--steps", type=_positive_int, default=100,
+    parser.add_argument("--steps", type=_integer(1), default=100,
                         help="full-batch training steps (default: 100)")
     parser.add_argument("--lr", type=_number(positive=True), default=None,
                         help="initial learning rate (default: 1.0 for sgd, 0.05 for adam/adamw)")
@@ -237,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--l2", type=_number(positive=False), default=1e-4,
                         help="coefficient of the penalty l2 * Σ p² added to the loss "
                              "(default: 1e-4, micrograd's)")
-    parser.add_argument("--seed", type=_nonnegative_int, default=0,
+    parser.add_argument("--seed", type=_integer(0), default=0,
                         help="seeds the data and the initial weights (default: 0)")
     parser.add_argument("--out", metavar="DIR",
                         help="write decision_boundary.png and loss.png into DIR")
