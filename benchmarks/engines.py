@@ -12,25 +12,32 @@ True
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 from benchmarks import data, gpt, mlp
 
 
 @dataclass
 class Step:
-    """One training step: ``step(k)`` runs forward, zero_grad + backward, update; returns loss."""
+    """One training step: ``step(k)`` runs forward, zero_grad + backward, update; returns loss.
+
+    ``scope`` is what the whole step runs inside: chainrule's documented training loop pauses
+    the cycle collector for the step (``autograd.gc_paused()``); the others run as they are.
+    """
 
     forward: Callable[[int], Any]
     backward: Callable[[Any], None]
     update: Callable[[int], None]
     parameters: list[Any]
+    scope: Callable[[], ContextManager[Any]] = contextlib.nullcontext
 
     def __call__(self, k: int) -> float:
-        loss = self.forward(k)
-        self.backward(loss)
-        self.update(k)
+        with self.scope():
+            loss = self.forward(k)
+            self.backward(loss)
+            self.update(k)
         return float(loss.data) if not hasattr(loss, "item") else loss.item()
 
 
@@ -125,11 +132,13 @@ def _b1_torch(X: list, y: list, weights: list) -> Step:
     return Step(forward, backward, update, parameters)
 
 
-def _b1_chainrule_nn(X: list, y: list, weights: list) -> Step:
+def _b1_chainrule_nn(X: list, y: list, weights: list, gc_paused: bool = True) -> Step:
     import autograd
     import nn
 
-    # as a chainrule user writes the demo: nn.MLP, nn.hinge_loss, Σp² as one dot node, nn.SGD
+    # as a chainrule user writes the demo (README, nn.train): nn.MLP, nn.hinge_loss, Σp² as one
+    # dot node, nn.SGD, each step inside autograd.gc_paused(); gc_paused=False shows the cost of
+    # leaving the cycle collector on
     model = nn.MLP(len(weights[0][0]) - 1, [len(layer) for layer in weights])
     model.load_state_dict({
         f"layers.{i}.neurons.{j}.{name}": entry
@@ -151,12 +160,14 @@ def _b1_chainrule_nn(X: list, y: list, weights: list) -> Step:
         optimizer.lr = _demo_learning_rate(k)
         optimizer.step()
 
-    return Step(forward, backward, update, parameters)
+    scope = autograd.gc_paused if gc_paused else contextlib.nullcontext
+    return Step(forward, backward, update, parameters, scope)
 
 
 B1_ENGINES: dict[str, Callable[[list, list, list], Step]] = {
     "micrograd": _b1_micrograd,
     "chainrule-nn": _b1_chainrule_nn,
+    "chainrule-nn-gc-on": lambda X, y, weights: _b1_chainrule_nn(X, y, weights, gc_paused=False),
     "chainrule-mgstyle": _b1_micrograd_style("autograd"),
     "torch": _b1_torch,
     "micrograd-mgstyle": _b1_micrograd_style("micrograd.engine"),  # sanity check of mlp.MLP

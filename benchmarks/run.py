@@ -28,10 +28,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
-B1_ENGINES = ["micrograd", "chainrule-nn", "chainrule-mgstyle", "torch"]
+B1_ENGINES = ["micrograd", "chainrule-nn", "chainrule-nn-gc-on", "chainrule-mgstyle", "torch"]
 B1_NAMES = {
     "micrograd": "micrograd 0.1.0 (`micrograd.nn.MLP`)",
-    "chainrule-nn": "chainrule through `nn`",
+    "chainrule-nn": "chainrule through `nn` (step in `gc_paused()`, as `nn.train`)",
+    "chainrule-nn-gc-on": "chainrule through `nn`, cycle collector left on",
     "chainrule-mgstyle": "chainrule `Value`, micrograd-style code",
     "torch": "PyTorch, 0-d tensors, micrograd-style code",
 }
@@ -64,7 +65,7 @@ def missing(engine: str) -> str | None:
     if package and importlib.util.find_spec(package) is None:
         extra = "bench-torch" if package == "torch" else "bench"
         return f"{package} is not installed (pip install 'chainrule[{extra}]')"
-    if engine == "chainrule-nn":
+    if engine.startswith("chainrule-nn"):
         try:
             import nn
         except ImportError as error:
@@ -191,6 +192,9 @@ def bench_b1(args: argparse.Namespace, targets: list[Target], lines: list[str]) 
         ("B1 through `nn` vs micrograd", "chainrule-nn", "micrograd", 100),
         ("B1 micrograd-style code on chainrule vs micrograd", "chainrule-mgstyle", "micrograd", 8),
         ("B1 through `nn` vs PyTorch 0-d tensors", "chainrule-nn", "torch", 50),
+        ("B1 through `nn`, cycle collector on, vs micrograd", "chainrule-nn-gc-on", "micrograd",
+         100),
+        ("B1 through `nn`, cycle collector on, vs PyTorch", "chainrule-nn-gc-on", "torch", 50),
     ]:
         if {fast, slow} <= set(timings) - set(skipped):
             r = timings[slow].median / timings[fast].median
@@ -246,8 +250,8 @@ def bench_b3(args: argparse.Namespace, targets: list[Target], lines: list[str]) 
     """B3: the deep chain on chainrule (``--huge``: also 1e7 steps); the others' recursion limit."""
     n = args.chain
     log(f"B3: chain of {n:,} steps")
-    runs = alternate("b3", ["chainrule"], args.repeats, n=n)["chainrule"]
-    good = [run for run in runs if "error" not in run]
+    variants = {"chainrule": "chainrule", "chainrule-gc-paused": "chainrule in `gc_paused()`"}
+    runs = alternate("b3", list(variants), args.repeats, n=n)
     lines += [
         "### B3 — depth: `x = x*a + b` repeated (2 op nodes per step)",
         "",
@@ -255,18 +259,21 @@ def bench_b3(args: argparse.Namespace, targets: list[Target], lines: list[str]) 
         "| freeing | peak RSS |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    per_node = None
-    if good:
+    per_node: dict[str, float] = {}
+    for engine, name in variants.items():
+        good = [run for run in runs[engine] if "error" not in run]
+        if not good:
+            lines.append(f"| {name} | {n:,} | failed: {runs[engine][0]['error']} | | | | | |")
+            continue
         forward = statistics.median(r["forward"] for r in good)
         backward = statistics.median(r["backward"] for r in good)
         free = statistics.median(r["free"] for r in good)
-        per_node = statistics.median((r["forward"] + r["backward"]) / r["nodes"] for r in good)
+        per_node[engine] = statistics.median((r["forward"] + r["backward"]) / r["nodes"]
+                                             for r in good)
         rss = max(r["peak_rss"] for r in good)
         gc_share = statistics.median(r["gc"] / (r["forward"] + r["backward"]) for r in good)
-        lines.append(f"| chainrule | {n:,} | {ms(forward)} | {ms(backward)} | "
-                     f"{per_node * 1e9:,.0f} | {gc_share:.0%} | {ms(free)} | {mib(rss)} |")
-    else:
-        lines.append(f"| chainrule | {n:,} | failed: {runs[0]['error']} | | | | | |")
+        lines.append(f"| {name} | {n:,} | {ms(forward)} | {ms(backward)} | "
+                     f"{per_node[engine] * 1e9:,.0f} | {gc_share:.0%} | {ms(free)} | {mib(rss)} |")
     huge = None
     if args.huge:
         log("B3: chain of 10,000,000 steps (--huge)")
@@ -290,9 +297,13 @@ def bench_b3(args: argparse.Namespace, targets: list[Target], lines: list[str]) 
               "(+ `gc.collect()`). micrograd and the textbook Value sort the graph recursively, "
               "so a chain of 1,000 steps (2,000 nodes deep) already exceeds Python's recursion "
               "limit.", ""]
-    figure = f"{per_node * 1e9:,.0f} ns per node at {n:,} steps" if per_node else "— (failed)"
-    targets.append(Target("B3 depth: forward + backward per node", figure, "≤ 1 µs (1e6 steps)",
-                          None if per_node is None or n < 1_000_000 else per_node <= 1e-6))
+    for engine, label in [("chainrule-gc-paused", "in `gc_paused()`"),
+                          ("chainrule", "cycle collector on")]:
+        seconds = per_node.get(engine)
+        figure = f"{seconds * 1e9:,.0f} ns per node at {n:,} steps" if seconds else "— (failed)"
+        targets.append(Target(f"B3 depth: forward + backward per node, {label}", figure,
+                              "≤ 1 µs (1e6 steps)",
+                              None if seconds is None or n < 1_000_000 else seconds <= 1e-6))
     if huge is None:
         targets.append(Target("B3 depth: 10,000,000 steps complete", "not run (add `--huge`)",
                               "completes", None))
@@ -316,7 +327,7 @@ def bench_b4(args: argparse.Namespace, targets: list[Target], lines: list[str]) 
     chain_n = min(args.chain, 100_000)
     chain_result = None
     rows = [("b4-chain", e, f"chain of {chain_n:,} steps") for e in ("chainrule", "micrograd")]
-    rows += [("b4", e, "B1 step") for e in B1_ENGINES if e != "torch"]
+    rows += [("b4", e, "B1 step") for e in B1_ENGINES if e not in ("torch", "chainrule-nn-gc-on")]
     for task, engine, graph in rows:
         reason = missing(engine) if task == "b4" or engine == "micrograd" else None
         name = B1_NAMES[engine] if task == "b4" else f"{engine} `Value`"

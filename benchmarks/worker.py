@@ -22,6 +22,7 @@ The interpreter runs with its default settings; the garbage collector stays on.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import json
@@ -34,6 +35,7 @@ from benchmarks import engines, gpt
 
 CHAIN_ENGINES = {
     "chainrule": "autograd",
+    "chainrule-gc-paused": "autograd",  # the chain built and backpropagated in gc_paused()
     "micrograd": "micrograd.engine",
     "reference": "benchmarks.reference.value",
 }
@@ -126,7 +128,12 @@ def measure_chain_time(engine: str, n: int) -> dict[str, Any]:
     """B3: forward, backward and free times of the chain, and the peak RSS of this process."""
     value_class = importlib.import_module(CHAIN_ENGINES[engine]).Value
     chain(value_class, 100)[0].backward()  # warm-up
-    with GcTimer() as timer:
+    scope = contextlib.nullcontext()
+    if engine == "chainrule-gc-paused":
+        import autograd
+
+        scope = autograd.gc_paused()
+    with GcTimer() as timer, scope:
         started = time.perf_counter()
         x, a, _ = chain(value_class, n)
         forward = time.perf_counter() - started
