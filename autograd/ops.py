@@ -105,11 +105,6 @@ def sigmoid(x):
     return _sigmoid(x) if type(x) is float else x.sigmoid()
 
 
-def step(x, below: float = 0.0) -> float:
-    """1 where x > 0, else ``below``: the derivative of relu-like ops, a constant either way."""
-    return 1.0 if x > 0 else below
-
-
 def sign(x) -> float:
     return 1.0 if x > 0 else -1.0 if x < 0 else 0.0
 
@@ -226,9 +221,10 @@ ERF = _op("erf", math.erf, lambda out, x: (TWO_OVER_SQRT_PI * exp(-(x * x)),), 1
 GELU = _op("gelu", _gelu,  # d/dx x Φ(x) = Φ(x) + x φ(x)
            lambda out, x: (0.5 * (1.0 + erf(x * SQRT1_2)) + x * INV_SQRT_2PI * exp(-0.5 * x * x),),
            1, [(-4.0, 4.0)])
-# relu and abs: the derivative is a step, so the second derivative is 0 away from the kink
-RELU = _op("relu", lambda x: x if x > 0.0 else 0.0, lambda out, x: (step(x),), 1, [ANY],
-           kinks=(0.0,))
+# relu and abs: the derivative is a step (a constant even when x is a Value, as `x > 0` compares
+# data), so the second derivative is 0 away from the kink
+RELU = _op("relu", lambda x: x if x > 0.0 else 0.0, lambda out, x: (1.0 if x > 0 else 0.0,), 1,
+           [ANY], kinks=(0.0,))
 ABS = _op("abs", abs, lambda out, x: (sign(x),), 1, [ANY], kinks=(0.0,))
 
 # n-ary ops: one node however many inputs; `xs` is the sequence of all inputs, in order
@@ -273,7 +269,7 @@ def leaky_relu(slope: float) -> Op:
     -0.2
     """
     return Op(f"leaky_relu({slope:g})", lambda x: x if x > 0.0 else slope * x,
-              lambda out, x: (step(x, slope),), 1, (ANY,), kinks=(0.0,))
+              lambda out, x: (1.0 if x > 0 else slope,), 1, (ANY,), kinks=(0.0,))
 
 
 # the parameterised families join the table through a few representative members

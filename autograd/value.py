@@ -366,7 +366,7 @@ def linear(xs: Sequence[Value | Number], weights: Sequence[Sequence[Value | Numb
     if len(weights) != len(biases):
         raise ValueError(f"linear: one bias per row of weights, got {len(weights)} rows and "
                          f"{len(biases)} biases")
-    xs = tuple(map(_lift, xs))
+    xs = tuple(xs) if _ONLY_VALUES.issuperset(map(type, xs)) else tuple(map(_lift, xs))
     xdata = [x.data for x in xs]
     affine, outputs = ops.AFFINE, []
     for w, b in zip(weights, biases):
