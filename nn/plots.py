@@ -26,12 +26,22 @@ def predict(model: Module, X: np.ndarray | Sequence[Sequence[float]]) -> np.ndar
     >>> predict(MLP(2, [3], seed=0), [[0.0, 0.0], [1.0, 2.0]]).shape
     (2,)
     """
+    return _classes(_scores(model, X))
+
+
+def _classes(scores: np.ndarray) -> np.ndarray:
+    """Class indices from one score per row (``> 0``) or several (the largest)."""
+    return (scores > 0.0 if scores.ndim == 1 else scores.argmax(axis=1)).astype(np.int64)
+
+
+def _scores(model: Module, X: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
+    """The model's outputs for the rows of ``X`` (under ``no_grad``): ``(n,)`` or ``(n, k)``."""
     rows = X.tolist() if isinstance(X, np.ndarray) else [list(map(float, x)) for x in X]
     with no_grad():
         outputs = [model(x) for x in rows]
     if all(isinstance(out, Value) for out in outputs):
-        return np.array([out.data > 0.0 for out in outputs], dtype=np.int64)
-    return np.array([int(np.argmax([v.data for v in out])) for out in outputs], dtype=np.int64)
+        return np.array([out.data for out in outputs])
+    return np.array([[v.data for v in out] for out in outputs])
 
 
 def plot_decision_boundary(model: Module, X: np.ndarray, y: np.ndarray, path: PathLike,
@@ -59,7 +69,8 @@ def plot_decision_boundary(model: Module, X: np.ndarray, y: np.ndarray, path: Pa
     ys = np.linspace(low[1], high[1], resolution)
     grid_x, grid_y = np.meshgrid(xs, ys)
     grid = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1)
-    classes = predict(model, grid).reshape(grid_x.shape)
+    scores = _scores(model, grid)
+    classes = _classes(scores).reshape(grid_x.shape)
     n_classes = int(max(y.max(), classes.max())) + 1
     colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
     cmap = ListedColormap(colors[:max(n_classes, 2)])
@@ -70,7 +81,11 @@ def plot_decision_boundary(model: Module, X: np.ndarray, y: np.ndarray, path: Pa
     # wherever class 0 meets class 2
     ax.pcolormesh(grid_x, grid_y, classes, shading="nearest", cmap=cmap, vmin=-0.5,
                   vmax=n_classes - 0.5, alpha=0.35)
-    if n_classes == 2 and 0 < classes.sum() < classes.size:
+    if scores.ndim == 1 and 0 < classes.sum() < classes.size:
+        # the score's zero level, interpolated between grid points: a smooth boundary
+        ax.contour(grid_x, grid_y, scores.reshape(grid_x.shape), levels=[0.0], colors="black",
+                   linewidths=0.8)
+    elif n_classes == 2 and 0 < classes.sum() < classes.size:
         ax.contour(grid_x, grid_y, classes, levels=[0.5], colors="black", linewidths=0.8)
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=n_classes - 0.5, s=22,
                edgecolors="black", linewidths=0.5)
