@@ -30,6 +30,7 @@ import math
 import operator
 from dataclasses import dataclass, field, replace
 from functools import cache
+from itertools import repeat
 from typing import Any, Callable, Sequence
 
 Interval = tuple[float, float]
@@ -59,6 +60,17 @@ class Op:
         (1.0, 1.0)
         """
         return self.derivatives(out, inputs) if self.arity == 0 else self.derivatives(out, *inputs)
+
+    def near_kink(self, inputs: Sequence[float], distance: float = 0.05) -> bool:
+        """Whether ``inputs`` lie within ``distance`` of a kink (a fused neuron's are in z).
+
+        >>> RELU.near_kink([0.01]), RELU.near_kink([0.5])
+        (True, False)
+        """
+        if not self.kinks:
+            return False
+        at = [_affine(inputs)] if self.name.startswith("affine>") else inputs
+        return any(abs(x - k) <= distance for x in at for k in self.kinks)
 
     def labeled(self, label: str) -> Op:
         """A copy of this op carrying a Value's label (see ``Value.label``)."""
@@ -272,7 +284,40 @@ def leaky_relu(slope: float) -> Op:
               lambda out, x: (1.0 if x > 0 else slope,), 1, (ANY,), kinks=(0.0,))
 
 
+@cache
+def activated(activation: Op) -> Op:
+    """The op ``activation(x1*y1 + ... + xn*yn + b)``: a whole neuron as one node (cached).
+
+    Its inputs are those of ``affine``. The rule recomputes the pre-activation ``z`` and scales
+    affine's partials by the activation's own derivative at ``z``; a zero there (a relu that
+    is off) gives zeros without the products.
+
+    >>> neuron = activated(RELU)
+    >>> neuron.name, neuron.forward([2.0, 3.0, -1.0]), neuron.partials(5.0, [2.0, 3.0, -1.0])
+    ('affine>relu', 5.0, (3.0, 2.0, 1.0))
+    """
+    if activation.arity != 1:
+        raise ValueError(f"activated: needs a unary op, got {activation.name!r}")
+
+    def forward(v: Sequence[float]) -> float:
+        return activation.forward(_affine(v))
+
+    def derivatives(out, v):
+        n = len(v) // 2
+        z = sum(map(operator.mul, v[:n], v[n:-1]), v[-1])  # floats or Values alike
+        (slope,) = activation.derivatives(out, z)
+        if type(slope) is float and slope == 0.0:
+            return (0.0,) * len(v)
+        scale = repeat(slope)
+        return (*map(operator.mul, v[n:-1], scale), *map(operator.mul, v[:n], scale), slope)
+
+    # the kinks are those of the activation, at the pre-activation z (see `Op.near_kink`)
+    return Op(f"affine>{activation.name}", forward, derivatives, 0, (ANY,),
+              kinks=activation.kinks, twice_differentiable=activation.twice_differentiable)
+
+
 # the parameterised families join the table through a few representative members
 for _family_member in (power(2.0), power(3.0), power(-1.0), power(0.5), power(-0.5), power(1.5),
-                       leaky_relu(0.01), leaky_relu(0.2)):
+                       leaky_relu(0.01), leaky_relu(0.2), activated(RELU), activated(TANH),
+                       activated(GELU), activated(leaky_relu(0.01))):
     OPS[_family_member.name] = _family_member

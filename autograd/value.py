@@ -354,21 +354,31 @@ def dot(xs: Sequence[Value | Number], ys: Sequence[Value | Number],
 
 
 def linear(xs: Sequence[Value | Number], weights: Sequence[Sequence[Value | Number]],
-           biases: Sequence[Value | Number]) -> list[Value]:
-    """``[dot(w, xs, bias=b) for w, b in zip(weights, biases)]``: a layer's pre-activations.
+           biases: Sequence[Value | Number], activation: str | Op | None = None) -> list[Value]:
+    """``[dot(w, xs, bias=b) for w, b in zip(weights, biases)]``: a layer of neurons.
 
     One ``affine`` node per output, as with ``dot``, but the inputs are checked and read once
-    for the whole layer instead of once per neuron.
+    for the whole layer instead of once per neuron. With an ``activation`` (a unary op of the
+    table, by name — ``"relu"``, ``"tanh"``, ``"sigmoid"``, ``"gelu"``... — or as an ``Op``) each
+    output is one fused ``affine>activation`` node: a whole neuron, half the nodes.
 
     >>> [v.data for v in linear([1.0, 2.0], [[Value(1.0), Value(1.0)], [Value(0.5), 0]], [0, 1])]
     [3.0, 1.5]
+    >>> [(v.op, v.data) for v in linear([1.0], [[Value(-2.0)]], [0.5], activation="relu")]
+    [('affine>relu', 0.0)]
     """
+    if isinstance(activation, str):
+        if activation not in ops.OPS or ops.OPS[activation].arity != 1:
+            unary = ", ".join(sorted(name for name, op in ops.OPS.items() if op.arity == 1))
+            raise ValueError(f"linear: unknown activation {activation!r}; use one of: {unary}")
+        activation = ops.OPS[activation]
     if len(weights) != len(biases):
         raise ValueError(f"linear: one bias per row of weights, got {len(weights)} rows and "
                          f"{len(biases)} biases")
     xs = tuple(xs) if _ONLY_VALUES.issuperset(map(type, xs)) else tuple(map(_lift, xs))
     xdata = [x.data for x in xs]
-    affine, outputs = ops.AFFINE, []
+    op = ops.AFFINE if activation is None else ops.activated(activation)
+    outputs = []
     for w, b in zip(weights, biases):
         if len(w) != len(xs):
             raise ValueError(f"linear: each row of weights needs {len(xs)} entries, got {len(w)}")
@@ -376,9 +386,11 @@ def linear(xs: Sequence[Value | Number], weights: Sequence[Sequence[Value | Numb
             w = [_lift(v) for v in w]
         if type(b) is not Value:
             b = _lift(b)
-        # affine's forward, computed from the pieces rather than one joined input list
+        # the op's forward, computed from the pieces rather than one joined input list
         data = builtins.sum(map(operator.mul, [v.data for v in w], xdata), b.data)
-        outputs.append(_record(affine, data, (*w, *xs, b)))
+        if activation is not None:
+            data = activation.forward(data)
+        outputs.append(_record(op, data, (*w, *xs, b)))
     return outputs
 
 

@@ -11,12 +11,12 @@ def sample_points(op: Op, count: int = 5, seed: int = 0, n_inputs: int = 3) -> l
     """``count`` input vectors for ``op``, each coordinate from its domain, away from kinks."""
     rng = random.Random(f"{op.name}-{seed}")
     arity = op.arity or n_inputs
-    if op.name in ("dot", "affine"):  # x1..xn, y1..yn (and a bias)
-        arity = 2 * n_inputs + (op.name == "affine")
+    if op.name == "dot" or op.name.startswith("affine"):  # x1..xn, y1..yn (and a bias)
+        arity = 2 * n_inputs + (op.name != "dot")
     intervals = op.domain if op.arity else op.domain * arity
     points = []
     while len(points) < count:
         point = [rng.uniform(low, high) for low, high in intervals]
-        if all(abs(x - k) > 0.05 for x in point for k in op.kinks):
+        if not op.near_kink(point):
             points.append(point)
     return points
