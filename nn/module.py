@@ -24,7 +24,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Callable, Union
 
 import autograd
-from autograd import Value
+from autograd import Value, ops
+from autograd.ops import Op
 
 Number = Union[int, float]
 StateDict = dict[str, Union[float, list[float]]]
@@ -40,6 +41,16 @@ ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
     "linear": lambda z: z,
 }
 """The activations a neuron can use, by name."""
+
+ACTIVATION_OPS: dict[str, Op | None] = {
+    "relu": ops.RELU,
+    "tanh": ops.TANH,
+    "sigmoid": ops.SIGMOID,
+    "leaky_relu": ops.leaky_relu(LEAKY_RELU_SLOPE),
+    "gelu": ops.GELU,
+    "linear": None,
+}
+"""The op each activation fuses into a neuron's node (``autograd.linear(..., activation=)``)."""
 
 
 def check_activation(name: str) -> str:
@@ -62,19 +73,15 @@ def neurons_forward(x: Sequence[Value | Number], weights: Sequence[Sequence[Valu
                     biases: Sequence[Value], activation: str) -> list[Value]:
     """``activation(w · x + b)`` for each row ``w`` of ``weights``: a layer of neurons' outputs.
 
-    Every neuron's graph is built here and nowhere else: one ``affine`` node (``autograd.dot``
-    with a bias; ``autograd.linear`` reads ``x`` once for all rows), then one node for the
-    activation (none for ``linear``). A fused affine-plus-activation op would slot in here.
+    Every neuron's graph is built here and nowhere else: one node per neuron, the fused op
+    ``affine>activation`` (``autograd.linear`` with an activation; a plain ``affine`` node for
+    ``linear``), so a network has as many op nodes as neurons.
 
     >>> w, b = [[Value(1.0), Value(-1.0)]], [Value(0.5)]
-    >>> [round(v.data, 4) for v in neurons_forward([2.0, 1.0], w, b, "tanh")]
-    [0.9051]
+    >>> [(v.op, round(v.data, 4)) for v in neurons_forward([2.0, 1.0], w, b, "tanh")]
+    [('affine>tanh', 0.9051)]
     """
-    pre_activations = autograd.linear(x, weights, biases)
-    if activation == "linear":
-        return pre_activations
-    act = ACTIVATIONS[activation]
-    return [act(z) for z in pre_activations]
+    return autograd.linear(x, weights, biases, activation=ACTIVATION_OPS[activation])
 
 
 def init_bound(activation: str, fan_in: int, fan_out: int) -> float:
@@ -273,7 +280,7 @@ class Neuron(Module):
     >>> n = Neuron(3, activation="tanh", seed=0)
     >>> y = n([1.0, -2.0, 0.5])
     >>> y.op, len(n.parameters())
-    ('tanh', 4)
+    ('affine>tanh', 4)
     """
 
     def __init__(self, nin: int, activation: str = "relu", *, fan_out: int = 1,
