@@ -5,32 +5,21 @@ from __future__ import annotations
 import itertools
 import random
 
-import numpy as np
-
 
 def make_moons(n: int = 100, noise: float = 0.1,
                seed: int = 1) -> tuple[list[list[float]], list[float]]:
-    """``n`` two-moons points (as sklearn's ``make_moons``) and their labels in {-1, +1}.
+    """``n`` points of ``nn.make_moons`` and their labels in {-1, +1}, as plain Python floats.
 
-    Plain Python floats, so no engine ever meets a numpy scalar.
+    Plain floats, so no engine ever meets a numpy scalar.
 
     >>> X, y = make_moons(6)
     >>> len(X), len(X[0]), sorted(set(y))
     (6, 2, [-1.0, 1.0])
     """
-    rng = np.random.default_rng(seed)
-    n_outer = n // 2
-    n_inner = n - n_outer
-    t_outer = np.linspace(0.0, np.pi, n_outer)
-    t_inner = np.linspace(0.0, np.pi, n_inner)
-    points = np.concatenate([
-        np.stack([np.cos(t_outer), np.sin(t_outer)], axis=1),
-        np.stack([1.0 - np.cos(t_inner), 0.5 - np.sin(t_inner)], axis=1),
-    ])
-    points += rng.normal(scale=noise, size=points.shape)
-    labels = np.concatenate([-np.ones(n_outer), np.ones(n_inner)])
-    order = rng.permutation(n)
-    return points[order].tolist(), labels[order].tolist()
+    from nn import make_moons as moons
+
+    X, y = moons(n, noise=noise, seed=seed)
+    return X.tolist(), (2.0 * y - 1.0).tolist()
 
 
 def mlp_weights(nin: int, nouts: list[int], seed: int = 2) -> list[list[list[float]]]:
