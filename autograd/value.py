@@ -378,16 +378,14 @@ def linear(xs: Sequence[Value | Number], weights: Sequence[Sequence[Value | Numb
     xs = tuple(xs) if _ONLY_VALUES.issuperset(map(type, xs)) else tuple(map(_lift, xs))
     xdata = [x.data for x in xs]
     op = ops.AFFINE if activation is None else ops.activated(activation)
-    outputs = []
+    n, mul, outputs = len(xs), operator.mul, []
     for w, b in zip(weights, biases):
-        if len(w) != len(xs):
-            raise ValueError(f"linear: each row of weights needs {len(xs)} entries, got {len(w)}")
-        if not _ONLY_VALUES.issuperset(map(type, w)):
-            w = [_lift(v) for v in w]
-        if type(b) is not Value:
-            b = _lift(b)
+        if len(w) != n:
+            raise ValueError(f"linear: each row of weights needs {n} entries, got {len(w)}")
+        if not (_ONLY_VALUES.issuperset(map(type, w)) and type(b) is Value):
+            w, b = [_lift(v) for v in w], _lift(b)
         # the op's forward, computed from the pieces rather than one joined input list
-        data = builtins.sum(map(operator.mul, [v.data for v in w], xdata), b.data)
+        data = builtins.sum(map(mul, [v.data for v in w], xdata), b.data)
         if activation is not None:
             data = activation.forward(data)
         outputs.append(_record(op, data, (*w, *xs, b)))

@@ -62,8 +62,8 @@ _HIGHLIGHT = {"style": "filled,bold", "fillcolor": "#ffe08a", "color": "#c0392b"
 _OP = {"shape": "ellipse", "style": "filled", "fillcolor": "#eeeeee", "color": "#999999",
        "fontsize": "10", "height": "0.3", "margin": "0.04,0.02"}
 _ACTIVE_EDGE = {"color": "#c0392b", "fontcolor": "#c0392b", "penwidth": "2"}
-# ops whose inputs are drawn without names: the order does not matter, or (dot, affine)
-# the names would crowd the picture more than they explain
+# ops whose inputs are drawn without names: the order does not matter, or (dot, affine and the
+# fused affine>activation) the names would crowd the picture more than they explain
 _UNNAMED_INPUTS = {"+", "*", "sum", "logsumexp", "dot", "affine"}
 
 
@@ -226,7 +226,7 @@ def _all_nodes(root: Value) -> list[Value]:
 def _input_names(node: Value) -> list[str]:
     """Names for the inputs of an op whose result depends on their order ([] if it does not)."""
     n = len(node.parents)
-    if n < 2 or node.op in _UNNAMED_INPUTS:
+    if n < 2 or node.op.split(">")[0] in _UNNAMED_INPUTS:  # a fused neuron, affine>relu, too
         return []
     if n == 2:
         return ["x", "y"]
