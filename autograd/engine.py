@@ -19,7 +19,7 @@ import gc
 from contextlib import contextmanager
 from typing import Iterable, Iterator, Sequence
 
-from autograd.value import Value, no_grad
+from autograd.value import Value, enable_grad, no_grad
 
 
 def topological_order(root: Value, stop_at: Iterable[Value] = ()) -> list[Value]:
@@ -126,10 +126,11 @@ def gradients(root: Value, inputs: Sequence[Value] | None = None,
     node = root
     try:
         if create_graph:
-            for node in reversed(order):
-                grad = grads[node]
-                for parent, d in zip(node._prev, node._op.partials(node, node._prev)):
-                    _accumulate(grads, parent, grad * d)
+            with enable_grad():  # record the gradients' graph even inside no_grad
+                for node in reversed(order):
+                    grad = grads[node]
+                    for parent, d in zip(node._prev, node._op.partials(node, node._prev)):
+                        _accumulate(grads, parent, grad * d)
         else:
             with no_grad():
                 for node in reversed(order):

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence, Union
 
 from autograd import ops
 from autograd.engine import gradients
-from autograd.value import Value, apply
+from autograd.value import Value, apply, enable_grad
 
 ArgNums = Union[int, Sequence[int]]
 Scalar = Union[float, Value]
@@ -43,6 +43,7 @@ def value_and_grad(f: Callable[..., Value], argnums: ArgNums = 0) -> Callable[..
     >>> value_and_grad(lambda x: x * x)(3.0)
     (9.0, 6.0)
     """
+    @enable_grad()  # tracing needs a graph, even when called inside no_grad
     def both(*args: Scalar) -> tuple[Scalar, Any]:
         indices = _argnums(argnums, len(args))
         traced, variables, differentiable = _trace(args, indices)
@@ -63,6 +64,7 @@ def jacobian(f: Callable[..., Sequence[Value]]) -> Callable[..., list[list[Scala
     >>> jacobian(lambda x, y: [x * y, x + y])(2.0, 3.0)
     [[3.0, 2.0], [1.0, 1.0]]
     """
+    @enable_grad()
     def matrix(*args: Scalar) -> list[list[Scalar]]:
         traced, variables, differentiable = _trace(args, range(len(args)))
         outputs = f(*traced)
@@ -96,7 +98,7 @@ def hessian(f: Callable[..., Value]) -> Callable[..., list[list[Scalar]]]:
 
 def _argnums(argnums: ArgNums, n_args: int) -> tuple[int, ...]:
     indices = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not indices or not all(isinstance(i, int) for i in indices):
+    if not indices or not all(isinstance(i, int) and not isinstance(i, bool) for i in indices):
         raise TypeError(f"argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
     for i in indices:
         if not -n_args <= i < n_args:

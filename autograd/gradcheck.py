@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from autograd.engine import gradients
-from autograd.value import Number, Value, no_grad
+from autograd.value import Number, Value, enable_grad, no_grad
 
 
 class GradcheckError(AssertionError):
@@ -65,12 +65,14 @@ def _evaluate(f: Callable[..., Value], point: Sequence[float]) -> float:
         return _output(f, [Value(x) for x in point]).data
 
 
+@enable_grad()  # backprop needs the graph, even when gradcheck is called inside no_grad
 def _gradient(f: Callable[..., Value], point: Sequence[float]) -> list[float]:
     xs = [Value(x) for x in point]
     grads = gradients(_output(f, xs), xs)
     return [float(grads.get(x, 0.0)) for x in xs]
 
 
+@enable_grad()
 def _hessian(f: Callable[..., Value], point: Sequence[float]) -> list[list[float]]:
     xs = [Value(x) for x in point]
     first = gradients(_output(f, xs), xs, create_graph=True)

@@ -18,11 +18,31 @@ Number = Union[int, float]
 class _GradMode(threading.local):
     enabled = True  # the class attribute is every thread's starting value
 
+    def __init__(self) -> None:
+        self.saved: list[bool] = []  # each thread's stack of settings to restore
+
 
 _grad_mode = _GradMode()
 
 
-class no_grad(ContextDecorator):
+class _GradModeSwitch(ContextDecorator):
+    """Set graph recording for a block or a decorated function, then restore it (per thread).
+
+    The setting to restore is kept on a per-thread stack, so one instance can be nested, used
+    recursively as a decorator, and shared by threads.
+    """
+
+    record: bool
+
+    def __enter__(self) -> None:
+        _grad_mode.saved.append(_grad_mode.enabled)
+        _grad_mode.enabled = self.record
+
+    def __exit__(self, *exc_info: object) -> None:
+        _grad_mode.enabled = _grad_mode.saved.pop()
+
+
+class no_grad(_GradModeSwitch):
     """Record no graph inside this block (or decorated function); the switch is per thread.
 
     Values computed inside are leaves: they have ``.data`` but no history.
@@ -34,12 +54,23 @@ class no_grad(ContextDecorator):
     ()
     """
 
-    def __enter__(self) -> None:
-        self._was_enabled = _grad_mode.enabled
-        _grad_mode.enabled = False
+    record = False
 
-    def __exit__(self, *exc_info: object) -> None:
-        _grad_mode.enabled = self._was_enabled
+
+class enable_grad(_GradModeSwitch):
+    """Record the graph inside this block even within ``no_grad`` (as PyTorch's).
+
+    ``grad``, ``jacobian``, ``hessian``, ``gradcheck`` and ``backward(create_graph=True)`` use
+    it, so they work the same wherever they are called.
+
+    >>> from autograd import Value, no_grad, enable_grad
+    >>> with no_grad(), enable_grad():
+    ...     y = Value(2.0) * 3
+    >>> y.op
+    '*'
+    """
+
+    record = True
 
 
 def is_grad_enabled() -> bool:
@@ -250,7 +281,8 @@ class Value:
         leaves (Values you created) accumulate, as in PyTorch — call ``zero_grad`` or set
         ``.grad = 0.0`` between steps; interior nodes are recomputed from scratch, never
         double-counted. With ``create_graph=True`` the gradients are Values connected to the
-        graph, so they can be differentiated again.
+        graph, so they can be differentiated again (a leaf's ``.grad`` then reaches back to the
+        leaf: reset it to ``0.0`` when done, as that is the one reference cycle chainrule makes).
 
         >>> a = Value(2.0); b = a * a; c = b * b
         >>> c.backward(); c.backward()
@@ -375,7 +407,9 @@ def linear(xs: Sequence[Value | Number], weights: Sequence[Sequence[Value | Numb
     if len(weights) != len(biases):
         raise ValueError(f"linear: one bias per row of weights, got {len(weights)} rows and "
                          f"{len(biases)} biases")
-    xs = tuple(xs) if _ONLY_VALUES.issuperset(map(type, xs)) else tuple(map(_lift, xs))
+    xs = tuple(xs)
+    if not _ONLY_VALUES.issuperset(map(type, xs)):
+        xs = tuple(map(_lift, xs))
     xdata = [x.data for x in xs]
     op = ops.AFFINE if activation is None else ops.activated(activation)
     n, mul, outputs = len(xs), operator.mul, []
@@ -411,5 +445,7 @@ def softmax(values: Iterable[Value | Number]) -> list[Value]:
     [0.269, 0.731]
     """
     values = tuple(map(_lift, values))
+    if not values:
+        raise ValueError("softmax: needs at least one value, got an empty sequence")
     lse = logsumexp(values)
     return [_binary(ops.SOFTMAX, x, lse) for x in values]

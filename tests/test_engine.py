@@ -66,6 +66,13 @@ def test_gelu_is_the_exact_erf_form():
     assert Value(1.0).gelu().data == pytest.approx(0.5 * (1 + math.erf(1 / math.sqrt(2))))
 
 
+def test_parameterised_ops_take_int_parameters():
+    from autograd import ops
+
+    assert ops.power(2) is ops.power(2.0) and ops.power(2).forward(3.0) == 9.0
+    assert ops.leaky_relu(1) is ops.leaky_relu(1.0)
+
+
 def test_fused_ops_are_one_node_each():
     xs = [Value(float(i)) for i in range(1, 5)]
     ys = [Value(0.5 * i) for i in range(1, 5)]
@@ -278,6 +285,31 @@ def test_no_grad_is_per_thread():
     assert other_thread_saw == [False]
 
 
+def test_one_no_grad_instance_can_nest_recurse_and_be_shared():
+    switch = no_grad()
+
+    @switch
+    def recurse(n):
+        assert not autograd.is_grad_enabled()
+        if n:
+            recurse(n - 1)
+
+    recurse(3)
+    assert autograd.is_grad_enabled()
+    with switch:
+        with switch:
+            pass
+        assert not autograd.is_grad_enabled()
+    assert autograd.is_grad_enabled()
+
+
+def test_enable_grad_inside_no_grad():
+    with no_grad():
+        with autograd.enable_grad():
+            assert (Value(1.0) * 2).op == "*"
+        assert (Value(1.0) * 2).is_leaf
+
+
 def test_detach():
     x = Value(2.0)
     y = (x * x).detach()
@@ -300,6 +332,9 @@ def test_detach():
         (lambda: Value(-8.0) ** 0.5, ValueError, ["**0.5", "-8.0"]),
         (lambda: Value(1000.0).exp(), OverflowError, ["exp", "1000.0"]),
         (lambda: Value(float("inf")) - float("inf"), ValueError, ["NaN", "-"]),
+        (lambda: Value(float("inf")).sin(), ValueError, ["sin", "inf", "finite"]),
+        (lambda: Value(float("-inf")).cos(), ValueError, ["cos", "-inf", "finite"]),
+        (lambda: autograd.softmax([]), ValueError, ["softmax", "empty"]),
     ],
 )
 def test_bad_inputs_raise_clear_errors(make, error, words):

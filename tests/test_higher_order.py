@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from autograd import Value, grad, gradcheck, hessian, jacobian, value_and_grad
+from autograd import Value, grad, gradcheck, hessian, jacobian, no_grad, value_and_grad
 
 
 def test_backward_with_create_graph_gives_differentiable_gradients():
@@ -121,3 +121,36 @@ def test_bad_argnums():
 def test_jacobian_rejects_non_value_outputs():
     with pytest.raises(TypeError, match="output 1"):
         jacobian(lambda x: [x, "x"])(1.0)
+
+
+def test_the_functional_api_works_inside_no_grad():
+    with no_grad():
+        assert grad(lambda x: x * x)(3.0) == 6.0
+        assert hessian(lambda x: x * x * x)(2.0) == [[12.0]]
+        assert jacobian(lambda x, y: [x * y])(2.0, 3.0) == [[3.0, 2.0]]
+        assert gradcheck(lambda x: x * x, [3.0], order=2)
+        x = Value(3.0)
+        y = x * 1.0
+    assert y.is_leaf  # no_grad itself still holds around them
+
+
+def test_create_graph_inside_no_grad_still_records_the_gradient():
+    x = Value(3.0)
+    y = x * x * x
+    with no_grad():
+        y.backward(create_graph=True)
+    assert not x.grad.is_leaf and x.grad.data == 27.0
+
+
+def test_constant_and_linear_powers_differentiate_at_zero():
+    x = Value(0.0)
+    (x**0).backward()
+    assert x.grad == 0.0
+    assert grad(grad(lambda x: x**1))(0.0) == 0.0
+    assert grad(grad(grad(lambda x: x**2)))(0.0) == 0.0
+    assert grad(grad(grad(lambda x: x**3)))(0.0) == 6.0
+
+
+def test_argnums_rejects_bools():
+    with pytest.raises(TypeError, match="argnums"):
+        grad(lambda x, y: x * y, argnums=True)(1.0, 2.0)
