@@ -135,6 +135,12 @@ def _exp(x: float) -> float:
         raise OverflowError(message) from None
 
 
+def _finite(name: str, f: Callable[[float], float], x: float) -> float:
+    if math.isinf(x):
+        raise _outside(name, x, "finite inputs")
+    return f(x)
+
+
 def _log(x: float) -> float:
     if x <= 0.0:
         raise _outside("log", x, "inputs > 0")
@@ -224,8 +230,8 @@ NEG = _op("neg", operator.neg, lambda out, x: (-1.0,), 1, [ANY])
 EXP = _op("exp", _exp, lambda out, x: (out,), 1, [ANY])
 LOG = _op("log", _log, lambda out, x: (1.0 / x,), 1, [POSITIVE])
 SQRT = _op("sqrt", _sqrt, lambda out, x: (0.5 / out,), 1, [POSITIVE])
-SIN = _op("sin", math.sin, lambda out, x: (cos(x),), 1, [(-4.0, 4.0)])
-COS = _op("cos", math.cos, lambda out, x: (-sin(x),), 1, [(-4.0, 4.0)])
+SIN = _op("sin", lambda x: _finite("sin", math.sin, x), lambda out, x: (cos(x),), 1, [(-4.0, 4.0)])
+COS = _op("cos", lambda x: _finite("cos", math.cos, x), lambda out, x: (-sin(x),), 1, [(-4.0, 4.0)])
 TANH = _op("tanh", math.tanh, lambda out, x: (1.0 - out * out,), 1, [(-3.0, 3.0)])
 SIGMOID = _op("sigmoid", _sigmoid, lambda out, x: (out * (1.0 - out),), 1, [(-6.0, 6.0)])
 SOFTPLUS = _op("softplus", _softplus, lambda out, x: (sigmoid(x),), 1, [(-6.0, 6.0)])
@@ -250,13 +256,17 @@ SOFTMAX = _op("softmax", lambda x, lse: math.exp(x - lse), lambda out, x, lse: (
               [ANY, ANY])
 
 
-@cache
 def power(p: float) -> Op:
     """The op ``x ** p`` for a constant exponent ``p`` (one op per exponent, cached).
 
-    >>> power(2.0).forward(3.0), power(2.0).derivatives(9.0, 3.0)
+    >>> power(2).forward(3.0), power(2.0).partials(9.0, [3.0])
     (9.0, (6.0,))
     """
+    return _power(float(p))
+
+
+@cache
+def _power(p: float) -> Op:
     name = f"**{p:g}"
 
     def forward(x: float) -> float:
@@ -270,16 +280,22 @@ def power(p: float) -> Op:
             raise OverflowError(f"{name}: {x!r} ** {p:g} overflows a float") from None
 
     domain = ANY if p.is_integer() and p >= 0.0 else POSITIVE
+    if p == 0.0:  # x**0 is the constant 1 (and x**-1 at 0 must not be evaluated)
+        return Op(name, forward, lambda out, x: (0.0,), 1, (domain,))
     return Op(name, forward, lambda out, x: (p * x ** (p - 1.0),), 1, (domain,))
 
 
-@cache
 def leaky_relu(slope: float) -> Op:
     """The op ``x if x > 0 else slope * x`` (one op per slope, cached).
 
     >>> leaky_relu(0.1).forward(-2.0)
     -0.2
     """
+    return _leaky_relu(float(slope))
+
+
+@cache
+def _leaky_relu(slope: float) -> Op:
     return Op(f"leaky_relu({slope:g})", lambda x: x if x > 0.0 else slope * x,
               lambda out, x: (1.0 if x > 0 else slope,), 1, (ANY,), kinks=(0.0,))
 
