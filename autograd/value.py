@@ -83,14 +83,19 @@ def is_grad_enabled() -> bool:
 
 
 def _as_float(data: object) -> float:
-    if type(data) is float:
-        return data
-    if isinstance(data, numbers.Real) and not isinstance(data, bool):
-        return float(data)
-    raise TypeError(
-        f"Value needs a real number (int, float, or a numpy integer/floating scalar), "
-        f"got {type(data).__name__}: {data!r}"
-    )
+    if type(data) is not float:
+        if not isinstance(data, numbers.Real) or isinstance(data, bool):
+            raise TypeError(
+                f"Value needs a real number (int, float, or a numpy integer/floating scalar), "
+                f"got {type(data).__name__}: {data!r}"
+            )
+        try:
+            data = float(data)
+        except OverflowError:
+            raise OverflowError(f"Value: {data!r} is too large for a float") from None
+    if data != data:
+        raise ValueError("Value needs a number, got NaN (a NaN would spread silently)")
+    return data
 
 
 class Value:

@@ -37,6 +37,16 @@ def test_value_rejects_anything_else_naming_its_type(data):
         Value(data)
 
 
+def test_value_rejects_nan_and_names_too_large_integers():
+    with pytest.raises(ValueError, match="NaN"):
+        Value(float("nan"))
+    with pytest.raises(ValueError, match="NaN"):
+        Value(2.0) ** float("nan")
+    with pytest.raises(OverflowError, match=r"Value: .* too large"):
+        Value(10**400)
+    assert Value(float("inf")).data == float("inf")
+
+
 def test_arithmetic_with_numbers_on_either_side():
     x = Value(3.0)
     cases = {
