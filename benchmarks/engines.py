@@ -38,7 +38,9 @@ class Step:
             loss = self.forward(k)
             self.backward(loss)
             self.update(k)
-        return float(loss.data) if not hasattr(loss, "item") else loss.item()
+            value = float(loss.data) if not hasattr(loss, "item") else loss.item()
+            del loss  # the step's graph is freed here, inside the scope, for every engine
+        return value
 
 
 def _value_step(forward: Callable[[int], Any], parameters: list[Any],

@@ -108,9 +108,12 @@ def train(model: Module, X: np.ndarray, y: np.ndarray, optimizer: Optimizer, ste
             if schedule == "linear":
                 optimizer.lr = base_lr * (1.0 - 0.9 * k / steps)
             optimizer.step()
+            history.losses.append(total.data)
+            history.accuracies.append(_accuracy(outputs, labels))
+            # free the graph while the collector is still paused: once it resumes, it would
+            # scan every node still alive
+            del outputs, total
         history.step_seconds.append(time.perf_counter() - start)
-        history.losses.append(total.data)
-        history.accuracies.append(_accuracy(outputs, labels))
         if on_step is not None:
             on_step(k + 1, history.losses[-1], history.accuracies[-1])
     optimizer.lr = base_lr
