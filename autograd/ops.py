@@ -320,8 +320,7 @@ def activated(activation: Op) -> Op:
 
     def derivatives(out, v):
         n = len(v) // 2
-        z = sum(map(operator.mul, v[:n], v[n:-1]), v[-1])  # floats or Values alike
-        (slope,) = activation.derivatives(out, z)
+        (slope,) = activation.derivatives(out, _affine(v))  # z, from floats or Values alike
         if type(slope) is float and slope == 0.0:
             return (0.0,) * len(v)
         scale = repeat(slope)
