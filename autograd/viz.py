@@ -102,22 +102,22 @@ def _digraph_class() -> type[graphviz.Digraph]:
                           "(or pip install 'chainrule[viz]'), and Graphviz's dot program to "
                           "render") from None
 
+    def _with_dot(run: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a rendering method, saying how to install ``dot`` when it is missing."""
+        require_dot()
+        try:
+            return run(*args, **kwargs)
+        except graphviz.ExecutableNotFound as error:
+            raise DotNotFoundError(INSTALL_DOT) from error
+
     class Digraph(graphviz.Digraph):
         """A ``graphviz.Digraph`` whose rendering checks for ``dot`` first."""
 
         def pipe(self, *args: Any, **kwargs: Any) -> Any:
-            require_dot()
-            try:
-                return super().pipe(*args, **kwargs)
-            except graphviz.ExecutableNotFound as error:
-                raise DotNotFoundError(INSTALL_DOT) from error
+            return _with_dot(super().pipe, *args, **kwargs)
 
         def render(self, *args: Any, **kwargs: Any) -> Any:
-            require_dot()
-            try:
-                return super().render(*args, **kwargs)
-            except graphviz.ExecutableNotFound as error:
-                raise DotNotFoundError(INSTALL_DOT) from error
+            return _with_dot(super().render, *args, **kwargs)
 
         def _repr_mimebundle_(self, include: Any = None, exclude: Any = None,
                               **kwargs: Any) -> dict[str, Any]:
