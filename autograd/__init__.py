@@ -8,6 +8,7 @@
 (0.967244, 0.440753)
 """
 
+from autograd._compiled import implementation
 from autograd.engine import gc_paused, gradients, topological_order
 from autograd.functional import grad, hessian, jacobian, value_and_grad
 from autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
@@ -39,6 +40,7 @@ __all__ = [
     "gradgradcheck",
     "gradients",
     "hessian",
+    "implementation",
     "is_grad_enabled",
     "jacobian",
     "linear",

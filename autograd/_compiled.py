@@ -1,7 +1,8 @@
 """Which engine runs: the compiled core (``autograd/_core.c``) or the pure-Python reference.
 
-``autograd.value`` defines the reference ``Value`` and ``apply``; at its end it swaps in the
-compiled twins when this module found them. ``CHAINRULE_PURE_PYTHON=1`` forces the reference.
+``autograd.value`` defines the reference ``Value`` and ``apply``; its last line hands them to
+``select``, which gives back the compiled twins when they are built (and not refused with
+``CHAINRULE_PURE_PYTHON=1``), else the reference itself.
 
 The functions below are what the compiled core calls back into whenever it does not decide by
 itself — a number that is not a plain float or int, a result or gradient that is not finite, an
@@ -18,7 +19,6 @@ import sys
 from typing import Any, Sequence
 
 from autograd import ops
-from autograd import value as reference  # the reference module; imported from its last lines
 
 core: Any = None
 reason = ""
@@ -33,13 +33,24 @@ else:
 implementation = "python" if core is None else "compiled"
 """``"compiled"`` when the C core runs, ``"python"`` for the reference (``reason`` says why)."""
 
-PythonValue = reference.Value
+PythonValue: Any = None
 """The reference class, kept for the checks below whichever class ``autograd.Value`` is."""
+
+
+def select(value_class: type, apply: Any) -> tuple[type, Any]:
+    """``(Value, apply)`` of the implementation that runs, given the reference's two."""
+    global PythonValue
+    PythonValue = value_class
+    if core is None:
+        return value_class, apply
+    return core.Value, core.apply
 
 
 def as_float(x: object) -> float:
     """A number as ``Value(x)`` reads it, or the reference's error."""
-    return reference._as_float(x)
+    from autograd import value
+
+    return value._as_float(x)
 
 
 def check_value(*args: Any, **kwargs: Any) -> float:

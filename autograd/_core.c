@@ -968,14 +968,19 @@ static PyObject *Value_reduce(Node *self, PyObject *unused)
 
 typedef struct {
     Node **order;      /* interior nodes, each after its parents (root last) */
+    double *saved;     /* their grads before the walk */
     Py_ssize_t n_order, cap_order;
     Node **leaves;     /* the leaves reached, each once */
+    double *saved_leaves;
     Py_ssize_t n_leaves, cap_leaves;
     Node **stack;      /* the DFS stack; a node with its low bit set is finished */
     Py_ssize_t cap_stack;
+    int value_grads;   /* a node holds a Value grad (from create_graph) */
+    int python_ops;    /* a node's op runs through Python */
 } Walk;
 
-static int grow(Node ***items, Py_ssize_t *cap, Py_ssize_t need)
+/* Makes room for `need` entries in items (and in the parallel array doubles, if given). */
+static int grow(Node ***items, double **doubles, Py_ssize_t *cap, Py_ssize_t need)
 {
     if (need <= *cap)
         return 0;
@@ -983,60 +988,105 @@ static int grow(Node ***items, Py_ssize_t *cap, Py_ssize_t need)
     while (size < need)
         size *= 2;
     Node **bigger = PyMem_Realloc(*items, size * sizeof(Node *));
-    if (bigger == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    if (bigger == NULL)
+        goto fail;
     *items = bigger;
+    if (doubles != NULL) {
+        double *more = PyMem_Realloc(*doubles, size * sizeof(double));
+        if (more == NULL)
+            goto fail;
+        *doubles = more;
+    }
     *cap = size;
     return 0;
+fail:
+    PyErr_NoMemory();
+    return -1;
 }
 
 static void walk_free(Walk *w)
 {
     PyMem_Free(w->order);
+    PyMem_Free(w->saved);
     PyMem_Free(w->leaves);
+    PyMem_Free(w->saved_leaves);
     PyMem_Free(w->stack);
+}
+
+/* A node enters the walk: its grad is saved and zeroed (a Value grad is left for the
+ * reference), and it is marked seen. */
+static inline void enter(Walk *w, Node *node, double *saved)
+{
+    node->flags |= F_SEEN;
+    if (node->flags & F_GRAD_VALUE) {
+        w->value_grads = 1;
+        *saved = 0.0;
+        return;
+    }
+    *saved = node->grad.f;
+    node->grad.f = 0.0;
+}
+
+/* Puts every saved grad back and clears every mark (after a failure, or to hand over). */
+static void walk_undo(Walk *w, Node **stack, Py_ssize_t top)
+{
+    for (Py_ssize_t i = 0; i < w->n_order; i++) {
+        Node *node = w->order[i];
+        node->flags &= ~F_SEEN;
+        if (!(node->flags & F_GRAD_VALUE))
+            node->grad.f = w->saved[i];
+    }
+    for (Py_ssize_t i = 0; i < w->n_leaves; i++) {
+        Node *node = w->leaves[i];
+        node->flags &= ~F_SEEN;
+        if (!(node->flags & F_GRAD_VALUE))
+            node->grad.f = w->saved_leaves[i];
+    }
+    for (Py_ssize_t i = 0; i < top; i++)   /* entered but not finished: grads not touched yet */
+        ((Node *)((uintptr_t)stack[i] & ~(uintptr_t)1))->flags &= ~F_SEEN;
 }
 
 #define FINISHED(node) ((Node *)((uintptr_t)(node) | 1))
 
 /* The same depth-first order as engine.topological_order (parents pushed in order, the last
- * one expanded first), with a mark in the node instead of a set. Marks are cleared before
- * anything that could run Python code, so walks never see each other's marks. */
+ * one expanded first), with a mark in the node instead of a set; every node's grad is saved
+ * and zeroed on the way. Marks stay set until the walk has propagated the node, so no Python
+ * code may run in between (see `backward`). */
 static int topological_order(Node *root, Walk *w)
 {
     Py_ssize_t top = 0;
     if (root->n == 0) {
-        if (grow(&w->leaves, &w->cap_leaves, 1) < 0)
+        if (grow(&w->leaves, &w->saved_leaves, &w->cap_leaves, 1) < 0)
             return -1;
+        enter(w, root, &w->saved_leaves[0]);
         w->leaves[w->n_leaves++] = root;
         return 0;
     }
-    if (grow(&w->stack, &w->cap_stack, 1) < 0)
+    if (grow(&w->stack, NULL, &w->cap_stack, 1) < 0)
         return -1;
     w->stack[top++] = root;
-    int status = 0;
     while (top) {
         Node *node = w->stack[--top];
         if ((uintptr_t)node & 1) {
             node = (Node *)((uintptr_t)node & ~(uintptr_t)1);
-            if (grow(&w->order, &w->cap_order, w->n_order + 1) < 0) {
-                status = -1;
-                break;
-            }
+            if (grow(&w->order, &w->saved, &w->cap_order, w->n_order + 1) < 0)
+                goto fail;
+            /* entered when first popped; its grad is saved only now that it is listed */
+            w->saved[w->n_order] = node->grad.f;
+            if (node->flags & F_GRAD_VALUE)
+                w->value_grads = 1;
+            else
+                node->grad.f = 0.0;
             w->order[w->n_order++] = node;
             continue;
         }
         if (node->flags & F_SEEN)
             continue;
+        if (grow(&w->stack, NULL, &w->cap_stack, top + node->n + 1) < 0 ||
+            grow(&w->leaves, &w->saved_leaves, &w->cap_leaves, w->n_leaves + node->n) < 0)
+            goto fail;
         node->flags |= F_SEEN;
-        if (grow(&w->stack, &w->cap_stack, top + node->n + 1) < 0 ||
-            grow(&w->leaves, &w->cap_leaves, w->n_leaves + node->n) < 0) {
-            node->flags &= ~F_SEEN;
-            status = -1;
-            break;
-        }
+        w->python_ops |= node->kind == K_PYTHON;
         w->stack[top++] = FINISHED(node);
         Node **parents = parents_of(node);
         for (uint32_t i = 0; i < node->n; i++) {
@@ -1046,20 +1096,15 @@ static int topological_order(Node *root, Walk *w)
             if (parent->n)
                 w->stack[top++] = parent;
             else {
-                parent->flags |= F_SEEN;
+                enter(w, parent, &w->saved_leaves[w->n_leaves]);
                 w->leaves[w->n_leaves++] = parent;
             }
         }
     }
-    if (status < 0) {   /* unwind: every marked node is in order, leaves, or on the stack */
-        for (Py_ssize_t i = 0; i < top; i++)
-            ((Node *)((uintptr_t)w->stack[i] & ~(uintptr_t)1))->flags &= ~F_SEEN;
-        for (Py_ssize_t i = 0; i < w->n_order; i++)
-            w->order[i]->flags &= ~F_SEEN;
-        for (Py_ssize_t i = 0; i < w->n_leaves; i++)
-            w->leaves[i]->flags &= ~F_SEEN;
-    }
-    return status;
+    return 0;
+fail:
+    walk_undo(w, w->stack, top);
+    return -1;
 }
 
 /* Calls a user's op.partials(out, [inputs' data]) and adds grad * partial into each parent. */
@@ -1204,8 +1249,9 @@ static PyObject *reference_backward(Node *root, int create_graph)
                                  create_graph ? Py_True : Py_False);
 }
 
-/* backward(): all or nothing. Old grads are saved, every grad in the graph is computed in place
- * from zero, leaves then get old + new; on any failure the saved grads are put back. */
+/* backward(): all or nothing. Every grad in the graph is saved and computed in place from zero,
+ * leaves then get old + new; on any failure the saved grads are put back and the reference walk
+ * runs instead, to raise its own error (or to decide, when this walk cannot). */
 static PyObject *backward(Node *root)
 {
     Walk w = {0};
@@ -1213,64 +1259,46 @@ static PyObject *backward(Node *root)
         walk_free(&w);
         return NULL;
     }
-    Py_ssize_t total = w.n_order + w.n_leaves;
-    double *saved = PyMem_Malloc((total ? total : 1) * sizeof(double));
-    int has_value_grad = 0;
-    for (Py_ssize_t i = 0; i < w.n_order; i++)
-        w.order[i]->flags &= ~F_SEEN;
-    for (Py_ssize_t i = 0; i < w.n_leaves; i++)
-        w.leaves[i]->flags &= ~F_SEEN;
-    if (saved == NULL) {
-        walk_free(&w);
-        return PyErr_NoMemory();
-    }
-    for (Py_ssize_t i = 0; i < total && !has_value_grad; i++) {
-        Node *node = i < w.n_order ? w.order[i] : w.leaves[i - w.n_order];
-        has_value_grad = node->flags & F_GRAD_VALUE;
-    }
-    if (has_value_grad) {   /* grads from create_graph: the reference knows how to add them */
-        PyMem_Free(saved);
+    if (w.value_grads) {   /* grads from create_graph: the reference knows how to add them */
+        walk_undo(&w, NULL, 0);
         walk_free(&w);
         return reference_backward(root, 0);
     }
-    for (Py_ssize_t i = 0; i < w.n_order; i++) {
-        saved[i] = w.order[i]->grad.f;
-        w.order[i]->grad.f = 0.0;
-    }
-    for (Py_ssize_t i = 0; i < w.n_leaves; i++) {
-        saved[w.n_order + i] = w.leaves[i]->grad.f;
-        w.leaves[i]->grad.f = 0.0;
+    if (w.python_ops) {    /* Python code will run: no marks may be left for it to see */
+        for (Py_ssize_t i = 0; i < w.n_order; i++)
+            w.order[i]->flags &= ~F_SEEN;
+        for (Py_ssize_t i = 0; i < w.n_leaves; i++)
+            w.leaves[i]->flags &= ~F_SEEN;
     }
     root->grad.f = 1.0;
     int failed = 0, interrupted = 0;
-    for (Py_ssize_t i = w.n_order - 1; i >= 0; i--) {
-        if (propagate(w.order[i]) < 0 ||
-            ((i & 0xFFFF) == 0 && PyErr_CheckSignals() < 0)) {
+    Py_ssize_t i = w.n_order - 1;
+    for (; i >= 0; i--) {
+        Node *node = w.order[i];
+        node->flags &= ~F_SEEN;
+        if (!isfinite(node->grad.f)) {   /* it is final now: a non-finite one is for the reference */
+            failed = 1;
+            break;
+        }
+        if (propagate(node) < 0) {
             failed = 1;
             /* an interrupt is the user's; any other error the reference walk will name */
             interrupted = !PyErr_ExceptionMatches(PyExc_Exception);
             break;
         }
     }
-    for (Py_ssize_t i = 0; i < w.n_order && !failed; i++)
-        failed = !isfinite(w.order[i]->grad.f);
-    for (Py_ssize_t i = 0; i < w.n_leaves && !failed; i++) {
-        double old = saved[w.n_order + i], new = w.leaves[i]->grad.f;
-        failed = !isfinite(old == 0.0 ? new : old + new);
+    for (Py_ssize_t j = 0; j < w.n_leaves; j++) {
+        Node *leaf = w.leaves[j];
+        leaf->flags &= ~F_SEEN;
+        double old = w.saved_leaves[j], new = leaf->grad.f;
+        failed |= !isfinite(old == 0.0 ? new : old + new);
     }
-    if (failed) {
-        for (Py_ssize_t i = 0; i < w.n_order; i++)
-            w.order[i]->grad.f = saved[i];
-        for (Py_ssize_t i = 0; i < w.n_leaves; i++)
-            w.leaves[i]->grad.f = saved[w.n_order + i];
-    } else {
-        for (Py_ssize_t i = 0; i < w.n_leaves; i++) {
-            double old = saved[w.n_order + i];
-            if (old != 0.0)
-                w.leaves[i]->grad.f += old;
-        }
-    }
-    PyMem_Free(saved);
+    if (failed)
+        walk_undo(&w, NULL, 0);
+    else
+        for (Py_ssize_t j = 0; j < w.n_leaves; j++)
+            if (w.saved_leaves[j] != 0.0)
+                w.leaves[j]->grad.f += w.saved_leaves[j];
     walk_free(&w);
     if (!failed)
         Py_RETURN_NONE;

@@ -456,8 +456,8 @@ def softmax(values: Iterable[Value | Number]) -> list[Value]:
     return [_binary(ops.SOFTMAX, x, lse) for x in values]
 
 
-# The compiled twin (autograd/_core.c) replaces Value and apply when it is built.
-from autograd import _compiled  # noqa: E402
 
-if _compiled.core is not None:
-    Value, apply = _compiled.core.Value, _compiled.core.apply  # noqa: F811
+# The compiled twin (autograd/_core.c) replaces Value and apply when it is built.
+from autograd._compiled import select  # noqa: E402
+
+Value, apply = select(Value, apply)
