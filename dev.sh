@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up chainrule in ./.venv and run it:
 #   ./dev.sh demo          train an MLP on the two moons, write plots to results/demo
-#   ./dev.sh test [ARGS]   ruff, then every test, doctest and notebook (ARGS go to pytest)
+#   ./dev.sh test [ARGS]   ruff, then every test, doctest and notebook (ARGS go to pytest), run
+#                          twice: on the compiled core, then on the pure-Python reference
+#   ./dev.sh asan [ARGS]   the compiled core built with AddressSanitizer, and its tests (.ci/asan)
 #   ./dev.sh bench [ARGS]  the benchmark suite against micrograd (ARGS go to benchmarks.run, e.g.
 #                          --write to update benchmarks/RESULTS.md; --torch first adds PyTorch: the
 #                          pinned CPU build, e.g. PIP_FIND_LINKS=DIR holding its wheel)
@@ -19,7 +21,7 @@ setup() {  # setup EXTRAS: a venv with chainrule[EXTRAS] installed (editable)
     fi
     [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
     local stamp="$venv/.installed-$1" want
-    want=$(cat pyproject.toml | cksum)
+    want=$(cat pyproject.toml setup.py autograd/_core.c | cksum)  # the C core rebuilds on change
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[$1]"
         echo "$want" >"$stamp"
@@ -50,7 +52,15 @@ case "${1:-}" in
         setup test
         need_dot
         "$venv/bin/ruff" check .
-        exec "$venv/bin/python" -m pytest "$@"
+        "$venv/bin/python" -c 'import autograd as a; print("engine:", a.implementation)'
+        "$venv/bin/python" -m pytest "$@"
+        echo "--- again on the pure-Python reference (CHAINRULE_PURE_PYTHON=1)"
+        CHAINRULE_PURE_PYTHON=1 exec "$venv/bin/python" -m pytest "$@"
+        ;;
+    asan)
+        shift
+        setup test
+        exec .ci/asan "$@"
         ;;
     bench)
         shift
@@ -60,7 +70,8 @@ case "${1:-}" in
         exec "$venv/bin/python" -m benchmarks.run "$@"
         ;;
     *)
-        echo "usage: ./dev.sh demo | ./dev.sh test [pytest args] | ./dev.sh bench [--torch] [args]" >&2
+        echo "usage: ./dev.sh demo | ./dev.sh test [pytest args] | ./dev.sh asan [pytest args] |" \
+             "./dev.sh bench [--torch] [args]" >&2
         exit 2
         ;;
 esac
