@@ -107,8 +107,11 @@ def gradients(root: Value, inputs: Sequence[Value] | None = None, create_graph: 
                     raise TypeError(f"its rule gave {len(partials)} derivatives for "
                                     f"{len(node._prev)} inputs")
                 for parent, local in zip(node._prev, partials):
+                    contribution = grad * local
+                    if not math.isfinite(contribution):  # a Value's data, with create_graph
+                        raise _not_finite(contribution)
                     total = grads.get(parent)
-                    grads[parent] = grad * local if total is None else total + grad * local
+                    grads[parent] = contribution if total is None else total + contribution
                 if on_step is not None:
                     on_step(node, grad, partials, grads)
                 if not math.isfinite(grad):  # NaN and overflow are refused (Values: their data)

@@ -209,6 +209,8 @@ def _softplus(x: float) -> float:
 
 
 def _gelu(x: float) -> float:
+    if math.isinf(x):  # the limits, not -inf * 0
+        return max(x, 0.0)
     return 0.5 * x * (1.0 + math.erf(x * SQRT1_2))
 
 
