@@ -251,7 +251,7 @@ def apply(op: Op, *inputs: Value | Number) -> Value:
 
 
 def _check_result(name: str, data: float, inputs: list[float]) -> None:
-    """Refuse a NaN, and an infinity that finite inputs overflowed to (see docs/policies)."""
+    """Refuse a NaN, and an infinity that finite inputs overflowed to (see docs/engine.md)."""
     if data != data:
         raise ValueError(f"{name}: the result is NaN at inputs {inputs}")
     if all(map(math.isfinite, inputs)):
