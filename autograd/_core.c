@@ -49,9 +49,28 @@ static const char *const SINGLETON_NAMES[K_SINGLETONS] = {
 
 static int is_unary_kind(int kind) { return kind >= K_NEG && kind <= K_IDENTITY; }
 
+/* Whether this file has the kind's rule (else the op's Python partials run). */
+static int rule_in_c(int kind) { return kind >= K_ADD && kind != K_PYTHON; }
+
+/* The kind a node with n parents runs as: its op's, or K_PYTHON when n does not fit it (the
+ * op's Python rule then says what is wrong). Only `_op`/`_prev` assignments can make a misfit. */
+static int fit_kind(int kind, uint32_t n)
+{
+    if (kind >= K_ADD && kind <= K_POW)
+        return n == 2 ? kind : K_PYTHON;
+    if (is_unary_kind(kind) || kind == K_POWER || kind == K_LEAKY)
+        return n == 1 ? kind : K_PYTHON;
+    if (kind == K_DOT)
+        return n % 2 == 0 ? kind : K_PYTHON;
+    if (kind == K_AFFINE || kind == K_ACTIVATED)
+        return n % 2 == 1 ? kind : K_PYTHON;
+    return kind;
+}
+
 /* --- the node -------------------------------------------------------------------------------- */
 
-enum { F_MANY = 1, F_GRAD_VALUE = 2, F_LABEL = 4, F_SEEN = 8 };
+enum { F_MANY = 1, F_GRAD_VALUE = 2, F_LABEL = 4, F_SEEN = 8, F_BUSY = 16 };
+/* F_SEEN: marked by the walk's sort; F_BUSY: in a walk that runs Python code (see backward) */
 
 typedef struct Node {
     PyObject_HEAD
@@ -83,11 +102,12 @@ static PyObject *g_forward;                /* reference: (op, inputs) -> float d
 static PyObject *g_backward;               /* reference: engine.backward(root, create_graph) */
 static PyObject *g_power, *g_leaky;        /* ops.power(p), ops.leaky_relu(slope) */
 static PyObject *g_reduce;                 /* reference: Value -> its __reduce__ tuple */
+static PyObject *g_deepcopy;               /* reference: (Value, memo) -> a copy of its graph */
 static PyObject *g_labels;                 /* {address: label} of labelled nodes */
 static PyObject *g_empty;                  /* "" */
 static PyObject *g_str_compute, *g_str_partials, *g_str_name, *g_str_family,
     *g_str_parameter, *g_str_activation;
-static double SQRT1_2, INV_SQRT_2PI, TWO_OVER_SQRT_PI;
+static double SQRT1_2, SQRT2, INV_SQRT_2PI, TWO_OVER_SQRT_PI;
 
 static int configured(void)
 {
@@ -104,6 +124,9 @@ static int configured(void)
 
 #if defined(_MSC_VER)
 #define THREAD_LOCAL __declspec(thread)
+#elif defined(__GNUC__) && defined(__ELF__)
+/* initial-exec: read straight from the thread pointer, not through __tls_get_addr per node */
+#define THREAD_LOCAL _Thread_local __attribute__((tls_model("initial-exec")))
 #else
 #define THREAD_LOCAL _Thread_local
 #endif
@@ -261,6 +284,9 @@ static double unary_forward(int kind, double parameter, double x)
     return NAN;
 }
 
+/* exp(-x*x/2), 0 beyond |x| > 40 (ops.gauss) */
+static double gauss(double x) { return fabs(x) > 40.0 ? 0.0 : exp(-0.5 * x * x); }
+
 /* The local derivative of a unary kind at x (out = its result there). */
 static double unary_partial(int kind, double parameter, double out, double x)
 {
@@ -274,9 +300,11 @@ static double unary_partial(int kind, double parameter, double out, double x)
     case K_TANH: return 1.0 - out * out;
     case K_SIGMOID: return out * (1.0 - out);
     case K_SOFTPLUS: return sigmoid(x);
-    case K_ERF: return TWO_OVER_SQRT_PI * exp(-(x * x));
+    case K_ERF: return TWO_OVER_SQRT_PI * gauss(SQRT2 * x);
     case K_GELU:
-        return 0.5 * (1.0 + erf(x * SQRT1_2)) + x * INV_SQRT_2PI * exp(-0.5 * x * x);
+        if (isinf(x))
+            return x > 0.0 ? 1.0 : 0.0;
+        return 0.5 * (1.0 + erf(x * SQRT1_2)) + x * INV_SQRT_2PI * gauss(x);
     case K_RELU: return x > 0.0 ? 1.0 : 0.0;
     case K_ABS: return x > 0.0 ? 1.0 : x < 0.0 ? -1.0 : 0.0;
     case K_IDENTITY: return 1.0;
@@ -289,13 +317,59 @@ static double unary_partial(int kind, double parameter, double out, double x)
     return NAN;
 }
 
+/* Python's sum() of floats, step by step, so results round exactly as ops.py's do: plain
+ * additions before 3.12, Neumaier's compensated summation from 3.12 on. */
+typedef struct { double sum, c; } Sum;
+
+static inline void sum_add(Sum *s, double x)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    double t = s->sum + x;
+    if (fabs(s->sum) >= fabs(x))
+        s->c += (s->sum - t) + x;
+    else
+        s->c += (x - t) + s->sum;
+    s->sum = t;
+#else
+    s->sum += x;
+#endif
+}
+
+static inline double sum_total(const Sum *s)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    if (s->c != 0.0 && isfinite(s->c))
+        return s->sum + s->c;
+#endif
+    return s->sum;
+}
+
+/* sum(xs): the int 0 plus the first item, then the rest */
+static double sum_of(const double *x, Py_ssize_t n)
+{
+    Sum s = {0.0 + x[0], 0.0};
+    for (Py_ssize_t i = 1; i < n; i++)
+        sum_add(&s, x[i]);
+    return sum_total(&s);
+}
+
+/* sum(map(mul, xs, ys)): as sum_of, over the products */
+static double dot(const double *x, const double *y, Py_ssize_t n)
+{
+    Sum s = {0.0 + x[0] * y[0], 0.0};
+    for (Py_ssize_t i = 1; i < n; i++)
+        sum_add(&s, x[i] * y[i]);
+    return sum_total(&s);
+}
+
+/* ops._affine: sum(map(mul, xs, ys), b), which starts from the float b */
 static double affine(const double *v, Py_ssize_t count)
 {
     Py_ssize_t n = count / 2;
-    double total = v[count - 1];
+    Sum s = {v[count - 1], 0.0};
     for (Py_ssize_t i = 0; i < n; i++)
-        total += v[i] * v[n + i];
-    return total;
+        sum_add(&s, v[i] * v[n + i]);
+    return sum_total(&s);
 }
 
 /* The result of `kind` on x[0..n), or NAN where the reference should decide (bad arity, an
@@ -322,15 +396,11 @@ static double forward(int kind, const Family *family, Py_ssize_t n, const double
     } else if (kind == K_SUM) {
         if (n < 1)
             return NAN;
-        result = 0.0;
-        for (Py_ssize_t i = 0; i < n; i++)
-            result += x[i];
+        result = sum_of(x, n);
     } else if (kind == K_DOT) {
         if (n < 2 || n % 2)
             return NAN;
-        result = 0.0;
-        for (Py_ssize_t i = 0, h = n / 2; i < h; i++)
-            result += x[i] * x[h + i];
+        result = dot(x, x + n / 2, n / 2);
     } else if (kind == K_AFFINE || kind == K_ACTIVATED) {
         if (n < 3 || n % 2 == 0)
             return NAN;
@@ -633,6 +703,17 @@ static void Value_dealloc(Node *self)
 
 static int set_label(Node *self, PyObject *label);
 
+static int refuse_while_busy(Node *self, const char *what)
+{
+    if (!(self->flags & F_BUSY))
+        return 0;
+    PyErr_Format(PyExc_RuntimeError,
+                 "cannot change a Value's %s while backward() runs through it (from inside an "
+                 "op's rule)", what);
+    return -1;
+}
+
+
 static PyObject *Value_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *names[] = {"data", "label", NULL};
@@ -702,6 +783,8 @@ static int set_grad(Node *self, PyObject *value, void *closure)
     }
     Node *old = (self->flags & F_GRAD_VALUE) ? self->grad.v : NULL;
     if (IS_NODE(value)) {
+        if (refuse_while_busy(self, "grad to a Value") < 0)
+            return -1;
         self->grad.v = (Node *)Py_NewRef(value);
         self->flags |= F_GRAD_VALUE;
         if (track_reachable(self) < 0) {
@@ -747,7 +830,7 @@ static int set_label(Node *self, PyObject *label)
     if (key == NULL)
         return -1;
     int status;
-    if (PyUnicode_GET_LENGTH(label) == 0) {
+    if (PyUnicode_CheckExact(label) && PyUnicode_GET_LENGTH(label) == 0) {
         status = (self->flags & F_LABEL) ? PyDict_DelItem(g_labels, key) : 0;
         self->flags &= ~F_LABEL;
     } else {
@@ -765,16 +848,7 @@ static int set_label_attr(Node *self, PyObject *label, void *closure)
         PyErr_SetString(PyExc_AttributeError, "a Value's label cannot be deleted; set it to ''");
         return -1;
     }
-    if (!PyUnicode_Check(label)) {
-        /* the reference names the mistake: construct a Value with this label to raise it */
-        PyObject *result = PyObject_CallFunction(g_check_value, "dO", 0.0, label);
-        if (result == NULL)
-            return -1;
-        Py_DECREF(result);
-        PyErr_Format(PyExc_TypeError, "label must be a str, got %.100s", Py_TYPE(label)->tp_name);
-        return -1;
-    }
-    return set_label(self, label);
+    return set_label(self, label);   /* as the reference's slot: only Value() checks it */
 }
 
 static PyObject *get_op_name(Node *self, void *closure)
@@ -783,6 +857,89 @@ static PyObject *get_op_name(Node *self, void *closure)
 }
 
 static PyObject *get_op(Node *self, void *closure) { return Py_NewRef(self->op); }
+
+static int op_kind(PyObject *op, uint32_t n)
+{
+    const Family *family;
+    int kind = resolve(op, &family);
+    if (kind < 0)
+        return -1;
+    if (!PyObject_TypeCheck(op, (PyTypeObject *)g_op_type))
+        kind = K_PYTHON;
+    return fit_kind(kind, n);
+}
+
+/* `_op` and `_prev` are assigned by autograd.value.copy_graph, which builds a copy node by node */
+static int set_op(Node *self, PyObject *op, void *closure)
+{
+    if (op == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "a Value's _op cannot be deleted");
+        return -1;
+    }
+    if (!configured() || refuse_while_busy(self, "op") < 0)
+        return -1;
+    int kind = op_kind(op, self->n);
+    if (kind < 0)
+        return -1;
+    Py_SETREF(self->op, Py_NewRef(op));
+    self->kind = (uint16_t)kind;
+    return 0;
+}
+
+static int set_prev(Node *self, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "a Value's _prev cannot be deleted");
+        return -1;
+    }
+    if (!configured() || refuse_while_busy(self, "parents") < 0)
+        return -1;
+    if (!PyTuple_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "_prev must be a tuple of Values, got %.100s",
+                     Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(value);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!IS_NODE(PyTuple_GET_ITEM(value, i))) {
+            PyErr_Format(PyExc_TypeError, "_prev must be a tuple of Values, got a %.100s in it",
+                         Py_TYPE(PyTuple_GET_ITEM(value, i))->tp_name);
+            return -1;
+        }
+    if ((size_t)n > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "a node can have at most 2**32 - 1 inputs");
+        return -1;
+    }
+    int kind = op_kind(self->op, (uint32_t)n);
+    if (kind < 0)
+        return -1;
+    Node **many = NULL;
+    if (n > 2 && (many = PyMem_Malloc(n * sizeof(Node *))) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    /* the old parents are released only once the node holds the new ones */
+    Node *old_two[2] = {self->parents.two[0], self->parents.two[1]};
+    Node **old = (self->flags & F_MANY) ? self->parents.many : old_two;
+    uint32_t old_n = self->n;
+    int old_many = self->flags & F_MANY;
+    Node **slots = many ? many : self->parents.two;
+    if (many) {
+        self->parents.many = many;
+        self->flags |= F_MANY;
+    } else {
+        self->flags &= ~F_MANY;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        slots[i] = (Node *)Py_NewRef(PyTuple_GET_ITEM(value, i));
+    self->n = (uint32_t)n;
+    self->kind = (uint16_t)kind;
+    for (uint32_t i = 0; i < old_n; i++)
+        Py_DECREF(old[i]);
+    if (old_many)
+        PyMem_Free(old);
+    return 0;
+}
 
 static PyObject *get_parents(Node *self, void *closure)
 {
@@ -804,9 +961,10 @@ static PyGetSetDef Value_getset[] = {
     {"label", (getter)get_label, (setter)set_label_attr,
      "A name for drawings and reprs, e.g. Value(1.0, label=\"w1\").", NULL},
     {"op", (getter)get_op_name, NULL, "The name of the op that computed this Value.", NULL},
-    {"_op", (getter)get_op, NULL, "The Op that computed this Value.", NULL},
+    {"_op", (getter)get_op, (setter)set_op, "The Op that computed this Value.", NULL},
     {"parents", (getter)get_parents, NULL, "The inputs this Value was computed from.", NULL},
-    {"_prev", (getter)get_parents, NULL, "The inputs this Value was computed from.", NULL},
+    {"_prev", (getter)get_parents, (setter)set_prev, "The inputs this Value was computed from.",
+     NULL},
     {"is_leaf", (getter)get_is_leaf, NULL, "True for a Value with no parents.", NULL},
     {NULL},
 };
@@ -890,8 +1048,9 @@ static PyObject *Value_repr(Node *self)
 {
     PyObject *data = get_data(self, NULL), *grad = get_grad(self, NULL);
     PyObject *label = get_label(self, NULL), *result = NULL;
-    if (data && grad && label) {
-        if (PyUnicode_GET_LENGTH(label))
+    int named = label ? PyObject_IsTrue(label) : -1;
+    if (data && grad && label && named >= 0) {
+        if (named)
             result = PyUnicode_FromFormat("Value(data=%R, grad=%R, label=%R)", data, grad, label);
         else
             result = PyUnicode_FromFormat("Value(data=%R, grad=%R)", data, grad);
@@ -964,6 +1123,13 @@ static PyObject *Value_reduce(Node *self, PyObject *unused)
     return PyObject_CallOneArg(g_reduce, (PyObject *)self);
 }
 
+static PyObject *Value_deepcopy(Node *self, PyObject *memo)
+{
+    if (!configured())
+        return NULL;
+    return PyObject_CallFunctionObjArgs(g_deepcopy, (PyObject *)self, memo, NULL);
+}
+
 /* --- the first-order backward walk ----------------------------------------------------------- */
 
 typedef struct {
@@ -1024,7 +1190,7 @@ static inline void enter(Walk *w, Node *node, double *saved)
         return;
     }
     *saved = node->grad.f;
-    node->grad.f = 0.0;
+    node->grad.f = -0.0;   /* the exact additive identity: -0.0 + x is x, even for x = -0.0 */
 }
 
 /* Puts every saved grad back and clears every mark (after a failure, or to hand over). */
@@ -1076,7 +1242,7 @@ static int topological_order(Node *root, Walk *w)
             if (node->flags & F_GRAD_VALUE)
                 w->value_grads = 1;
             else
-                node->grad.f = 0.0;
+                node->grad.f = -0.0;
             w->order[w->n_order++] = node;
             continue;
         }
@@ -1086,7 +1252,7 @@ static int topological_order(Node *root, Walk *w)
             grow(&w->leaves, &w->saved_leaves, &w->cap_leaves, w->n_leaves + node->n) < 0)
             goto fail;
         node->flags |= F_SEEN;
-        w->python_ops |= node->kind == K_PYTHON;
+        w->python_ops |= !rule_in_c(node->kind);
         w->stack[top++] = FINISHED(node);
         Node **parents = parents_of(node);
         for (uint32_t i = 0; i < node->n; i++) {
@@ -1200,15 +1366,10 @@ static int propagate(Node *node)
             const Family *f = find_family(node->op);
             if (f == NULL)
                 return python_partials(node);
-            double z = p[node->n - 1]->data;
+            Sum z = {p[node->n - 1]->data, 0.0};
             for (uint32_t i = 0; i < h; i++)
-                z += p[i]->data * p[h + i]->data;
-            slope = unary_partial(f->act_kind, f->parameter, node->data, z);
-            if (slope == 0.0) {
-                for (uint32_t i = 0; i < node->n; i++)
-                    p[i]->grad.f += g * 0.0;
-                return 0;
-            }
+                sum_add(&z, p[i]->data * p[h + i]->data);
+            slope = unary_partial(f->act_kind, f->parameter, node->data, sum_total(&z));
             for (uint32_t i = 0; i < h; i++) {
                 double x = p[i]->data, y = p[h + i]->data;
                 p[i]->grad.f += g * (y * slope);
@@ -1242,6 +1403,26 @@ static int propagate(Node *node)
     }
 }
 
+/* A walk that runs Python code (a user's op) must expect anything of it: another walk, even
+ * on the same nodes, or the graph dropped or rewired. So before the first Python call the marks
+ * are cleared, every node of the walk is held by a reference, and marked busy: its parents, op
+ * and Value grad cannot be changed until the walk is done (hold(w, 0)). */
+static void hold(Walk *w, int on)
+{
+    for (Py_ssize_t k = 0; k < w->n_order + w->n_leaves; k++) {
+        Node *node = k < w->n_order ? w->order[k] : w->leaves[k - w->n_order];
+        if (on) {
+            node->flags = (node->flags & ~F_SEEN) | F_BUSY;
+            Py_INCREF(node);
+        } else {
+            node->flags &= ~F_BUSY;
+        }
+    }
+    if (!on)   /* released last: dropping these may free nodes */
+        for (Py_ssize_t k = 0; k < w->n_order + w->n_leaves; k++)
+            Py_DECREF(k < w->n_order ? w->order[k] : w->leaves[k - w->n_order]);
+}
+
 /* Python's reference walk, for what this one does not decide (and for its error messages). */
 static PyObject *reference_backward(Node *root, int create_graph)
 {
@@ -1264,12 +1445,8 @@ static PyObject *backward(Node *root)
         walk_free(&w);
         return reference_backward(root, 0);
     }
-    if (w.python_ops) {    /* Python code will run: no marks may be left for it to see */
-        for (Py_ssize_t i = 0; i < w.n_order; i++)
-            w.order[i]->flags &= ~F_SEEN;
-        for (Py_ssize_t i = 0; i < w.n_leaves; i++)
-            w.leaves[i]->flags &= ~F_SEEN;
-    }
+    if (w.python_ops)      /* Python code will run: see hold() */
+        hold(&w, 1);
     root->grad.f = 1.0;
     int failed = 0, interrupted = 0;
     Py_ssize_t i = w.n_order - 1;
@@ -1299,6 +1476,8 @@ static PyObject *backward(Node *root)
         for (Py_ssize_t j = 0; j < w.n_leaves; j++)
             if (w.saved_leaves[j] != 0.0)
                 w.leaves[j]->grad.f += w.saved_leaves[j];
+    if (w.python_ops)
+        hold(&w, 0);
     walk_free(&w);
     if (!failed)
         Py_RETURN_NONE;
@@ -1349,7 +1528,10 @@ static PyMethodDef Value_methods[] = {
     {"detach", (PyCFunction)Value_detach, METH_NOARGS, "A new leaf with the same data."},
     {"backward", (PyCFunction)(void (*)(void))Value_backward, METH_FASTCALL | METH_KEYWORDS,
      "Backpropagate from this Value: fill .grad of everything it was computed from."},
-    {"__reduce__", (PyCFunction)Value_reduce, METH_NOARGS, "Pickle support."},
+    {"__reduce__", (PyCFunction)Value_reduce, METH_NOARGS,
+     "A leaf pickles with its data, grad and label (see autograd.value.pickle_leaf)."},
+    {"__deepcopy__", (PyCFunction)Value_deepcopy, METH_O,
+     "A copy of the graph behind this Value, of any depth (see autograd.value.copy_graph)."},
     {NULL},
 };
 
@@ -1464,17 +1646,14 @@ static PyObject *core_configure(PyObject *module, PyObject *args)
     if (!PyArg_ParseTuple(args, "OO:_configure", &ops, &glue))
         return NULL;
     for (int k = 0; k < K_SINGLETONS; k++)
-        if (take(ops, SINGLETON_NAMES[k], &g_ops[k]) < 0) {
-            if (k != K_UNTRACKED)   /* TEMPORARY until the refactored ops.py lands */
-                return NULL;
-            PyErr_Clear();
-            Py_XSETREF(g_ops[k], Py_NewRef(g_ops[K_LEAF]));
-        }
+        if (take(ops, SINGLETON_NAMES[k], &g_ops[k]) < 0)
+            return NULL;
     if (take(ops, "Op", &g_op_type) < 0 || take(ops, "power", &g_power) < 0 ||
         take(ops, "leaky_relu", &g_leaky) < 0 || take(glue, "as_float", &g_as_float) < 0 ||
         take(glue, "check_value", &g_check_value) < 0 || take(glue, "forward", &g_forward) < 0 ||
         take(glue, "backward", &g_backward) < 0 || take(glue, "reduce", &g_reduce) < 0 ||
-        take_double(ops, "SQRT1_2", &SQRT1_2) < 0 ||
+        take(glue, "deepcopy", &g_deepcopy) < 0 ||
+        take_double(ops, "SQRT1_2", &SQRT1_2) < 0 || take_double(ops, "SQRT2", &SQRT2) < 0 ||
         take_double(ops, "INV_SQRT_2PI", &INV_SQRT_2PI) < 0 ||
         take_double(ops, "TWO_OVER_SQRT_PI", &TWO_OVER_SQRT_PI) < 0)
         return NULL;

@@ -72,7 +72,7 @@ def test_compiled_and_reference_agree_on_every_case():
     compiled = json.loads(_run(script, pure=False))
     python = json.loads(_run(script, pure=True))
     assert (compiled.pop("implementation"), python.pop("implementation")) == ("compiled", "python")
-    assert len(compiled["table"]) > 500 and len(compiled["graphs"]) == 300
+    assert len(compiled["table"]) > 700 and len(compiled["graphs"]) == 300
     differences = _differences(compiled, python)
     assert not differences, f"{len(differences)} differences:\n" + "\n".join(differences[:30])
 
@@ -142,9 +142,9 @@ def test_building_and_dropping_graphs_holds_no_memory():
         loss.label = "loss"
         loss.backward()
 
-    def second_order():
-        x = Value(0.3)
-        y = (x * params[1]).sin() * x.exp()
+    def second_order():  # its own leaves: a parameter's grad would keep each round's graph
+        x, w = Value(0.3), Value(-0.4)
+        y = (x * w).sin() * x.exp()
         y.backward(create_graph=True)
         x.grad.backward()
 

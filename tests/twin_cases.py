@@ -22,8 +22,9 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import autograd
-from autograd import OPS, Value, apply, no_grad
-from tests.conftest import sample_points
+from autograd import Value, apply, no_grad
+from autograd.ops import activated, leaky_relu, power
+from tests.conftest import ALL_OPS, n_inputs_of, sample_points
 
 HOSTILE = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 1e-310, 1e308, -1e308, 700.0, 710.0, -745.5,
            math.inf, -math.inf]
@@ -50,11 +51,6 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def op_arity(op: Any, n_inputs: int = 3) -> int:
-    """How many inputs the op takes at the sample points (n-ary ops: their sample size)."""
-    return len(sample_points(op, count=1, n_inputs=n_inputs)[0])
-
-
 def forward_and_backward(op: Any, point: list[float]) -> Any:
     """apply(op, *leaves), then backward(): the data, and every leaf's gradient."""
     leaves = [Value(x) for x in point]
@@ -65,10 +61,12 @@ def forward_and_backward(op: Any, point: list[float]) -> Any:
 
 def table_cases() -> dict[str, Any]:
     cases: dict[str, Any] = {}
-    for name, op in sorted(OPS.items()):
+    extra = [power(7), power(-2), activated(power(2)), activated(leaky_relu(0.3))]
+    for op in [*ALL_OPS, *extra]:
+        name = op.name
         for i, point in enumerate(sample_points(op, count=4, seed=7)):
             cases[f"{name} sample {i}"] = outcome(partial(forward_and_backward, op, point))
-        width = op_arity(op)
+        width = n_inputs_of(op)
         rng = random.Random(name)
         for i in range(12):
             point = [rng.choice(HOSTILE) for _ in range(width)]
