@@ -52,7 +52,7 @@ case "${1:-}" in
         setup test
         need_dot
         "$venv/bin/ruff" check .
-        "$venv/bin/python" -c 'import autograd as a; print("engine:", a.implementation)'
+        "$venv/bin/python" -c 'import autograd as a; print("engine:", a.implementation, a._compiled.reason)'
         "$venv/bin/python" -m pytest "$@"
         echo "--- again on the pure-Python reference (CHAINRULE_PURE_PYTHON=1)"
         CHAINRULE_PURE_PYTHON=1 exec "$venv/bin/python" -m pytest "$@"

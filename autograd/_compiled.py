@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import threading
@@ -30,9 +31,14 @@ if os.environ.get("CHAINRULE_PURE_PYTHON", "") not in ("", "0"):
     reason = "CHAINRULE_PURE_PYTHON is set"
 else:
     try:
-        from autograd import _core as core
-    except ImportError as error:  # built without a compiler: the reference runs
-        reason = f"the compiled core is not built ({error})"
+        core = importlib.import_module("autograd._core")
+    except ModuleNotFoundError as error:  # installed without a compiler: the reference runs
+        if error.name != "autograd._core":
+            raise
+        reason = ("the compiled core is not built: no C compiler or Python headers when chainrule "
+                  "was installed (install them and reinstall: pip install -e .)")
+    except ImportError as error:  # built, but not loadable here (another Python's build?)
+        reason = f"the compiled core cannot be loaded: {error}"
 
 implementation = "python" if core is None else "compiled"
 """``"compiled"`` when the C core runs, ``"python"`` for the reference (``reason`` says why)."""

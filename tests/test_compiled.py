@@ -232,3 +232,26 @@ def test_a_users_op_runs_through_its_python_rules():
     assert y.op == "+" and y.parents[0].op == "scaled product"
     y.backward()
     assert (a.grad, b.grad) == (2.0 * 2 + 3.0 * 2.0 * 3.0, 2.0 * 2.0 * 3.0 + 2.0 * 3.0)
+
+
+def test_without_a_compiler_the_build_succeeds_and_the_reference_runs(tmp_path):
+    for name in ("setup.py", "pyproject.toml", "README.md", "LICENSE"):
+        (tmp_path / name).write_bytes((ROOT / name).read_bytes())
+    for package in ("autograd", "nn"):
+        for source in (ROOT / package).glob("*"):
+            if source.suffix in (".py", ".c", ".typed"):
+                (tmp_path / package).mkdir(exist_ok=True)
+                (tmp_path / package / source.name).write_bytes(source.read_bytes())
+    env = {**os.environ, "CC": "/bin/false", "PYTHONPATH": str(tmp_path)}
+    env.pop("CHAINRULE_PURE_PYTHON", None)
+    build = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr
+    assert not list((tmp_path / "autograd").glob("_core*"))[1:]  # only _core.c: nothing built
+    check = ("import autograd, autograd._compiled as c; from autograd import Value; "
+             "x = Value(3.0); (x * x).backward(); print(autograd.implementation, x.grad, c.reason)")
+    # -S: no site-packages, where an editable install would find this checkout's build
+    ran = subprocess.run([sys.executable, "-S", "-c", check], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("python 6.0 the compiled core is not built"), ran.stdout
