@@ -69,8 +69,8 @@ static int fit_kind(int kind, uint32_t n)
 
 /* --- the node -------------------------------------------------------------------------------- */
 
-enum { F_MANY = 1, F_GRAD_VALUE = 2, F_LABEL = 4, F_SEEN = 8, F_BUSY = 16 };
-/* F_SEEN: marked by the walk's sort; F_BUSY: in a walk that runs Python code (see backward) */
+enum { F_MANY = 1, F_GRAD_VALUE = 2, F_LABEL = 4, F_SEEN = 8, F_DONE = 16, F_BUSY = 32 };
+/* F_SEEN, F_DONE: marks of the walk's sort; F_BUSY: in a walk that runs Python code */
 
 typedef struct Node {
     PyObject_HEAD
@@ -1133,57 +1133,76 @@ static PyObject *Value_deepcopy(Node *self, PyObject *memo)
 /* --- the first-order backward walk ----------------------------------------------------------- */
 
 typedef struct {
-    Node **order;      /* interior nodes, each after its parents (root last) */
-    double *saved;     /* their grads before the walk */
-    Py_ssize_t n_order, cap_order;
+    /* one array for two lists: the order from the front (interior nodes, each after its parents,
+     * root last) and the depth-first stack from the back (stack entry i is items[cap - 1 - i]);
+     * as the sort goes on the stack shrinks while the order grows */
+    Node **items;
+    double *saved;     /* saved[i]: the grad of order[i] before the walk */
+    Py_ssize_t cap, n_order, top;
     Node **leaves;     /* the leaves reached, each once */
     double *saved_leaves;
     Py_ssize_t n_leaves, cap_leaves;
-    Node **stack;      /* the DFS stack; a node with its low bit set is finished */
-    Py_ssize_t cap_stack;
     int value_grads;   /* a node holds a Value grad (from create_graph) */
     int python_ops;    /* a node's op runs through Python */
 } Walk;
 
-/* Makes room for `need` entries in items (and in the parallel array doubles, if given). */
-static int grow(Node ***items, double **doubles, Py_ssize_t *cap, Py_ssize_t need)
+#define ORDER(w, i) ((w)->items[i])
+#define STACK(w, i) ((w)->items[(w)->cap - 1 - (i)])
+
+/* Room for `extra` more entries in the order and the stack together. */
+static int room(Walk *w, Py_ssize_t extra)
 {
-    if (need <= *cap)
+    Py_ssize_t need = w->n_order + w->top + extra;
+    if (need <= w->cap)
         return 0;
-    Py_ssize_t size = *cap ? *cap : 256;
-    while (size < need)
-        size *= 2;
-    Node **bigger = PyMem_Realloc(*items, size * sizeof(Node *));
-    if (bigger == NULL)
-        goto fail;
-    *items = bigger;
-    if (doubles != NULL) {
-        double *more = PyMem_Realloc(*doubles, size * sizeof(double));
-        if (more == NULL)
-            goto fail;
-        *doubles = more;
-    }
-    *cap = size;
+    Py_ssize_t cap = w->cap ? w->cap * 2 : 256;
+    while (cap < need)
+        cap *= 2;
+    Node **items = PyMem_Realloc(w->items, cap * sizeof(Node *));
+    if (items == NULL)
+        return PyErr_NoMemory(), -1;
+    memmove(items + cap - w->top, items + w->cap - w->top, w->top * sizeof(Node *));
+    w->items = items;
+    w->cap = cap;
+    double *saved = PyMem_Realloc(w->saved, cap * sizeof(double));
+    if (saved == NULL)
+        return PyErr_NoMemory(), -1;
+    w->saved = saved;
     return 0;
-fail:
-    PyErr_NoMemory();
-    return -1;
+}
+
+static int room_for_leaves(Walk *w, Py_ssize_t extra)
+{
+    Py_ssize_t need = w->n_leaves + extra;
+    if (need <= w->cap_leaves)
+        return 0;
+    Py_ssize_t cap = w->cap_leaves ? w->cap_leaves * 2 : 64;
+    while (cap < need)
+        cap *= 2;
+    Node **leaves = PyMem_Realloc(w->leaves, cap * sizeof(Node *));
+    if (leaves == NULL)
+        return PyErr_NoMemory(), -1;
+    w->leaves = leaves;
+    double *saved = PyMem_Realloc(w->saved_leaves, cap * sizeof(double));
+    if (saved == NULL)
+        return PyErr_NoMemory(), -1;
+    w->saved_leaves = saved;
+    w->cap_leaves = cap;
+    return 0;
 }
 
 static void walk_free(Walk *w)
 {
-    PyMem_Free(w->order);
+    PyMem_Free(w->items);
     PyMem_Free(w->saved);
     PyMem_Free(w->leaves);
     PyMem_Free(w->saved_leaves);
-    PyMem_Free(w->stack);
 }
 
-/* A node enters the walk: its grad is saved and zeroed (a Value grad is left for the
- * reference), and it is marked seen. */
-static inline void enter(Walk *w, Node *node, double *saved)
+/* A node's grad is saved and zeroed as it joins the walk (a Value grad is left alone: the
+ * reference will handle that walk). */
+static inline void save(Walk *w, Node *node, double *saved)
 {
-    node->flags |= F_SEEN;
     if (node->flags & F_GRAD_VALUE) {
         w->value_grads = 1;
         *saved = 0.0;
@@ -1194,11 +1213,11 @@ static inline void enter(Walk *w, Node *node, double *saved)
 }
 
 /* Puts every saved grad back and clears every mark (after a failure, or to hand over). */
-static void walk_undo(Walk *w, Node **stack, Py_ssize_t top)
+static void walk_undo(Walk *w)
 {
     for (Py_ssize_t i = 0; i < w->n_order; i++) {
-        Node *node = w->order[i];
-        node->flags &= ~F_SEEN;
+        Node *node = ORDER(w, i);
+        node->flags &= ~(F_SEEN | F_DONE);
         if (!(node->flags & F_GRAD_VALUE))
             node->grad.f = w->saved[i];
     }
@@ -1208,68 +1227,63 @@ static void walk_undo(Walk *w, Node **stack, Py_ssize_t top)
         if (!(node->flags & F_GRAD_VALUE))
             node->grad.f = w->saved_leaves[i];
     }
-    for (Py_ssize_t i = 0; i < top; i++)   /* entered but not finished: grads not touched yet */
-        ((Node *)((uintptr_t)stack[i] & ~(uintptr_t)1))->flags &= ~F_SEEN;
+    for (Py_ssize_t i = 0; i < w->top; i++)   /* seen, not finished: grads not touched yet */
+        STACK(w, i)->flags &= ~F_SEEN;
+    w->top = 0;
 }
 
-#define FINISHED(node) ((Node *)((uintptr_t)(node) | 1))
-
 /* The same depth-first order as engine.topological_order (parents pushed in order, the last
- * one expanded first), with a mark in the node instead of a set; every node's grad is saved
- * and zeroed on the way. Marks stay set until the walk has propagated the node, so no Python
- * code may run in between (see `backward`). */
+ * one expanded first), with marks in the node instead of a set: F_SEEN once expanded, F_DONE
+ * once listed. A node stays on the stack while its parents are sorted and is listed when it
+ * is on top again. Every node's grad is saved and zeroed on the way. The marks stay set until
+ * the walk has propagated the node, so no Python code may run in between (see `backward`). */
 static int topological_order(Node *root, Walk *w)
 {
-    Py_ssize_t top = 0;
     if (root->n == 0) {
-        if (grow(&w->leaves, &w->saved_leaves, &w->cap_leaves, 1) < 0)
+        if (room_for_leaves(w, 1) < 0)
             return -1;
-        enter(w, root, &w->saved_leaves[0]);
+        root->flags |= F_SEEN;
+        save(w, root, &w->saved_leaves[0]);
         w->leaves[w->n_leaves++] = root;
         return 0;
     }
-    if (grow(&w->stack, NULL, &w->cap_stack, 1) < 0)
+    if (room(w, 1) < 0)
         return -1;
-    w->stack[top++] = root;
-    while (top) {
-        Node *node = w->stack[--top];
-        if ((uintptr_t)node & 1) {
-            node = (Node *)((uintptr_t)node & ~(uintptr_t)1);
-            if (grow(&w->order, &w->saved, &w->cap_order, w->n_order + 1) < 0)
-                goto fail;
-            /* entered when first popped; its grad is saved only now that it is listed */
-            w->saved[w->n_order] = node->grad.f;
-            if (node->flags & F_GRAD_VALUE)
-                w->value_grads = 1;
-            else
-                node->grad.f = -0.0;
-            w->order[w->n_order++] = node;
+    STACK(w, w->top++) = root;
+    while (w->top) {
+        Node *node = STACK(w, w->top - 1);
+        if (node->flags & F_DONE) {          /* pushed twice, listed already */
+            w->top--;
             continue;
         }
-        if (node->flags & F_SEEN)
+        if (node->flags & F_SEEN) {          /* back on top: its parents are listed */
+            w->top--;
+            node->flags |= F_DONE;
+            save(w, node, &w->saved[w->n_order]);
+            ORDER(w, w->n_order++) = node;
             continue;
-        if (grow(&w->stack, NULL, &w->cap_stack, top + node->n + 1) < 0 ||
-            grow(&w->leaves, &w->saved_leaves, &w->cap_leaves, w->n_leaves + node->n) < 0)
+        }
+        if (room(w, node->n) < 0 || room_for_leaves(w, node->n) < 0)
             goto fail;
         node->flags |= F_SEEN;
         w->python_ops |= !rule_in_c(node->kind);
-        w->stack[top++] = FINISHED(node);
         Node **parents = parents_of(node);
         for (uint32_t i = 0; i < node->n; i++) {
             Node *parent = parents[i];
-            if (parent->flags & F_SEEN)
+            if (parent->flags & (F_SEEN | F_DONE))
                 continue;
             if (parent->n)
-                w->stack[top++] = parent;
+                STACK(w, w->top++) = parent;
             else {
-                enter(w, parent, &w->saved_leaves[w->n_leaves]);
+                parent->flags |= F_SEEN;
+                save(w, parent, &w->saved_leaves[w->n_leaves]);
                 w->leaves[w->n_leaves++] = parent;
             }
         }
     }
     return 0;
 fail:
-    walk_undo(w, w->stack, top);
+    walk_undo(w);
     return -1;
 }
 
@@ -1410,9 +1424,9 @@ static int propagate(Node *node)
 static void hold(Walk *w, int on)
 {
     for (Py_ssize_t k = 0; k < w->n_order + w->n_leaves; k++) {
-        Node *node = k < w->n_order ? w->order[k] : w->leaves[k - w->n_order];
+        Node *node = k < w->n_order ? ORDER(w, k) : w->leaves[k - w->n_order];
         if (on) {
-            node->flags = (node->flags & ~F_SEEN) | F_BUSY;
+            node->flags = (node->flags & ~(F_SEEN | F_DONE)) | F_BUSY;
             Py_INCREF(node);
         } else {
             node->flags &= ~F_BUSY;
@@ -1420,7 +1434,7 @@ static void hold(Walk *w, int on)
     }
     if (!on)   /* released last: dropping these may free nodes */
         for (Py_ssize_t k = 0; k < w->n_order + w->n_leaves; k++)
-            Py_DECREF(k < w->n_order ? w->order[k] : w->leaves[k - w->n_order]);
+            Py_DECREF(k < w->n_order ? ORDER(w, k) : w->leaves[k - w->n_order]);
 }
 
 /* Python's reference walk, for what this one does not decide (and for its error messages). */
@@ -1441,7 +1455,7 @@ static PyObject *backward(Node *root)
         return NULL;
     }
     if (w.value_grads) {   /* grads from create_graph: the reference knows how to add them */
-        walk_undo(&w, NULL, 0);
+        walk_undo(&w);
         walk_free(&w);
         return reference_backward(root, 0);
     }
@@ -1451,8 +1465,8 @@ static PyObject *backward(Node *root)
     int failed = 0, interrupted = 0;
     Py_ssize_t i = w.n_order - 1;
     for (; i >= 0; i--) {
-        Node *node = w.order[i];
-        node->flags &= ~F_SEEN;
+        Node *node = ORDER(&w, i);
+        node->flags &= ~(F_SEEN | F_DONE);
         if (!isfinite(node->grad.f)) {   /* it is final now: a non-finite one is for the reference */
             failed = 1;
             break;
@@ -1471,7 +1485,7 @@ static PyObject *backward(Node *root)
         failed |= !isfinite(old == 0.0 ? new : old + new);
     }
     if (failed)
-        walk_undo(&w, NULL, 0);
+        walk_undo(&w);
     else
         for (Py_ssize_t j = 0; j < w.n_leaves; j++)
             if (w.saved_leaves[j] != 0.0)
