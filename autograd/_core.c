@@ -542,6 +542,29 @@ static PyObject *unary(Node *x, int kind)
 
 static PyObject *binary(int kind, PyObject *a, PyObject *b)
 {
+    if (IS_NODE(a) && IS_NODE(b) && !grad_disabled) {   /* the usual case, made short */
+        double x = ((Node *)a)->data, y = ((Node *)b)->data, data;
+        switch (kind) {
+        case K_ADD: data = x + y; break;
+        case K_SUB: data = x - y; break;
+        case K_MUL: data = x * y; break;
+        default: data = forward(kind, NULL, 2, (double[]){x, y});
+        }
+        if (isfinite(data)) {
+            Node *node = PyObject_GC_New(Node, &ValueType);
+            if (node == NULL)
+                return NULL;
+            node->data = data;
+            node->grad.f = 0.0;
+            node->op = Py_NewRef(g_ops[kind]);
+            node->parents.two[0] = (Node *)Py_NewRef(a);
+            node->parents.two[1] = (Node *)Py_NewRef(b);
+            node->n = 2;
+            node->kind = (uint16_t)kind;
+            node->flags = 0;
+            return (PyObject *)node;
+        }
+    }
     if (!configured())
         return NULL;
     Node *inputs[2];
