@@ -10,9 +10,18 @@ import pytest
 import nn
 from autograd import Value, gradcheck, topological_order
 from nn import MLP, Layer, Module, Neuron, StateDictError
-from nn.module import ACTIVATION_OPS
+from nn.activations import ACTIVATIONS, LEAKY_RELU_SLOPE
 
-ALL_ACTIVATIONS = ["relu", "tanh", "sigmoid", "leaky_relu", "gelu", "linear"]
+# each activation's formula, written out independently of the op table
+REFERENCE = {
+    "relu": lambda z: max(z, 0.0),
+    "tanh": math.tanh,
+    "sigmoid": lambda z: 1 / (1 + math.exp(-z)),
+    "leaky_relu": lambda z: z if z > 0 else LEAKY_RELU_SLOPE * z,
+    "gelu": lambda z: 0.5 * z * (1 + math.erf(z / math.sqrt(2))),
+    "linear": lambda z: z,
+}
+ALL_ACTIVATIONS = sorted(ACTIVATIONS)
 
 
 def snapshot(model: Module) -> list[float]:
@@ -102,6 +111,12 @@ def test_bad_sizes():
 
 # --- activations and graphs -------------------------------------------------------------------
 
+def test_every_activation_in_the_table_has_a_reference_formula():
+    assert sorted(REFERENCE) == ALL_ACTIVATIONS
+    for name, entry in ACTIVATIONS.items():
+        assert entry.name == name and entry.init in ("kaiming", "xavier") and entry.gain > 0
+
+
 @pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
 def test_one_fused_node_per_neuron(activation):
     neuron = Neuron(4, activation=activation, seed=0)
@@ -109,13 +124,11 @@ def test_one_fused_node_per_neuron(activation):
     x = [0.5, -1.0, 2.0, 0.25]
     out = neuron(x)
     assert topological_order(out) == [out]
-    fused = ACTIVATION_OPS[activation]
+    fused = ACTIVATIONS[activation].op
     assert out.op == ("affine" if fused is None else f"affine>{fused.name}")
-    z = sum(w.data * xi for w, xi in zip(neuron.weight, x)) + 0.1
-    expected = {"relu": max(z, 0.0), "tanh": math.tanh(z), "sigmoid": 1 / (1 + math.exp(-z)),
-                "leaky_relu": z if z > 0 else 0.01 * z,
-                "gelu": 0.5 * z * (1 + math.erf(z / math.sqrt(2))), "linear": z}[activation]
-    assert out.data == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    for z in (-1.3, 0.1, 2.0):  # both sides of the kinks
+        neuron.bias.data = z - sum(w.data * xi for w, xi in zip(neuron.weight, x))
+        assert neuron(x).data == pytest.approx(REFERENCE[activation](z), rel=1e-12, abs=1e-12)
 
 
 def test_mlp_graph_has_one_node_per_neuron():
@@ -181,19 +194,19 @@ def test_seed_none_gives_different_networks():
     ("linear", 16, 1, math.sqrt(6 / 17)),
 ])
 def test_init_bounds(activation, fan_in, fan_out, bound):
-    assert nn.init_bound(activation, fan_in, fan_out) == pytest.approx(bound)
+    assert nn.get_activation(activation).init_bound(fan_in, fan_out) == pytest.approx(bound)
 
 
 def test_weights_fill_their_bound_and_biases_start_at_zero():
     model = MLP(2, [200, 1], seed=0)
     first = [w.data for n in model.layers[0].neurons for w in n.weight]
-    bound = nn.init_bound("relu", 2, 200)
+    bound = nn.get_activation("relu").init_bound(2, 200)
     assert all(abs(w) <= bound for w in first)
     assert max(map(abs, first)) > 0.95 * bound
     assert abs(sum(first) / len(first)) < 0.1 * bound
     assert all(n.bias.data == 0.0 for layer in model.layers for n in layer.neurons)
     last = model.layers[1].neurons[0].weight
-    assert all(abs(w.data) <= nn.init_bound("linear", 200, 1) for w in last)
+    assert all(abs(w.data) <= nn.get_activation("linear").init_bound(200, 1) for w in last)
 
 
 # --- load_state_dict --------------------------------------------------------------------------
@@ -280,4 +293,6 @@ def test_shared_parameters_are_listed_once():
     tied = Tied()
     assert [name for name, _ in tied.named_parameters()] == [
         "first.weight.0", "first.weight.1", "first.bias", "second.bias"]
-    assert "second.weight" in tied.state_dict() and "_cache" not in tied.state_dict()
+    # once in the state dict too, under the first name
+    assert list(tied.state_dict()) == ["first.weight", "first.bias", "second.bias"]
+    assert "_cache" not in tied.state_dict()
