@@ -10,7 +10,8 @@ import pytest
 
 import nn
 from nn import MLP, SGD
-from nn.train import History, main, train
+from nn.cli import main
+from nn.train import History, train
 
 ROOT = Path(__file__).resolve().parent.parent
 
