@@ -74,8 +74,7 @@ def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
     document = {"format": FORMAT, "version": VERSION, "state_dict": _plain("state_dict",
                                                                             state_dict)}
     text = json.dumps(document, allow_nan=False, separators=(",", ":"))
-    target = check_target(path)
-    _write_atomically(target, (text + "\n").encode("utf-8"))
+    write_atomically(path, (text + "\n").encode("utf-8"))
 
 
 def check_target(path: PathLike) -> str:
@@ -95,8 +94,7 @@ def check_target(path: PathLike) -> str:
     target = os.path.realpath(path) if os.path.islink(path) else path
     where = f"cannot save to {path}" + (f" (a link to {target})" if target != path else "")
     if os.path.isdir(target):
-        raise IsADirectoryError(f"{where}: it is a folder; give a file name, such as "
-                                f"{os.path.join(path, 'model.json')}")
+        raise IsADirectoryError(f"{where}: it is a folder, not a file name")
     directory = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(directory):
         if os.path.exists(directory):
@@ -249,8 +247,18 @@ def _plain(where: str, x: Any) -> Any:
                     f"strings, booleans, None and lists or dicts of them")
 
 
-def _write_atomically(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers only ever see the old or the new content."""
+def write_atomically(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers only ever see the old or the new content.
+
+    ``save`` writes through it, and so do the plots; ``check_target`` runs first, and the
+    module doc says what happens to permissions, symbolic links and temporary files.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "note.txt")
+    >>> write_atomically(path, b"hello"); open(path, "rb").read()
+    b'hello'
+    """
+    path = check_target(path)
     directory, name = os.path.split(os.path.abspath(path))
     temporary = os.path.join(directory, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:

@@ -87,7 +87,8 @@ def train(model: Module, X: np.ndarray, y: np.ndarray, optimizer: Optimizer, ste
         raise ValueError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
     if schedule not in ("linear", "constant"):
         raise ValueError(f"unknown schedule {schedule!r}; choose linear or constant")
-    rows, labels = _rows(X), _labels(y)
+    rows = _rows(X)
+    labels = _labels(y, len(rows))
     inputs = [[Value(v) for v in row] for row in rows]  # constant leaves, made once
     objective = _objective(loss, labels, model.parameters(), l2)
     params = optimizer.params
@@ -128,7 +129,8 @@ def evaluate(model: Module, X: np.ndarray, y: np.ndarray, loss: str = "hinge",
     >>> loss > 0, 0.0 <= accuracy <= 1.0
     (True, True)
     """
-    rows, labels = _rows(X), _labels(y)
+    rows = _rows(X)
+    labels = _labels(y, len(rows))
     with no_grad():
         outputs = [model(row) for row in rows]
         value = _objective(loss, labels, model.parameters(), l2)(outputs).data
@@ -173,8 +175,11 @@ def _rows(X: np.ndarray) -> list[list[float]]:
     return X.tolist()
 
 
-def _labels(y: np.ndarray) -> list[int]:
-    return np.asarray(y).astype(int).tolist()
+def _labels(y: np.ndarray, n: int) -> list[int]:
+    y = np.asarray(y)
+    if y.shape != (n,):
+        raise ValueError(f"y must hold one class index per row of X ({n}), got shape {y.shape}")
+    return y.astype(int).tolist()
 
 
 def _objective(loss: str, labels: list[int], params: list[Value],
