@@ -7,9 +7,9 @@ import inspect
 import pytest
 
 import nn
-import nn.plots
 import nn.activations
 import nn.cli
+import nn.plots
 import nn.serialization
 import nn.train
 

@@ -166,7 +166,7 @@ def test_a_bad_file_leaves_the_model_unchanged(tmp_path, corrupt):
 def test_pickles_of_every_protocol_are_named_as_pickles(tmp_path, protocol):
     for obj in (MLP(2, [4, 1], seed=0).state_dict(), [1.0, 2.0], 3.5, Boom()):
         path = write(tmp_path / "model.pkl", pickle.dumps(obj, protocol=protocol))
-        with pytest.raises(ValueError, match="is a Python pickle.*never unpickles"):
+        with pytest.raises(ValueError, match=r"is a Python pickle.*never unpickles"):
             nn.load(path)
 
 
