@@ -61,11 +61,12 @@ class Activation:
 
 
 _KAIMING_RELU = math.sqrt(2.0)
+_LEAKY_RELU = ops.leaky_relu(LEAKY_RELU_SLOPE)
 
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
     Activation("relu", ops.RELU, "kaiming", _KAIMING_RELU),
-    Activation("leaky_relu", ops.leaky_relu(LEAKY_RELU_SLOPE), "kaiming",
-               math.sqrt(2.0 / (1.0 + LEAKY_RELU_SLOPE**2))),
+    Activation("leaky_relu", _LEAKY_RELU, "kaiming",
+               math.sqrt(2.0 / (1.0 + _LEAKY_RELU.parameter**2))),
     Activation("gelu", ops.GELU, "kaiming", _KAIMING_RELU),
     Activation("tanh", ops.TANH, "xavier", 5.0 / 3.0),
     Activation("sigmoid", ops.SIGMOID, "xavier", 1.0),

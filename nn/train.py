@@ -104,7 +104,8 @@ def train(model: Module, X: np.ndarray, y: np.ndarray, optimizer: Optimizer, ste
                 value, accuracy = _step(model, inputs, labels, objective, optimizer)
             except (_NotFinite, OverflowError) as error:
                 _restore(params, before)
-                raise TrainingDiverged(k + 1, str(error), history, optimizer.lr) from None
+                reason = str(error) if len(str(error)) <= 100 else str(error)[:97] + "..."
+                raise TrainingDiverged(k + 1, reason, history, optimizer.lr) from error
             except BaseException:  # Ctrl-C or an error: undo a half-done update
                 _restore(params, before)
                 raise

@@ -406,6 +406,12 @@ def test_bad_construction_is_refused_up_front(make, error, message):
         make()
 
 
+def test_leaky_relu_slope_must_be_finite():
+    with pytest.raises(ValueError, match="slope must be a finite number"):
+        Value(1.0).leaky_relu(float("nan"))
+    assert ACTIVATIONS["leaky_relu"].op.parameter == LEAKY_RELU_SLOPE
+
+
 def test_numpy_sizes_are_accepted():
     import numpy as np
 
