@@ -246,7 +246,7 @@ def _check_outputs(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
             try:
                 check_target(os.path.join(args.out, name))
             except OSError as error:
-                parser.error(f"--out {args.out}: {error}")
+                parser.error(f"--out: {error}")
     if args.save:
         directory = os.path.dirname(args.save)
         if directory and not os.path.exists(directory) and not os.path.islink(args.save):
@@ -258,7 +258,7 @@ def _check_outputs(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         try:
             check_target(args.save)
         except OSError as error:
-            parser.error(f"--save {args.save}: {error}")
+            parser.error(f"--save: {error}")
 
 
 def _save(model: MLP, path: str | None) -> str | None:
