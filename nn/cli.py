@@ -160,6 +160,14 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    try:
+        return _run(parser, args, prog)
+    except KeyboardInterrupt:  # before training began, or a second Ctrl-C while saving
+        print(f"{prog}: interrupted", file=sys.stderr, flush=True)
+        return 130
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, prog: str) -> int:
     require("tqdm", prog)
     if args.out:
         require("matplotlib", f"{prog} --out")
