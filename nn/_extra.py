@@ -13,7 +13,7 @@ INSTALL = 'pip install "chainrule[nn]"'
 def require(module: str, needed_by: str) -> ModuleType:
     """Import ``module``; if it is not installed, say which extra provides it.
 
-    From a command (``chainrule-train``, ``python -m nn...``) the hint is printed and the
+    From a command (``chainrule-train``, ``python -m nn.train``...) the hint is printed and the
     process exits with status 1, without a traceback; from library code it is the message of
     the ``ModuleNotFoundError``.
 
@@ -32,10 +32,11 @@ def require(module: str, needed_by: str) -> ModuleType:
 
 
 def _running_a_command() -> bool:
-    """Whether this process is ``chainrule-train`` or ``python -m nn.<module>``."""
+    """Whether this process is one of chainrule's commands (``chainrule-train``...) or
+    ``python -m nn.<module>``."""
     program = sys.argv[0] if sys.argv else ""
     # while `python -m` imports the package of the module it is about to run, argv[0] is "-m"
     name = os.path.basename(program).lower()
-    return program == "-m" or name.startswith("chainrule-train") or (
+    return program == "-m" or name.startswith("chainrule-") or (
         getattr(sys.modules.get("__main__"), "__spec__", None) is not None
         and sys.modules["__main__"].__spec__.name.startswith("nn."))
