@@ -15,6 +15,7 @@ from typing import Union
 import numpy as np
 
 from autograd import Value, no_grad
+from nn._extra import require
 from nn.module import Module
 from nn.serialization import check_target, write_atomically
 
@@ -65,6 +66,7 @@ def plot_decision_boundary(model: Module, X: np.ndarray, y: np.ndarray, path: Pa
     >>> os.path.getsize(path) > 0
     True
     """
+    require("matplotlib", "nn.plots")
     from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure
 
@@ -111,6 +113,7 @@ def plot_loss_curve(losses: Sequence[float], path: PathLike,
     >>> os.path.getsize(path) > 0
     True
     """
+    require("matplotlib", "nn.plots")
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(6, 4), dpi=100)
