@@ -74,11 +74,6 @@ class Engine:
             return f"{self.requires} is not installed (pip install 'chainrule[{extra}]')"
         return None
 
-    @property
-    def is_chainrule(self) -> bool:
-        """chainrule in any form (it can run every workload)."""
-        return self.workloads == CHAINRULE
-
 
 def torch_scalar(x: float) -> Any:
     """A 0-d float64 tensor that requires grad: PyTorch's counterpart of ``Value(x)``."""

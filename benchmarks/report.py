@@ -168,10 +168,9 @@ def b1(results: Results, registry: Mapping[str, Engine],
             key = f"{engine}/{workload}"
             timings[key] = Timing.pool(runs)
             names[key] = f"{label(registry[engine], timings[key].implementation)}, {style}"
-    jobs = [job for job in results if job.task == "time" and job.workload == "nn"]
     if not timings:
         return [], []
-    points = jobs[0].points if jobs else next(iter(results)).points
+    points = next(job.points for job in results if job.workload in ("mgstyle", "nn"))
     lines = [f"### B1 — micrograd's moons demo step ({points} points, `MLP(2, [16, 16, 1])`, "
              "hinge loss + L2, SGD)", "",
              *_step_table(timings, names, "micrograd/mgstyle"), ""]
@@ -217,7 +216,8 @@ def b5(results: Results, registry: Mapping[str, Engine]) -> tuple[list[str], lis
              f"Only the `Value` class differs between the rows (same code, same seed, same "
              f"names); every step's loss is the same on every Value class (relative 1e-9): "
              f"{'yes' if same else '**no**'}. The floats row runs the same forward pass on "
-             "plain floats: no graph, no backward, no update — the floor.", ""]
+             "plain floats: no graph, no backward, no update — the floor. Step k trains on "
+             "name k, so steps differ in length; op nodes are those of step 0's graph.", ""]
     get = timings.get
     target = _versus("B5 microgpt step, chainrule vs microgpt's Value",
                      get("chainrule/gc-on"), get("microgpt/gc-on"), 6)
