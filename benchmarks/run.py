@@ -3,6 +3,7 @@
     python -m benchmarks.run                       # everything (./dev.sh bench), a few minutes
     python -m benchmarks.run --only b5 --repeats 5
     python -m benchmarks.run --baseline aa0a218    # also chainrule at that revision, same run
+    python -m benchmarks.run --quick               # tiny sizes: does every row still run?
     python -m benchmarks.run --write               # update benchmarks/RESULTS.md and README
 
 B1 is micrograd's moons demo step, B3 the chain ``x = x*a + b`` (depth), B4 bytes per graph node
@@ -144,7 +145,7 @@ def measure(args: argparse.Namespace, registry: Mapping[str, Engine],
                          if e.recursive_sort and not e.missing()]
             extra = [Job("chain", e.name, n=1000) for e in recursive]
             if args.huge:
-                log("B3: chain of 10,000,000 steps (--huge)")
+                log("B3: chain of 10,000,000 steps")
                 extra.append(Job("chain", "chainrule", n=10_000_000))
             results.update(alternate(extra, 1, baseline))
             lines, found, per_node = report.b3(results, registry, args.chain)
@@ -178,8 +179,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="timed steps per process after one warm-up step, B1 and B5 (5)")
     parser.add_argument("--points", type=int, default=100, help="B1: moons points (100)")
     parser.add_argument("--chain", type=int, default=1_000_000, help="B3: chain steps (1e6)")
-    parser.add_argument("--huge", action="store_true",
-                        help="B3: also the chain of 10,000,000 steps on chainrule")
+    parser.add_argument("--no-huge", dest="huge", action="store_false",
+                        help="B3: skip the chain of 10,000,000 steps on chainrule (the pure-Python "
+                             "engine needs about 4 GiB and a minute for it)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, to check the suite works (figures are meaningless)")
     parser.add_argument("--write", action="store_true",
@@ -188,7 +190,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         if args.write:
             parser.error("--quick figures are not results; run without --quick to --write")
-        args.repeats, args.steps, args.points, args.chain = 1, 1, 4, 1000
+        args.repeats, args.steps, args.points, args.chain, args.huge = 1, 1, 4, 1000, False
     args.engines = [name.strip() for name in args.engines.split(",")]
     unknown = set(args.engines) - set(REGISTRY) - {"baseline"}
     if unknown:
