@@ -158,6 +158,17 @@ def _step_table(timings: Mapping[str, Timing], names: Mapping[str, str], base: s
     return lines
 
 
+def same_losses(timings: Mapping[str, Timing]) -> bool:
+    """Whether every process of every timing saw the same losses, step by step (relative 1e-9).
+
+    >>> same_losses({"a": Timing(losses=[[1.0, 0.5]]), "b": Timing(losses=[[1.0, 0.5]] * 2)})
+    True
+    """
+    curves = [run for t in timings.values() for run in t.losses]
+    return all(math.isclose(a, b, rel_tol=1e-9)
+               for run in curves[1:] for a, b in zip(run, curves[0], strict=True))
+
+
 def b1(results: Results, registry: Mapping[str, Engine],
        skipped: Mapping[str, str]) -> tuple[list[str], list[Target]]:
     """B1: every engine's moons step, micrograd-style code and chainrule's ``nn``."""
@@ -175,7 +186,8 @@ def b1(results: Results, registry: Mapping[str, Engine],
              "hinge loss + L2, SGD)", "",
              *_step_table(timings, names, "micrograd/mgstyle"), ""]
     lines += [f"Not run: {name} ({why})." for name, why in skipped.items()]
-    lines += ["Every engine starts from the same weights and data, so the losses agree. "
+    agree = "yes" if same_losses(timings) else "**no**"
+    lines += [f"Every engine starts from the same weights and data; same losses: {agree}. "
               "\"micrograd's code\" is micrograd's `MLP` and loss written once "
               "(`benchmarks/mlp.py`) over each engine's scalar; \"through `nn`\" is the demo as "
               "a chainrule user writes it (`nn.MLP`, `nn.hinge_loss`, `nn.SGD`, each step in "
@@ -204,12 +216,7 @@ def b5(results: Results, registry: Mapping[str, Engine]) -> tuple[list[str], lis
                 ", cycle collector off" if gc == "off" else "")
     if not timings:
         return [], []
-    curves = {key: t.losses for key, t in timings.items()
-              if t.ok and not key.startswith("floats/")}
-    reference = next(iter(curves.values()), [])
-    same = all(math.isclose(a, b, rel_tol=1e-9)
-               for losses in curves.values() for run, ref in zip(losses, reference)
-               for a, b in zip(run, ref))
+    same = same_losses({key: t for key, t in timings.items() if not key.startswith("floats/")})
     lines = ["### B5 — microgpt's training step (vocab 27, n_embd 16, 4 heads, 1 layer, "
              "block 16, Adam; 4,192 parameters)", "",
              *_step_table(timings, names, "microgpt/gc-on"), "",
