@@ -69,8 +69,11 @@ static int fit_kind(int kind, uint32_t n)
 
 /* --- the node -------------------------------------------------------------------------------- */
 
-enum { F_MANY = 1, F_GRAD_VALUE = 2, F_LABEL = 4, F_SEEN = 8, F_DONE = 16, F_BUSY = 32 };
-/* F_SEEN, F_DONE: marks of the walk's sort; F_BUSY: in a walk that runs Python code */
+enum { F_MANY = 1, F_GRAD_VALUE = 2, F_LABEL = 4, F_SEEN = 8, F_DONE = 16, F_GOT = 32,
+       F_BUSY = 64 };
+/* F_SEEN, F_DONE: marks of the walk's sort; F_GOT: the walk added to its grad; F_BUSY: in a
+ * walk that runs Python code */
+#define F_WALK (F_SEEN | F_DONE | F_GOT)
 
 typedef struct Node {
     PyObject_HEAD
@@ -804,10 +807,10 @@ static int set_grad(Node *self, PyObject *value, void *closure)
         PyErr_SetString(PyExc_AttributeError, "a Value's grad cannot be deleted; set it to 0.0");
         return -1;
     }
+    if (refuse_while_busy(self, "grad") < 0)
+        return -1;
     Node *old = (self->flags & F_GRAD_VALUE) ? self->grad.v : NULL;
     if (IS_NODE(value)) {
-        if (refuse_while_busy(self, "grad to a Value") < 0)
-            return -1;
         self->grad.v = (Node *)Py_NewRef(value);
         self->flags |= F_GRAD_VALUE;
         if (track_reachable(self) < 0) {
@@ -1240,13 +1243,13 @@ static void walk_undo(Walk *w)
 {
     for (Py_ssize_t i = 0; i < w->n_order; i++) {
         Node *node = ORDER(w, i);
-        node->flags &= ~(F_SEEN | F_DONE);
+        node->flags &= ~F_WALK;
         if (!(node->flags & F_GRAD_VALUE))
             node->grad.f = w->saved[i];
     }
     for (Py_ssize_t i = 0; i < w->n_leaves; i++) {
         Node *node = w->leaves[i];
-        node->flags &= ~F_SEEN;
+        node->flags &= ~F_WALK;
         if (!(node->flags & F_GRAD_VALUE))
             node->grad.f = w->saved_leaves[i];
     }
@@ -1265,6 +1268,8 @@ static int topological_order(Node *root, Walk *w)
     if (root->n == 0) {
         if (room_for_leaves(w, 1) < 0)
             return -1;
+        if (root->flags & F_BUSY)
+            goto busy;
         root->flags |= F_SEEN;
         save(w, root, &w->saved_leaves[0]);
         w->leaves[w->n_leaves++] = root;
@@ -1288,6 +1293,8 @@ static int topological_order(Node *root, Walk *w)
         }
         if (room(w, node->n) < 0 || room_for_leaves(w, node->n) < 0)
             goto fail;
+        if (node->flags & F_BUSY)
+            goto busy;
         node->flags |= F_SEEN;
         w->python_ops |= !rule_in_c(node->kind);
         Node **parents = parents_of(node);
@@ -1298,6 +1305,8 @@ static int topological_order(Node *root, Walk *w)
             if (parent->n)
                 STACK(w, w->top++) = parent;
             else {
+                if (parent->flags & F_BUSY)
+                    goto busy;
                 parent->flags |= F_SEEN;
                 save(w, parent, &w->saved_leaves[w->n_leaves]);
                 w->leaves[w->n_leaves++] = parent;
@@ -1305,6 +1314,10 @@ static int topological_order(Node *root, Walk *w)
         }
     }
     return 0;
+busy:
+    PyErr_SetString(PyExc_RuntimeError,
+                    "backward() cannot run through Values that another backward() is using "
+                    "(called from inside an op's rule)");
 fail:
     walk_undo(w);
     return -1;
@@ -1348,12 +1361,25 @@ static int python_partials(Node *node)
         double d = PyFloat_AsDouble(item);
         if (d == -1.0 && PyErr_Occurred())
             goto done;
+        if (d == 0.0 && PyFloat_CheckExact(item))
+            continue;   /* the reference skips a float 0 only */
         parents[i]->grad.f += g * d;
+        parents[i]->flags |= F_GOT;
     }
     status = 0;
 done:
     Py_DECREF(seq);
     return status;
+}
+
+/* Adds grad * local to a parent's grad, as the reference walk does: a local derivative of
+ * exactly 0 adds nothing (a relu that is off), and F_GOT notes that something was added. */
+static inline void add(Node *parent, double grad, double local)
+{
+    if (local != 0.0) {
+        parent->grad.f += grad * local;
+        parent->flags |= F_GOT;
+    }
 }
 
 /* Adds each parent's share of node's gradient: grad * the local derivative. */
@@ -1362,36 +1388,36 @@ static int propagate(Node *node)
     double g = node->grad.f;
     Node **p = parents_of(node);
     switch (node->kind) {
-    case K_ADD: p[0]->grad.f += g * 1.0; p[1]->grad.f += g * 1.0; return 0;
-    case K_SUB: p[0]->grad.f += g * 1.0; p[1]->grad.f += g * -1.0; return 0;
+    case K_ADD: add(p[0], g, 1.0); add(p[1], g, 1.0); return 0;
+    case K_SUB: add(p[0], g, 1.0); add(p[1], g, -1.0); return 0;
     case K_MUL: {
         double x = p[0]->data, y = p[1]->data;
-        p[0]->grad.f += g * y;
-        p[1]->grad.f += g * x;
+        add(p[0], g, y);
+        add(p[1], g, x);
         return 0;
     }
     case K_DIV: {
         double y = p[1]->data;
-        p[0]->grad.f += g * (1.0 / y);
-        p[1]->grad.f += g * (-node->data / y);
+        add(p[0], g, (1.0 / y));
+        add(p[1], g, (-node->data / y));
         return 0;
     }
     case K_POW: {
         double x = p[0]->data, y = p[1]->data;
-        p[0]->grad.f += g * (y * pow(x, y - 1.0));
-        p[1]->grad.f += g * (node->data * log(x));
+        add(p[0], g, (y * pow(x, y - 1.0)));
+        add(p[1], g, (node->data * log(x)));
         return 0;
     }
     case K_SUM:
         for (uint32_t i = 0; i < node->n; i++)
-            p[i]->grad.f += g * 1.0;
+            add(p[i], g, 1.0);
         return 0;
     case K_DOT: {
         uint32_t h = node->n / 2;
         for (uint32_t i = 0; i < h; i++) {
             double x = p[i]->data, y = p[h + i]->data;
-            p[i]->grad.f += g * y;
-            p[h + i]->grad.f += g * x;
+            add(p[i], g, y);
+            add(p[h + i], g, x);
         }
         return 0;
     }
@@ -1409,18 +1435,18 @@ static int propagate(Node *node)
             slope = unary_partial(f->act_kind, f->parameter, node->data, sum_total(&z));
             for (uint32_t i = 0; i < h; i++) {
                 double x = p[i]->data, y = p[h + i]->data;
-                p[i]->grad.f += g * (y * slope);
-                p[h + i]->grad.f += g * (x * slope);
+                add(p[i], g, (y * slope));
+                add(p[h + i], g, (x * slope));
             }
-            p[node->n - 1]->grad.f += g * slope;
+            add(p[node->n - 1], g, slope);
             return 0;
         }
         for (uint32_t i = 0; i < h; i++) {
             double x = p[i]->data, y = p[h + i]->data;
-            p[i]->grad.f += g * y;
-            p[h + i]->grad.f += g * x;
+            add(p[i], g, y);
+            add(p[h + i], g, x);
         }
-        p[node->n - 1]->grad.f += g * 1.0;
+        add(p[node->n - 1], g, 1.0);
         return 0;
     }
     case K_POWER:
@@ -1428,12 +1454,12 @@ static int propagate(Node *node)
         const Family *f = find_family(node->op);
         if (f == NULL)
             return python_partials(node);
-        p[0]->grad.f += g * unary_partial(node->kind, f->parameter, node->data, p[0]->data);
+        add(p[0], g, unary_partial(node->kind, f->parameter, node->data, p[0]->data));
         return 0;
     }
     default:
         if (is_unary_kind(node->kind)) {
-            p[0]->grad.f += g * unary_partial(node->kind, 0.0, node->data, p[0]->data);
+            add(p[0], g, unary_partial(node->kind, 0.0, node->data, p[0]->data));
             return 0;
         }
         return python_partials(node);
@@ -1449,7 +1475,7 @@ static void hold(Walk *w, int on)
     for (Py_ssize_t k = 0; k < w->n_order + w->n_leaves; k++) {
         Node *node = k < w->n_order ? ORDER(w, k) : w->leaves[k - w->n_order];
         if (on) {
-            node->flags = (node->flags & ~(F_SEEN | F_DONE)) | F_BUSY;
+            node->flags = (node->flags & ~(F_SEEN | F_DONE)) | F_BUSY;   /* F_GOT stays */
             Py_INCREF(node);
         } else {
             node->flags &= ~F_BUSY;
@@ -1485,11 +1511,14 @@ static PyObject *backward(Node *root)
     if (w.python_ops)      /* Python code will run: see hold() */
         hold(&w, 1);
     root->grad.f = 1.0;
+    root->flags |= F_GOT;
     int failed = 0, interrupted = 0;
     Py_ssize_t i = w.n_order - 1;
     for (; i >= 0; i--) {
         Node *node = ORDER(&w, i);
-        node->flags &= ~(F_SEEN | F_DONE);
+        if (!(node->flags & F_GOT))
+            node->grad.f = 0.0;   /* nothing reached it (only zero derivatives): +0.0 */
+        node->flags &= ~F_WALK;
         if (!isfinite(node->grad.f)) {   /* it is final now: a non-finite one is for the reference */
             failed = 1;
             break;
@@ -1501,18 +1530,20 @@ static PyObject *backward(Node *root)
             break;
         }
     }
-    for (Py_ssize_t j = 0; j < w.n_leaves; j++) {
-        Node *leaf = w.leaves[j];
-        leaf->flags &= ~F_SEEN;
-        double old = w.saved_leaves[j], new = leaf->grad.f;
-        failed |= !isfinite(old == 0.0 ? new : old + new);
-    }
+    for (Py_ssize_t j = 0; j < w.n_leaves && !failed; j++)   /* what each leaf got */
+        failed = (w.leaves[j]->flags & F_GOT) && !isfinite(w.leaves[j]->grad.f);
     if (failed)
         walk_undo(&w);
     else
-        for (Py_ssize_t j = 0; j < w.n_leaves; j++)
-            if (w.saved_leaves[j] != 0.0)
-                w.leaves[j]->grad.f += w.saved_leaves[j];
+        for (Py_ssize_t j = 0; j < w.n_leaves; j++) {   /* leaves: old + what they got */
+            Node *leaf = w.leaves[j];
+            double old = w.saved_leaves[j];
+            if (!(leaf->flags & F_GOT))
+                leaf->grad.f = old;   /* nothing reached it: untouched */
+            else if (old != 0.0)
+                leaf->grad.f = old + leaf->grad.f;
+            leaf->flags &= ~F_WALK;
+        }
     if (w.python_ops)
         hold(&w, 0);
     walk_free(&w);

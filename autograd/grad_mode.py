@@ -23,9 +23,10 @@ class _Mode(threading.local):
         self.saved: list[bool] = []  # each thread's stack of settings to restore
 
 
-_mode = _Mode()
+state = _Mode()
+"""This thread's setting (``state.enabled``), read by ``apply`` at every operation."""
 if _compiled.core is not None:  # the compiled core keeps the flag in C, where each node reads it
-    _mode = _compiled.CompiledGradMode()
+    state = _compiled.CompiledGradMode()
 
 
 def is_grad_enabled() -> bool:
@@ -34,7 +35,7 @@ def is_grad_enabled() -> bool:
     >>> is_grad_enabled()
     True
     """
-    return _mode.enabled
+    return state.enabled
 
 
 def set_grad_enabled(enabled: bool) -> None:
@@ -44,7 +45,7 @@ def set_grad_enabled(enabled: bool) -> None:
     False
     >>> set_grad_enabled(True)
     """
-    _mode.enabled = bool(enabled)
+    state.enabled = bool(enabled)
 
 
 class _GradModeSwitch:
@@ -57,11 +58,11 @@ class _GradModeSwitch:
     record: bool
 
     def __enter__(self) -> None:
-        _mode.saved.append(is_grad_enabled())
+        state.saved.append(is_grad_enabled())
         set_grad_enabled(self.record)
 
     def __exit__(self, *exc_info: object) -> None:
-        set_grad_enabled(_mode.saved.pop())
+        set_grad_enabled(state.saved.pop())
 
     def __call__(self, function: F) -> F:
         if inspect.isgeneratorfunction(function):

@@ -255,3 +255,19 @@ def test_without_a_compiler_the_build_succeeds_and_the_reference_runs(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.startswith("python 6.0 the compiled core is not built"), ran.stdout
+
+
+def test_backward_inside_a_rule_over_shared_leaves_adds_up():
+    """A user's rule that itself calls backward() on another graph sharing a leaf. The C walk
+    holds its grads in place, so it refuses the inner walk over its busy leaf and hands the
+    whole backward to the reference, which allows it: the same result either way."""
+    a, b = Value(2.0), Value(3.0)
+    z = a * 5.0
+
+    def nested(out, x, y):
+        z.backward()
+        return (y, x)
+
+    y = apply(_op("nested", nested), a, b) * a  # rules: d/da = b, d/db = a
+    y.backward()
+    assert (a.grad, b.grad) == (5.0 + 2.0 * 3.0 + 6.0, 2.0 * 2.0)

@@ -140,7 +140,7 @@ def test_x_over_x_at_the_smallest_float_raises_alike_on_every_path():
     for run in (lambda: grad(lambda x: x / x)(5e-324),
                 lambda: (lambda x: (x / x).backward())(Value(5e-324)),
                 lambda: (lambda x: (x / x).backward(create_graph=True))(Value(5e-324))):
-        with pytest.raises(OverflowError, match="backward through /"):
+        with pytest.raises(OverflowError, match="overflows a float"):
             run()
 
 

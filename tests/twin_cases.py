@@ -180,6 +180,15 @@ def semantics() -> dict[str, Any]:
         y = copy.deepcopy(x)
         return [y.data, y is not x]
 
+    def zero_derivatives():  # a zero local derivative adds nothing; nothing reached: +0.0
+        x, w = Value(-1.0), Value(0.5)
+        x.grad = -0.0
+        y = x.relu()
+        z = (y * w + (w * 0.0).exp() * x.abs()) * 0.0 + w
+        z.backward()
+        return [repr(x.grad), repr(y.grad), repr(w.grad), repr(z.grad),
+                repr(z.parents[0].grad)]
+
     def detach():
         a = Value(2.0, label="a")
         d = (a * a).detach()
@@ -196,6 +205,7 @@ def semantics() -> dict[str, Any]:
         "pickle": outcome(pickles),
         "deepcopy": outcome(deep_copy),
         "detach": outcome(detach),
+        "zero derivatives": outcome(zero_derivatives),
         "bad data": [outcome(lambda d=d: Value(d)) for d in
                      ["x", True, math.nan, None, [1.0], 10**400, Value(1.0)]],
         "bad label": [outcome(lambda v=v: Value(1.0, label=v)) for v in [3, (Value(1.0),), None]],
