@@ -1412,13 +1412,12 @@ static int propagate(Node *node)
         for (uint32_t i = 0; i < node->n; i++)
             add(p[i], g, 1.0);
         return 0;
-    case K_DOT: {
+    case K_DOT: {   /* in the parents' order, as the reference adds: the xs, then the ys */
         uint32_t h = node->n / 2;
-        for (uint32_t i = 0; i < h; i++) {
-            double x = p[i]->data, y = p[h + i]->data;
-            add(p[i], g, y);
-            add(p[h + i], g, x);
-        }
+        for (uint32_t i = 0; i < h; i++)
+            add(p[i], g, p[h + i]->data);
+        for (uint32_t i = 0; i < h; i++)
+            add(p[h + i], g, p[i]->data);
         return 0;
     }
     case K_AFFINE:
@@ -1433,19 +1432,17 @@ static int propagate(Node *node)
             for (uint32_t i = 0; i < h; i++)
                 sum_add(&z, p[i]->data * p[h + i]->data);
             slope = unary_partial(f->act_kind, f->parameter, node->data, sum_total(&z));
-            for (uint32_t i = 0; i < h; i++) {
-                double x = p[i]->data, y = p[h + i]->data;
-                add(p[i], g, (y * slope));
-                add(p[h + i], g, (x * slope));
-            }
+            for (uint32_t i = 0; i < h; i++)
+                add(p[i], g, p[h + i]->data * slope);
+            for (uint32_t i = 0; i < h; i++)
+                add(p[h + i], g, p[i]->data * slope);
             add(p[node->n - 1], g, slope);
             return 0;
         }
-        for (uint32_t i = 0; i < h; i++) {
-            double x = p[i]->data, y = p[h + i]->data;
-            add(p[i], g, y);
-            add(p[h + i], g, x);
-        }
+        for (uint32_t i = 0; i < h; i++)
+            add(p[i], g, p[h + i]->data);
+        for (uint32_t i = 0; i < h; i++)
+            add(p[h + i], g, p[i]->data);
         add(p[node->n - 1], g, 1.0);
         return 0;
     }

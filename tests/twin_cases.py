@@ -189,6 +189,14 @@ def semantics() -> dict[str, Any]:
         return [repr(x.grad), repr(y.grad), repr(w.grad), repr(z.grad),
                 repr(z.parents[0].grad)]
 
+    def summation_order():  # a Value used several times in one n-ary node, magnitudes apart
+        v = [Value(x) for x in (1e16, 1.0, -1e16, 3.0, 1e-3, 7.0)]
+        outs = [autograd.dot(v, v[::-1]), autograd.dot(v, v, bias=v[2]), autograd.sum(v + v[::2]),
+                autograd.linear(v, [v[::-1], v], [v[1], v[0]], activation="tanh")[1] * 1e16]
+        total = outs[0] + outs[1] * 3.0 + outs[2] + outs[3]
+        total.backward()
+        return [total.data, [x.grad for x in v]]
+
     def detach():
         a = Value(2.0, label="a")
         d = (a * a).detach()
@@ -206,6 +214,7 @@ def semantics() -> dict[str, Any]:
         "deepcopy": outcome(deep_copy),
         "detach": outcome(detach),
         "zero derivatives": outcome(zero_derivatives),
+        "summation order": outcome(summation_order),
         "bad data": [outcome(lambda d=d: Value(d)) for d in
                      ["x", True, math.nan, None, [1.0], 10**400, Value(1.0)]],
         "bad label": [outcome(lambda v=v: Value(1.0, label=v)) for v in [3, (Value(1.0),), None]],
