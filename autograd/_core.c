@@ -416,6 +416,33 @@ static double forward(int kind, const Family *family, Py_ssize_t n, const double
 
 /* --- making nodes ----------------------------------------------------------------------------- */
 
+/* Nodes are allocated and freed around the collector's bookkeeping. PyObject_GC_New would count
+ * every node towards the next collection (one every 700 allocations), although an untracked node
+ * can never be on a cycle: building a graph would trigger collections that have nothing of it to
+ * scan. So a node is allocated as PyObject_GC_New lays it out — the collector's two-word header,
+ * zeroed (untracked), then the object — without the count; it is tracked later only if a Value
+ * grad may put it on a cycle (track_reachable). Free-threaded builds lay objects out otherwise
+ * and take the ordinary calls. */
+#ifdef Py_GIL_DISABLED
+static Node *alloc_node(void) { return PyObject_GC_New(Node, &ValueType); }
+static void free_node(Node *node) { PyObject_GC_Del(node); }
+#else
+#define GC_HEADER (2 * sizeof(uintptr_t))   /* PyGC_Head, the same since Python 3.8 */
+
+static Node *alloc_node(void)
+{
+    char *memory = PyObject_Malloc(GC_HEADER + sizeof(Node));
+    if (memory == NULL)
+        return (Node *)PyErr_NoMemory();
+    memset(memory, 0, GC_HEADER);
+    Node *node = (Node *)(memory + GC_HEADER);
+    PyObject_Init((PyObject *)node, &ValueType);
+    return node;
+}
+
+static void free_node(Node *node) { PyObject_Free((char *)node - GC_HEADER); }
+#endif
+
 static Node *new_node(double data, PyObject *op, int kind, Py_ssize_t n, Node *const *parents)
 {
     if (grad_disabled && kind != K_LEAF) {
@@ -435,7 +462,7 @@ static Node *new_node(double data, PyObject *op, int kind, Py_ssize_t n, Node *c
             return NULL;
         }
     }
-    Node *node = PyObject_GC_New(Node, &ValueType);
+    Node *node = alloc_node();
     if (node == NULL) {
         PyMem_Free(many);
         return NULL;
@@ -554,7 +581,7 @@ static PyObject *binary(int kind, PyObject *a, PyObject *b)
         default: data = forward(kind, NULL, 2, (double[]){x, y});
         }
         if (isfinite(data)) {
-            Node *node = PyObject_GC_New(Node, &ValueType);
+            Node *node = alloc_node();
             if (node == NULL)
                 return NULL;
             node->data = data;
@@ -711,7 +738,7 @@ static void release(Node *node, FreeStack *s)
         PyMem_Free(node->parents.many);
     if (node->flags & F_GRAD_VALUE)
         push_or_decref(s, node->grad.v);
-    PyObject_GC_Del(node);
+    free_node(node);
 }
 
 static void Value_dealloc(Node *self)
@@ -1623,7 +1650,7 @@ static PyTypeObject ValueType = {
     .tp_methods = Value_methods,
     .tp_getset = Value_getset,
     .tp_new = Value_new,
-    .tp_free = PyObject_GC_Del,
+    .tp_free = (freefunc)free_node,
 };
 
 /* --- apply ------------------------------------------------------------------------------------ */
