@@ -2,6 +2,9 @@
 # Set up chainrule in ./.venv and run it:
 #   ./dev.sh demo          train an MLP on the two moons, write plots to results/demo
 #   ./dev.sh test [ARGS]   ruff, then every test, doctest and notebook (ARGS go to pytest)
+#   ./dev.sh lab [ARGS]    JupyterLab on notebooks/, with chainrule installed in its kernel
+#   ./dev.sh notebooks     run every notebook and save its outputs in place (the test compares
+#                          a fresh run with the saved outputs, so rerun this after editing one)
 #   ./dev.sh bench [ARGS]  the benchmark suite against micrograd (ARGS go to benchmarks.run, e.g.
 #                          --write to update benchmarks/RESULTS.md; --torch first adds PyTorch: the
 #                          pinned CPU build, e.g. PIP_FIND_LINKS=DIR holding its wheel)
@@ -52,6 +55,19 @@ case "${1:-}" in
         "$venv/bin/ruff" check .
         exec "$venv/bin/python" -m pytest "$@"
         ;;
+    lab)
+        shift
+        setup lab
+        need_dot
+        root=(); [ "$(id -u)" = 0 ] && root=(--allow-root)  # JupyterLab refuses root without it
+        exec "$venv/bin/jupyter" lab --ServerApp.root_dir=notebooks ${root[@]+"${root[@]}"} "$@"
+        ;;
+    notebooks)
+        shift
+        setup test
+        need_dot
+        exec "$venv/bin/python" -m tests.notebook_outputs --write "$@"
+        ;;
     bench)
         shift
         extra=bench
@@ -60,7 +76,7 @@ case "${1:-}" in
         exec "$venv/bin/python" -m benchmarks.run "$@"
         ;;
     *)
-        echo "usage: ./dev.sh demo | ./dev.sh test [pytest args] | ./dev.sh bench [--torch] [args]" >&2
+        echo "usage: ./dev.sh demo | test [pytest args] | lab [jupyter args] | notebooks | bench [--torch] [args]" >&2
         exit 2
         ;;
 esac

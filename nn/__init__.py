@@ -10,6 +10,7 @@
 The training command is ``python -m nn.train`` (see ``nn/train.py``).
 """
 
+import nn._autograd_check  # noqa: F401  first: is "autograd" chainrule's, not HIPS autograd?
 from nn.data import make_blobs, make_circles, make_moons, make_spirals
 from nn.losses import binary_cross_entropy_with_logits, cross_entropy, hinge_loss, mse_loss
 from nn.module import (
