@@ -370,3 +370,89 @@ def test_draw_step_shows_grads_so_far_and_highlights_the_current_node():
     assert draw_step(root, steps, -1).source == draw_step(root, steps, len(steps) - 1).source
     with pytest.raises(IndexError, match=f"0..{len(steps) - 1}"):
         draw_step(root, steps, len(steps))
+
+
+# --- what to draw: names, a path, fused neurons, size ------------------------------------------
+
+
+def test_params_name_values_as_named_parameters_does(neuron):
+    _x, w, b, y = neuron
+    source = draw(y, params={"weight": w, "bias": b}).source
+    assert "{ weight | data -0.8 |" in source and "{ bias | data 0.3 |" in source
+    assert "{ w |" not in source and "{ x | data 1.5 |" in source  # unnamed: its label
+    assert draw(y, params=[("weight", w)]).source == draw(y, params={"weight": w}).source
+
+
+def test_params_from_a_model():
+    import nn
+
+    model = nn.MLP(2, [2, 1], seed=0)
+    source = draw(model([0.5, -1.0]), params=model.named_parameters()).source
+    for name, _ in model.named_parameters():
+        assert f"{{ {name} | data" in source
+
+
+@pytest.mark.parametrize("params", [{"w": 1.0}, [("w",)], [(1, Value(1.0))], ["w"]])
+def test_bad_params_say_what_is_expected(params, neuron):
+    with pytest.raises(TypeError, match=r"named_parameters\(\)"):
+        draw(neuron[-1], params=params)
+
+
+def test_paths_from_draws_the_path_and_the_inputs_along_it(neuron):
+    x, w, b, y = neuron
+    source = draw(y, paths_from=[b]).source
+    records = node_lines(source, "record")
+    assert len(records) == 4  # b, w*x (its history cut), w*x + b, y
+    assert not any("{ x |" in line or "{ w |" in line for line in records)
+    (cut,) = [line for line in records if "dashed" in line]
+    assert "data -1.2" in cut  # w*x: an input of the path's +, drawn without its own op
+    assert len(node_lines(source, "ellipse")) == 2  # + and sigmoid
+    everything = draw(y, paths_from=[x, w, b]).source
+    assert everything.count("shape=record") == 6 and "dashed" not in everything
+
+
+def test_paths_from_a_computed_value_starts_there():
+    a = Value(2.0, label="a")
+    b = (a * a).exp()
+    b.label = "b"
+    c = b.tanh()
+    source = draw(c, paths_from=[b]).source
+    assert len(node_lines(source, "record")) == 2 and len(node_lines(source, "ellipse")) == 1
+
+
+def test_paths_from_and_highlight_must_be_in_the_drawing(neuron):
+    x, _w, b, y = neuron
+    with pytest.raises(ValueError, match=r"paths_from: .* not part of root.s graph"):
+        draw(y, paths_from=[Value(1.0)])
+    with pytest.raises(ValueError, match="not part of root's graph as drawn"):
+        draw(y, paths_from=[b], highlight=[x])
+
+
+def test_draw_step_along_a_path():
+    root, (_a, k) = diamond()
+    steps = trace_backward(root)
+    source = draw_step(root, steps, 0, paths_from=[k]).source
+    assert "{ k |" in source and "penwidth" in source
+
+
+def test_size_scales_the_drawing(neuron):
+    assert 'size="4,3"' in draw(neuron[-1], size="4,3").source
+    assert not re.search(r"\bsize=", draw(neuron[-1]).source)
+
+
+def test_top_to_bottom_records_stack_data_and_grad_beside_the_name(neuron):
+    source = draw(neuron[-1], rankdir="TB").source
+    assert "y | { data 0.2891 | grad 1 }" in source
+
+
+@needs_dot
+def test_a_long_chain_top_to_bottom_stays_narrow():
+    x = Value(0.3, label="x")
+    y = x
+    for _ in range(6):
+        y = (y * 1.5).tanh()
+    widths = {}
+    for rankdir in ("TB", "LR"):
+        svg = draw(y, rankdir=rankdir).pipe(format="svg", encoding="utf-8")
+        widths[rankdir] = float(re.search(r'<svg width="([\d.]+)pt"', svg).group(1))
+    assert widths["TB"] < 400 < 4 * widths["TB"] < widths["LR"]
