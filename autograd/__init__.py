@@ -6,24 +6,25 @@
 >>> c.backward()
 >>> round(a.grad, 6), round(b.grad, 6)
 (0.967244, 0.440753)
+
+The reading path: ``ops.py`` (the op table: forward and local derivatives of each primitive),
+``value.py`` (``Value`` and ``apply``, which records a node), ``engine.py`` (the backward walk).
+``autograd.sum`` is the fused sum; ``from autograd import *`` leaves the builtin ``sum`` alone.
 """
 
+from autograd import fused
 from autograd.engine import gc_paused, gradients, topological_order
 from autograd.functional import grad, hessian, jacobian, value_and_grad
+from autograd.fused import dot, linear, logsumexp, softmax
+from autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from autograd.ops import OPS, Op
-from autograd.value import (
-    Value,
-    apply,
-    dot,
-    enable_grad,
-    is_grad_enabled,
-    linear,
-    logsumexp,
-    no_grad,
-    softmax,
-    sum,
-)
+from autograd.value import Value, apply
+
+sum = fused.sum
+
+implementation = "python"
+"""Which engine runs: ``"compiled"`` (the C twin) or ``"python"`` (the reference)."""
 
 __all__ = [
     "OPS",
@@ -44,8 +45,8 @@ __all__ = [
     "linear",
     "logsumexp",
     "no_grad",
+    "set_grad_enabled",
     "softmax",
-    "sum",
     "topological_order",
     "value_and_grad",
 ]

@@ -1,25 +1,37 @@
-"""Reverse-mode differentiation: walk the graph from an output back to its inputs.
+"""Reverse-mode differentiation: one walk from an output back to its inputs.
 
-Two walks share one topological order and one op table:
+``gradients(root)`` is the walk. It visits the interior nodes in reverse topological order
+(every node after all the nodes that use it), so when a node is reached its gradient
+d root/d node is complete; it then asks the node's op for the local derivatives and adds
+``gradient * local`` to each parent. Gradients are kept in a dict, so nothing is written until
+the walk has finished: an error leaves every ``.grad`` as it was. Two policies hold on every path:
 
-- ``backward(root)``, the fast path: local derivatives evaluated on floats, gradients
-  accumulated straight into each node's ``.grad``. Its speed comes from three things, all here:
-  the order lists only interior nodes (leaves never propagate), the rule is called with its
-  inputs unpacked by the op's arity (no per-node list), and the garbage collector is paused
-  while the walk runs — the graph is acyclic, so there is nothing for it to find, and the
-  user's setting is restored afterwards.
-- ``gradients(root, inputs, create_graph)``, the general path: gradients kept in a dict, so no
-  ``.grad`` is touched; with ``create_graph=True`` the rules are evaluated on the Values
-  themselves, which records the gradient computation as a graph of its own.
+- every node's rule is evaluated, whatever its gradient: a local derivative that is undefined
+  (``sqrt`` at 0, ``log`` at 0) raises, even where it would be multiplied by 0;
+- a gradient that overflows to ±inf raises ``OverflowError``, and a NaN raises ``ValueError``,
+  naming the op the walk was passing through.
+
+Everything else is this walk, specialised: ``backward()`` writes its result into ``.grad``;
+``create_graph=True`` evaluates the rules on Values instead of floats, which records the gradient
+computation as a graph of its own; ``autograd.grad``/``jacobian``/``hessian`` stop it at their
+variables; ``autograd.viz.trace_backward`` watches it step by step (``on_step``).
 """
 
 from __future__ import annotations
 
 import gc
+import math
 from contextlib import contextmanager
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
-from autograd.value import Value, enable_grad, no_grad
+from autograd.grad_mode import enable_grad, no_grad
+from autograd.ops import UNTRACKED
+
+if TYPE_CHECKING:
+    from autograd.value import Value
+
+Gradient = Any  # a float, or a Value with create_graph=True
+OnStep = Callable[["Value", Gradient, Sequence[Gradient], dict], None]
 
 
 def topological_order(root: Value, stop_at: Iterable[Value] = ()) -> list[Value]:
@@ -28,6 +40,7 @@ def topological_order(root: Value, stop_at: Iterable[Value] = ()) -> list[Value]
     Leaves and the nodes in ``stop_at`` are not listed and not looked behind. The walk is an
     iterative depth-first search, so a chain of millions of nodes needs no recursion.
 
+    >>> from autograd import Value
     >>> a = Value(1.0); b = a + a; c = b * b
     >>> [node.op for node in topological_order(c)]
     ['+', '*']
@@ -37,19 +50,113 @@ def topological_order(root: Value, stop_at: Iterable[Value] = ()) -> list[Value]
     # A node on the stack is still to be expanded; a node below a None has been expanded and
     # is listed once everything above it (its parents' subgraphs) is done.
     stack: list[Value | None] = [root] if root._prev else []
-    push, pop, mark = stack.append, stack.pop, seen.add
     while stack:
-        node = pop()
+        node = stack.pop()
         if node is None:
-            order.append(pop())
+            order.append(stack.pop())
         elif node not in seen:
-            mark(node)
-            push(node)
-            push(None)
+            seen.add(node)
+            stack.append(node)
+            stack.append(None)
             for parent in node._prev:
                 if parent._prev and parent not in seen:
-                    push(parent)
+                    stack.append(parent)
     return order
+
+
+def ancestors(root: Value) -> list[Value]:
+    """Every Value ``root`` depends on, leaves included, each after its parents (root last).
+
+    >>> from autograd import Value
+    >>> a = Value(1.0); [node.op for node in ancestors(a * 2)]
+    ['', '', '*']
+    """
+    leaves: dict[Value, None] = {}
+    order = topological_order(root)
+    for node in order or [root]:
+        leaves.update((parent, None) for parent in node._prev if not parent._prev)
+    return [*leaves, *order] if order else [root]
+
+
+def gradients(root: Value, inputs: Sequence[Value] | None = None, create_graph: bool = False,
+              on_step: OnStep | None = None) -> dict[Value, Gradient]:
+    """d root / d node for every node ``root`` depends on, without touching any ``.grad``.
+
+    With ``inputs``, the walk stops at those nodes (they act as the variables). With
+    ``create_graph=True`` the rules are evaluated on the Values themselves, so the gradients
+    are Values that can be differentiated again. ``on_step(node, gradient, partials, grads)``,
+    if given, is called after each node has passed its gradient on.
+
+    >>> from autograd import Value
+    >>> x = Value(3.0); y = x * x
+    >>> gradients(y, [x])[x]
+    6.0
+    """
+    order = topological_order(root, stop_at=inputs or ())
+    grads: dict[Value, Gradient] = {root: 1.0}
+    node = root
+    try:
+        with enable_grad() if create_graph else no_grad(), gc_paused():
+            for node in reversed(order):
+                grad = grads[node]
+                if create_graph:  # Value arithmetic: its own checks refuse NaN and overflow
+                    partials = node._op.partials(node, node._prev)
+                else:
+                    partials = node._op.partials(node.data, [p.data for p in node._prev])
+                if len(partials) != len(node._prev):
+                    raise TypeError(f"its rule gave {len(partials)} derivatives for "
+                                    f"{len(node._prev)} inputs")
+                for parent, local in zip(node._prev, partials):
+                    total = grads.get(parent)
+                    grads[parent] = grad * local if total is None else total + grad * local
+                if on_step is not None:
+                    on_step(node, grad, partials, grads)
+                if not math.isfinite(grad):  # NaN and overflow are refused (Values: their data)
+                    raise _not_finite(grad)
+    except (ArithmeticError, ValueError, TypeError) as error:
+        raise _backward_error(node, error) from None
+    for leaf, grad in grads.items():  # the leaves and variables, where the walk ends
+        if not math.isfinite(grad):
+            error = _not_finite(grad)
+            raise type(error)(f"backward: at {leaf!r}, {error}") from None
+    return grads
+
+
+def backward(root: Value, create_graph: bool = False) -> None:
+    """Fill ``.grad`` of every node ``root`` depends on (see ``Value.backward``).
+
+    All or nothing: the gradients are computed first and written only when all succeeded.
+    Interior nodes get their gradient; leaves add theirs to what they hold (root itself, if
+    a leaf, adds 1).
+    """
+    if root._op is UNTRACKED:
+        raise RuntimeError("backward: this Value was computed inside no_grad(), so it has no "
+                           "graph to backpropagate through; compute it outside no_grad() (or "
+                           "inside enable_grad())")
+    grads = gradients(root, create_graph=create_graph)
+    for node, grad in grads.items():
+        if node._prev or (type(node.grad) is float and node.grad == 0.0):
+            node.grad = grad
+        else:
+            node.grad = node.grad + grad
+
+
+def _not_finite(grad: Gradient) -> Exception:
+    if math.isnan(grad):
+        return ValueError("the gradient is NaN")
+    return OverflowError("the gradient overflows a float (|x| > 1.8e308)")
+
+
+def _backward_error(node: Value, error: Exception) -> Exception:
+    """The error re-raised with the op and its inputs named, and without errno tuples."""
+    inputs = [p.data for p in node._prev]
+    if isinstance(error, OverflowError):
+        reason = str(error) if "overflows" in str(error) else "a derivative overflows a float"
+    elif isinstance(error, ZeroDivisionError):
+        reason = f"its derivative is undefined there ({error})"
+    else:
+        reason = str(error)
+    return type(error)(f"backward through {node.op} at inputs {inputs}: {reason}")
 
 
 @contextmanager
@@ -57,7 +164,9 @@ def gc_paused() -> Iterator[None]:
     """Pause CPython's cyclic garbage collector inside the block, then restore its setting.
 
     chainrule graphs hold no reference cycles, so reference counting frees them the moment they
-    are dropped; the cycle collector would only re-scan the live graph while it grows.
+    are dropped; the cycle collector would only re-scan the live graph while it grows. Free the
+    graph (drop the loss and the outputs) before the block ends, so the resuming collector has
+    nothing to scan. See docs/garbage-collector.md.
 
     >>> with gc_paused():
     ...     pass
@@ -70,96 +179,3 @@ def gc_paused() -> Iterator[None]:
         if was_enabled:
             gc.enable()
 
-
-def backward(root: Value, create_graph: bool = False) -> None:
-    """Fill ``.grad`` of every node ``root`` depends on (see ``Value.backward``)."""
-    if create_graph:
-        _write_back(root, gradients(root, create_graph=True))
-        return
-    order = topological_order(root)
-    for node in order:
-        node.grad = 0.0
-    if order:
-        root.grad = 1.0
-    else:
-        root.grad += 1.0  # backward from a leaf: d root / d root = 1, accumulated like any leaf
-    with gc_paused():
-        try:
-            node = root
-            for node in reversed(order):
-                grad = node.grad
-                if not grad:  # a zero gradient contributes nothing (dead relus, say)
-                    continue
-                prev = node._prev
-                op = node._op
-                rule = op.derivatives
-                if op.arity == 2:
-                    x, y = prev
-                    dx, dy = rule(node.data, x.data, y.data)
-                    x.grad += grad * dx
-                    y.grad += grad * dy
-                elif op.arity == 1:
-                    (x,) = prev
-                    (dx,) = rule(node.data, x.data)
-                    x.grad += grad * dx
-                else:
-                    for parent, d in zip(prev, rule(node.data, [p.data for p in prev])):
-                        parent.grad += grad * d
-        except ArithmeticError as error:
-            raise _backward_error(node, error) from error
-
-
-def gradients(root: Value, inputs: Sequence[Value] | None = None,
-              create_graph: bool = False) -> dict[Value, float | Value]:
-    """d root / d node for every node ``root`` depends on, without touching any ``.grad``.
-
-    With ``inputs``, the walk stops at those nodes (they act as the variables) and only their
-    entries are wanted; with ``create_graph=True`` the gradients are Values that can be
-    differentiated again.
-
-    >>> x = Value(3.0); y = x * x
-    >>> gradients(y, [x])[x]
-    6.0
-    """
-    order = topological_order(root, stop_at=inputs or ())
-    grads: dict[Value, float | Value] = {root: 1.0}
-    node = root
-    try:
-        if create_graph:
-            with enable_grad():  # record the gradients' graph even inside no_grad
-                for node in reversed(order):
-                    grad = grads[node]
-                    for parent, d in zip(node._prev, node._op.partials(node, node._prev)):
-                        _accumulate(grads, parent, grad * d)
-        else:
-            with no_grad():
-                for node in reversed(order):
-                    grad = grads[node]
-                    datas = [p.data for p in node._prev]
-                    for parent, d in zip(node._prev, node._op.partials(node.data, datas)):
-                        _accumulate(grads, parent, grad * d)
-    except ArithmeticError as error:
-        raise _backward_error(node, error) from error
-    return grads
-
-
-def _accumulate(grads: dict, node: Value, grad: float | Value) -> None:
-    previous = grads.get(node)
-    grads[node] = grad if previous is None else previous + grad
-
-
-def _write_back(root: Value, grads: dict[Value, float | Value]) -> None:
-    """Store ``gradients``' result the way ``backward`` does: leaves add, interior nodes set."""
-    for node, grad in grads.items():
-        if node._prev or (type(node.grad) is float and node.grad == 0.0):
-            node.grad = grad
-        else:
-            node.grad = node.grad + grad
-
-
-def _backward_error(node: Value, error: ArithmeticError) -> ArithmeticError:
-    inputs = [p.data for p in node._prev]
-    return type(error)(
-        f"backward through {node.op} at inputs {inputs}: its derivative is undefined there "
-        f"({error})"
-    )

@@ -9,20 +9,41 @@ return Values connected to the graph, so they compose to any order::
     >>> grad(cube)(2.0), grad(grad(cube))(2.0), grad(grad(grad(cube)))(2.0)
     (12.0, 12.0, 6.0)
 
-Values that ``f`` closes over are treated as constants: pass what you differentiate by as an
-argument. No ``.grad`` attribute is read or written.
+Inside another transformed function, the results are Values even for number arguments, so a
+derivative that depends on a variable of the outer function (closed over by ``f``) keeps that
+dependence: ``grad(lambda x: x * grad(lambda y: x * y)(1.0))(1.0) == 2.0``. No ``.grad``
+attribute is read or written.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence, Union
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence, Union
 
 from autograd import ops
 from autograd.engine import gradients
-from autograd.value import Value, apply, enable_grad
+from autograd.grad_mode import enable_grad
+from autograd.value import Value, apply
 
 ArgNums = Union[int, Sequence[int]]
 Scalar = Union[float, Value]
+
+
+class _Tracing(threading.local):
+    depth = 0  # how many transformed functions are running in this thread
+
+
+_tracing = _Tracing()
+
+
+@contextmanager
+def _tracing_level() -> Iterator[None]:
+    _tracing.depth += 1
+    try:
+        yield
+    finally:
+        _tracing.depth -= 1
 
 
 def grad(f: Callable[..., Value], argnums: ArgNums = 0) -> Callable[..., Any]:
@@ -47,7 +68,8 @@ def value_and_grad(f: Callable[..., Value], argnums: ArgNums = 0) -> Callable[..
     def both(*args: Scalar) -> tuple[Scalar, Any]:
         indices = _argnums(argnums, len(args))
         traced, variables, differentiable = _trace(args, indices)
-        out = f(*traced)
+        with _tracing_level():
+            out = f(*traced)
         if not isinstance(out, Value):
             raise TypeError(f"grad: f must return a single Value, but it returned "
                             f"{type(out).__name__}: {out!r}")
@@ -67,7 +89,8 @@ def jacobian(f: Callable[..., Sequence[Value]]) -> Callable[..., list[list[Scala
     @enable_grad()
     def matrix(*args: Scalar) -> list[list[Scalar]]:
         traced, variables, differentiable = _trace(args, range(len(args)))
-        outputs = f(*traced)
+        with _tracing_level():
+            outputs = f(*traced)
         if isinstance(outputs, Value):
             outputs = [outputs]
         rows = []
@@ -111,10 +134,13 @@ def _trace(args: Sequence[Scalar], indices: Sequence[int]):
 
     A number becomes a leaf; a Value becomes an identity node on top of it, so the result stays
     connected to the outer graph, and an argument passed twice still gets two derivatives.
+    Results are Values (``differentiable``) when an argument is a Value or when this call runs
+    inside another transformed function.
     The other arguments are passed as Values too (numbers become constant leaves).
     """
     traced = [x if isinstance(x, Value) else Value(x) for x in args]
-    differentiable = any(isinstance(args[i], Value) for i in indices)
+    # inside another transformed function, f may close over that function's variables
+    differentiable = _tracing.depth > 0 or any(isinstance(args[i], Value) for i in indices)
     variables = []
     for i in indices:
         x = args[i]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from autograd.engine import gradients
-from autograd.value import Number, Value, enable_grad, no_grad
+from autograd.grad_mode import enable_grad, no_grad
+from autograd.value import Number, Value
 
 
 class GradcheckError(AssertionError):

@@ -5,56 +5,79 @@ An entry reads like a line of a derivative sheet::
     name   forward on floats            local derivatives
     "*"    lambda x, y: x * y           lambda out, x, y: (y, x)
 
-``forward(*inputs)`` computes the result from plain floats and raises a clear error outside the
-op's domain. ``derivatives(out, *inputs)`` returns one partial derivative ∂out/∂input per input,
-where ``out`` is the op's result. N-ary ops (``arity=0``: sum, dot, affine, logsumexp) take
-their inputs as one sequence instead, ``forward(xs)`` and ``derivatives(out, xs)``, which spares
-packing and unpacking dozens of arguments per node; ``Op.partials`` calls either kind alike.
+``forward`` computes the result from plain floats and raises a clear error outside the op's
+domain. ``derivatives`` returns one partial derivative ∂out/∂input per input, where ``out`` is the
+op's result. An op with a fixed number of inputs takes them as separate arguments; an n-ary op
+(``arity=0``: sum, dot, affine, logsumexp) takes them as one sequence, ``forward(xs)`` and
+``derivatives(out, xs)``, which spares packing and unpacking dozens of arguments per node. That
+difference is ``Op``'s own business: everything else calls ``op.compute(inputs)`` and
+``op.partials(out, inputs)`` with a sequence, whatever the arity.
 
 The rules use only arithmetic and the helpers ``exp``, ``log``, ``sin``, ``cos``, ``erf`` and
 ``sigmoid`` below, which work on floats and on ``Value``s alike:
 
-- on floats (``out`` and the inputs are ``.data``) they give the fast first-order backward pass;
+- on floats (``out`` and the inputs are ``.data``) they give the first-order backward pass;
 - on ``Value``s (``out`` is the node itself, the inputs its parents) they build a graph, so a
   gradient can be differentiated again (``backward(create_graph=True)``, ``autograd.hessian``).
 
 Each entry also states the ``domain`` its tests draw inputs from (one interval per input, or one
 for all inputs of an n-ary op), the ``kinks`` the tests stay away from, and whether the rule is
-itself differentiable (``twice_differentiable``). Adding an op is one entry here, plus a one-line
-method on ``Value`` if it deserves one.
+itself differentiable (``twice_differentiable``). Adding an op is one entry: ``Op(...)`` here (or
+in your own code) and ``autograd.apply(op, *inputs)`` to use it; a method on ``Value`` is optional.
 """
 
 from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from functools import cache
-from itertools import repeat
 from typing import Any, Callable, Sequence
 
 Interval = tuple[float, float]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Op:
     """One primitive: its forward on floats and its local derivatives.
 
-    >>> MUL.forward(2.0, 3.0), MUL.partials(6.0, [2.0, 3.0])
+    Ops compare by identity; the families below cache their members, so ``power(2) is power(2)``.
+
+    >>> MUL.compute([2.0, 3.0]), MUL.partials(6.0, [2.0, 3.0])
     (6.0, (3.0, 2.0))
+    >>> fma = Op("fma", lambda x, y, z: x * y + z, lambda out, x, y, z: (y, x, 1.0), arity=3,
+    ...          domain=[(-2, 2)] * 3)
+    >>> fma.compute([2.0, 3.0, 1.0]), fma.partials(7.0, [2.0, 3.0, 1.0])
+    (7.0, (3.0, 2.0, 1.0))
     """
 
     name: str
     forward: Callable[..., float]
     derivatives: Callable[..., Sequence[Any]]
-    arity: int  # number of inputs; 0 means any number (n-ary)
-    domain: tuple[Interval, ...]  # where the tests draw each input from
+    arity: int  # number of inputs; 0 means any number (n-ary: one sequence)
+    domain: Sequence[Interval]  # where the tests draw each input from
     kinks: tuple[float, ...] = ()  # points where the derivative jumps; tests keep away
     twice_differentiable: bool = True
-    label: str = field(default="", compare=False)  # the label of the one Value that owns a copy
+    family: str = ""  # "power", "leaky_relu" or "activated" for a member of a family below
+    parameter: float | None = None  # a family member's constant: the exponent, the slope
+    activation: Op | None = None  # the activation inside a fused neuron (family "activated")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "domain", tuple(tuple(interval) for interval in self.domain))
+
+    def compute(self, inputs: Sequence[float]) -> float:
+        """The forward on a sequence of floats, whatever the op's arity.
+
+        >>> SUM.compute([1.0, 2.0]), NEG.compute([2.0])
+        (3.0, -2.0)
+        """
+        return self.forward(inputs) if self.arity == 0 else self.forward(*inputs)
 
     def partials(self, out: Any, inputs: Sequence[Any]) -> Sequence[Any]:
-        """The local derivatives at ``inputs``, whatever the op's arity.
+        """The local derivatives ∂out/∂input, one per input, whatever the op's arity.
+
+        ``out`` and ``inputs`` are floats (first order) or the node and its parents (to build
+        a graph of the derivatives).
 
         >>> SUM.partials(3.0, [1.0, 2.0])
         (1.0, 1.0)
@@ -67,26 +90,24 @@ class Op:
         >>> RELU.near_kink([0.01]), RELU.near_kink([0.5])
         (True, False)
         """
-        if not self.kinks:
-            return False
-        at = [_affine(inputs)] if self.name.startswith("affine>") else inputs
+        at = [_affine(inputs)] if self.activation is not None else inputs
         return any(abs(x - k) <= distance for x in at for k in self.kinks)
 
-    def labeled(self, label: str) -> Op:
-        """A copy of this op carrying a Value's label (see ``Value.label``)."""
-        return replace(self, label=label)
 
-
-# A Value made by the user rather than by an op. It has no rules: backward stops there.
-LEAF = Op("", forward=float, derivatives=lambda out: (), arity=0, domain=())
+# A Value made by the user rather than by an op: it has no rules, backward stops there.
+LEAF = Op("", forward=lambda xs: math.nan, derivatives=lambda out, xs: (), arity=0, domain=())
+# A Value computed inside ``no_grad``: a leaf too, but ``backward()`` from it is refused.
+UNTRACKED = Op("", forward=lambda xs: math.nan, derivatives=lambda out, xs: (), arity=0,
+               domain=())
 
 OPS: dict[str, Op] = {}
-"""Every op the engine knows, by name; the tests walk this table."""
+"""The fixed primitives, by name. The families ``power(p)``, ``leaky_relu(slope)`` and
+``activated(op)`` make further ops on demand; the tests sample their members themselves."""
 
 
 def _op(name: str, forward: Callable[..., float], derivatives: Callable[..., Sequence[Any]],
         arity: int, domain: Sequence[Interval], **details: Any) -> Op:
-    op = Op(name, forward, derivatives, arity, tuple(domain), **details)
+    op = Op(name, forward, derivatives, arity, domain, **details)
     OPS[name] = op
     return op
 
@@ -117,6 +138,13 @@ def sigmoid(x):
     return _sigmoid(x) if type(x) is float else x.sigmoid()
 
 
+def gauss(x):
+    """exp(-x²/2): 0.0 beyond |x| > 40, where it underflows anyway (and x² would overflow)."""
+    if abs(x if type(x) is float else x.data) > 40.0:
+        return 0.0
+    return exp(-0.5 * x * x)
+
+
 def sign(x) -> float:
     return 1.0 if x > 0 else -1.0 if x < 0 else 0.0
 
@@ -127,12 +155,21 @@ def _outside(op: str, x: float, allowed: str) -> ValueError:
     return ValueError(f"{op}: got {x!r}, but {op} is only defined for {allowed}")
 
 
+def overflow(name: str, inputs: Sequence[float]) -> OverflowError:
+    """The error for a result beyond the largest float (about 1.8e308) from finite inputs.
+
+    >>> overflow("*", [1e200, 1e200])
+    OverflowError('*: the result overflows a float (|x| > 1.8e308) at inputs [1e+200, 1e+200]')
+    """
+    return OverflowError(f"{name}: the result overflows a float (|x| > 1.8e308) at inputs "
+                         f"{list(inputs)}")
+
+
 def _exp(x: float) -> float:
     try:
         return math.exp(x)
     except OverflowError:
-        message = f"exp: exp({x!r}) overflows a float; exp needs an input <= 709.78"
-        raise OverflowError(message) from None
+        raise overflow("exp", [x]) from None
 
 
 def _finite(name: str, f: Callable[[float], float], x: float) -> float:
@@ -175,13 +212,23 @@ def _gelu(x: float) -> float:
     return 0.5 * x * (1.0 + math.erf(x * SQRT1_2))
 
 
-def _pow(x: float, y: float) -> float:
-    if x <= 0.0:
-        raise _outside("**", x, "a base > 0 when the exponent is a Value (d/dy x**y = x**y log x)")
+def _gelu_slope(x):  # d/dx x Φ(x) = Φ(x) + x φ(x); at ±inf the limits 1 and 0, not inf * 0
+    if type(x) is float and math.isinf(x):
+        return 1.0 if x > 0.0 else 0.0
+    return 0.5 * (1.0 + erf(x * SQRT1_2)) + x * INV_SQRT_2PI * gauss(x)
+
+
+def _float_pow(name: str, x: float, y: float) -> float:
     try:
         return x**y
     except OverflowError:
-        raise OverflowError(f"**: {x!r} ** {y!r} overflows a float") from None
+        raise overflow(name, [x, y]) from None
+
+
+def _pow(x: float, y: float) -> float:
+    if x <= 0.0:
+        raise _outside("**", x, "a base > 0 when the exponent is a Value (d/dy x**y = x**y log x)")
+    return _float_pow("**", x, y)
 
 
 def _logsumexp(xs: Sequence[float]) -> float:
@@ -189,6 +236,20 @@ def _logsumexp(xs: Sequence[float]) -> float:
     if math.isinf(top):
         return top
     return top + math.log(math.fsum([math.exp(x - top) for x in xs]))
+
+
+def _logsumexp_partials(out, xs):
+    """softmax(xs), from exp(x - max) / Σ exp(x - max) rather than exp(x - out): exact at any
+    magnitude (out = max + log Σ loses the log's digits once max is large). The shift by the
+    constant max changes no derivative, so on Values this is exact to any order."""
+    datas = [x if type(x) is float else x.data for x in xs]
+    top = max(datas)
+    if top == math.inf:  # all the mass is on the infinite inputs
+        count = datas.count(top)
+        return tuple(1.0 / count if x == top else 0.0 for x in datas)
+    shifted = [exp(x - top) for x in xs]
+    total = math.fsum(shifted) if type(shifted[0]) is float else sum(shifted)
+    return tuple(e / total for e in shifted)
 
 
 def _dot(v: Sequence[float]) -> float:
@@ -212,6 +273,7 @@ def _affine_partials(out, v):  # as for dot, and 1 for the bias
 
 
 SQRT1_2 = math.sqrt(0.5)
+SQRT2 = math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 ANY: Interval = (-2.0, 2.0)
@@ -235,10 +297,8 @@ COS = _op("cos", lambda x: _finite("cos", math.cos, x), lambda out, x: (-sin(x),
 TANH = _op("tanh", math.tanh, lambda out, x: (1.0 - out * out,), 1, [(-3.0, 3.0)])
 SIGMOID = _op("sigmoid", _sigmoid, lambda out, x: (out * (1.0 - out),), 1, [(-6.0, 6.0)])
 SOFTPLUS = _op("softplus", _softplus, lambda out, x: (sigmoid(x),), 1, [(-6.0, 6.0)])
-ERF = _op("erf", math.erf, lambda out, x: (TWO_OVER_SQRT_PI * exp(-(x * x)),), 1, [ANY])
-GELU = _op("gelu", _gelu,  # d/dx x Φ(x) = Φ(x) + x φ(x)
-           lambda out, x: (0.5 * (1.0 + erf(x * SQRT1_2)) + x * INV_SQRT_2PI * exp(-0.5 * x * x),),
-           1, [(-4.0, 4.0)])
+ERF = _op("erf", math.erf, lambda out, x: (TWO_OVER_SQRT_PI * gauss(SQRT2 * x),), 1, [ANY])
+GELU = _op("gelu", _gelu, lambda out, x: (_gelu_slope(x),), 1, [(-4.0, 4.0)])
 # relu and abs: the derivative is a step (a constant even when x is a Value, as `x > 0` compares
 # data), so the second derivative is 0 away from the kink
 RELU = _op("relu", lambda x: x if x > 0.0 else 0.0, lambda out, x: (1.0 if x > 0 else 0.0,), 1,
@@ -249,18 +309,14 @@ ABS = _op("abs", abs, lambda out, x: (sign(x),), 1, [ANY], kinks=(0.0,))
 SUM = _op("sum", sum, lambda out, xs: (1.0,) * len(xs), 0, [ANY])
 DOT = _op("dot", _dot, _dot_partials, 0, [ANY])  # inputs x1..xn, y1..yn
 AFFINE = _op("affine", _affine, _affine_partials, 0, [ANY])  # inputs x1..xn, y1..yn, b
-LOGSUMEXP = _op("logsumexp", _logsumexp, lambda out, xs: tuple(exp(x - out) for x in xs), 0,
-                [(-3.0, 3.0)])
-# softmax_i = exp(x_i - logsumexp(x)): one node per output, fed by x_i and the shared logsumexp
-SOFTMAX = _op("softmax", lambda x, lse: math.exp(x - lse), lambda out, x, lse: (out, -out), 2,
-              [ANY, ANY])
+LOGSUMEXP = _op("logsumexp", _logsumexp, _logsumexp_partials, 0, [(-3.0, 3.0)])
 
 
 def power(p: float) -> Op:
     """The op ``x ** p`` for a constant exponent ``p`` (one op per exponent, cached).
 
-    >>> power(2).forward(3.0), power(2.0).partials(9.0, [3.0])
-    (9.0, (6.0,))
+    >>> power(2).compute([3.0]), power(2.0).partials(9.0, [3.0]), power(2) is power(2.0)
+    (9.0, (6.0,), True)
     """
     return _power(float(p))
 
@@ -274,30 +330,36 @@ def _power(p: float) -> Op:
             raise _outside(name, x, f"inputs >= 0 when the exponent {p:g} is not an integer")
         if x == 0.0 and p < 0.0:
             raise ZeroDivisionError(f"{name}: 0.0 cannot be raised to the negative power {p:g}")
-        try:
-            return x**p
-        except OverflowError:
-            raise OverflowError(f"{name}: {x!r} ** {p:g} overflows a float") from None
+        return _float_pow(name, x, p)
+
+    if p == 0.0:  # x**0 is the constant 1 (and x**-1 at 0 must not be evaluated)
+        def derivatives(out, x):
+            return (0.0,)
+    else:
+        def derivatives(out, x):
+            return (p * x ** (p - 1.0),)
 
     domain = ANY if p.is_integer() and p >= 0.0 else POSITIVE
-    if p == 0.0:  # x**0 is the constant 1 (and x**-1 at 0 must not be evaluated)
-        return Op(name, forward, lambda out, x: (0.0,), 1, (domain,))
-    return Op(name, forward, lambda out, x: (p * x ** (p - 1.0),), 1, (domain,))
+    return Op(name, forward, derivatives, 1, (domain,), family="power", parameter=p)
 
 
 def leaky_relu(slope: float) -> Op:
     """The op ``x if x > 0 else slope * x`` (one op per slope, cached).
 
-    >>> leaky_relu(0.1).forward(-2.0)
+    >>> leaky_relu(0.1).compute([-2.0])
     -0.2
     """
-    return _leaky_relu(float(slope))
+    slope = float(slope)
+    if not math.isfinite(slope):
+        raise ValueError(f"leaky_relu: the slope must be a finite number, got {slope!r}")
+    return _leaky_relu(slope)
 
 
 @cache
 def _leaky_relu(slope: float) -> Op:
     return Op(f"leaky_relu({slope:g})", lambda x: x if x > 0.0 else slope * x,
-              lambda out, x: (1.0 if x > 0 else slope,), 1, (ANY,), kinks=(0.0,))
+              lambda out, x: (1.0 if x > 0 else slope,), 1, (ANY,), kinks=(0.0,),
+              family="leaky_relu", parameter=slope)
 
 
 @cache
@@ -305,34 +367,45 @@ def activated(activation: Op) -> Op:
     """The op ``activation(x1*y1 + ... + xn*yn + b)``: a whole neuron as one node (cached).
 
     Its inputs are those of ``affine``. The rule recomputes the pre-activation ``z`` and scales
-    affine's partials by the activation's own derivative at ``z``; a zero there (a relu that
-    is off) gives zeros without the products.
+    affine's partials by the activation's own derivative at ``z``.
 
     >>> neuron = activated(RELU)
-    >>> neuron.name, neuron.forward([2.0, 3.0, -1.0]), neuron.partials(5.0, [2.0, 3.0, -1.0])
+    >>> neuron.name, neuron.compute([2.0, 3.0, -1.0]), neuron.partials(5.0, [2.0, 3.0, -1.0])
     ('affine>relu', 5.0, (3.0, 2.0, 1.0))
+    >>> neuron.activation is RELU
+    True
     """
     if activation.arity != 1:
         raise ValueError(f"activated: needs a unary op, got {activation.name!r}")
 
     def forward(v: Sequence[float]) -> float:
-        return activation.forward(_affine(v))
+        z = _affine(v)
+        if math.isinf(z) and all(map(math.isfinite, v)):
+            raise overflow(f"affine>{activation.name}", v)
+        return activation.forward(z)
 
     def derivatives(out, v):
         n = len(v) // 2
         (slope,) = activation.derivatives(out, _affine(v))  # z, from floats or Values alike
-        if type(slope) is float and slope == 0.0:
-            return (0.0,) * len(v)
-        scale = repeat(slope)
-        return (*map(operator.mul, v[n:-1], scale), *map(operator.mul, v[:n], scale), slope)
+        return (*(w * slope for w in v[n:-1]), *(x * slope for x in v[:n]), slope)
 
     # the kinks are those of the activation, at the pre-activation z (see `Op.near_kink`)
     return Op(f"affine>{activation.name}", forward, derivatives, 0, (ANY,),
-              kinks=activation.kinks, twice_differentiable=activation.twice_differentiable)
+              kinks=activation.kinks, twice_differentiable=activation.twice_differentiable,
+              family="activated", activation=activation)
 
 
-# the parameterised families join the table through a few representative members
-for _family_member in (power(2.0), power(3.0), power(-1.0), power(0.5), power(-0.5), power(1.5),
-                       leaky_relu(0.01), leaky_relu(0.2), activated(RELU), activated(TANH),
-                       activated(GELU), activated(leaky_relu(0.01))):
-    OPS[_family_member.name] = _family_member
+def unary(name: str) -> Op:
+    """The unary op called ``name``: one of the table's, or ``"leaky_relu"`` (slope 0.01).
+
+    >>> unary("tanh") is TANH, unary("leaky_relu").parameter
+    (True, 0.01)
+    """
+    if name == "leaky_relu":
+        return leaky_relu(0.01)
+    op = OPS.get(name)
+    if op is None or op.arity != 1 or op is IDENTITY:
+        allowed = ", ".join(sorted([n for n, o in OPS.items() if o.arity == 1 and o is not IDENTITY]
+                                   + ["leaky_relu"]))
+        raise ValueError(f"unknown unary op {name!r}; use one of: {allowed}")
+    return op

@@ -1,101 +1,20 @@
-"""``Value``: a real number that remembers the op and the parents it was computed from."""
+"""``Value``: a real number that remembers the op and the parents it was computed from.
+
+Every node is made by ``apply(op, *inputs)``: compute the op's forward on the inputs' data and
+record the op and the inputs. The operators and methods of ``Value`` are one-line calls to it.
+"""
 
 from __future__ import annotations
 
-import builtins
+import math
 import numbers
-import operator
-import threading
-from contextlib import ContextDecorator
-from typing import Iterable, Sequence, Union
+from typing import Any, Union
 
-from autograd import ops
-from autograd.ops import LEAF, Op
+from autograd import engine, ops
+from autograd.grad_mode import is_grad_enabled
+from autograd.ops import LEAF, UNTRACKED, Op
 
 Number = Union[int, float]
-
-
-class _GradMode(threading.local):
-    enabled = True  # the class attribute is every thread's starting value
-
-    def __init__(self) -> None:
-        self.saved: list[bool] = []  # each thread's stack of settings to restore
-
-
-_grad_mode = _GradMode()
-
-
-class _GradModeSwitch(ContextDecorator):
-    """Set graph recording for a block or a decorated function, then restore it (per thread).
-
-    The setting to restore is kept on a per-thread stack, so one instance can be nested, used
-    recursively as a decorator, and shared by threads.
-    """
-
-    record: bool
-
-    def __enter__(self) -> None:
-        _grad_mode.saved.append(_grad_mode.enabled)
-        _grad_mode.enabled = self.record
-
-    def __exit__(self, *exc_info: object) -> None:
-        _grad_mode.enabled = _grad_mode.saved.pop()
-
-
-class no_grad(_GradModeSwitch):
-    """Record no graph inside this block (or decorated function); the switch is per thread.
-
-    Values computed inside are leaves: they have ``.data`` but no history.
-
-    >>> from autograd import Value, no_grad
-    >>> with no_grad():
-    ...     y = Value(2.0) * 3
-    >>> y.parents
-    ()
-    """
-
-    record = False
-
-
-class enable_grad(_GradModeSwitch):
-    """Record the graph inside this block even within ``no_grad`` (as PyTorch's).
-
-    ``grad``, ``jacobian``, ``hessian``, ``gradcheck`` and ``backward(create_graph=True)`` use
-    it, so they work the same wherever they are called.
-
-    >>> from autograd import Value, no_grad, enable_grad
-    >>> with no_grad(), enable_grad():
-    ...     y = Value(2.0) * 3
-    >>> y.op
-    '*'
-    """
-
-    record = True
-
-
-def is_grad_enabled() -> bool:
-    """Whether operations on Values record a graph in this thread (see ``no_grad``).
-
-    >>> is_grad_enabled()
-    True
-    """
-    return _grad_mode.enabled
-
-
-def _as_float(data: object) -> float:
-    if type(data) is not float:
-        if not isinstance(data, numbers.Real) or isinstance(data, bool):
-            raise TypeError(
-                f"Value needs a real number (int, float, or a numpy integer/floating scalar), "
-                f"got {type(data).__name__}: {data!r}"
-            )
-        try:
-            data = float(data)
-        except OverflowError:
-            raise OverflowError(f"Value: {data!r} is too large for a float") from None
-    if data != data:
-        raise ValueError("Value needs a number, got NaN (a NaN would spread silently)")
-    return data
 
 
 class Value:
@@ -112,27 +31,19 @@ class Value:
     ``< <= > >=`` compare ``data``.
     """
 
-    # A label lives on the node's op record (``Op.label``), not in a slot of its own: 8 bytes less
-    # per node, and a graph can have millions of nodes. Parents are a tuple; there is no closure
-    # and no reference back to the node, so a graph has no cycles and frees itself by refcount.
-    __slots__ = ("data", "grad", "_op", "_prev")
+    # Parents are a tuple and the op is a shared record: no closure and no reference back to the
+    # node, so a graph has no cycles and frees itself by reference counting.
+    __slots__ = ("data", "grad", "label", "_op", "_prev")
 
     def __init__(self, data: Number, label: str = "") -> None:
-        self.data: float = _as_float(data)
+        # the checks run only for what is not already a float (not NaN) and a str
+        self.data: float = data if type(data) is float and data == data else _as_float(data)
         self.grad: float | Value = 0.0
-        self._op: Op = LEAF.labeled(label) if label else LEAF
+        self.label: str = label if type(label) is str else _as_label(label)
+        self._op: Op = LEAF
         self._prev: tuple[Value, ...] = ()
 
     # --- what a node is -----------------------------------------------------------------------
-
-    @property
-    def label(self) -> str:
-        """A name for drawings and reprs, e.g. ``Value(1.0, label="w1")``."""
-        return self._op.label
-
-    @label.setter
-    def label(self, label: str) -> None:
-        self._op = self._op.labeled(label)
 
     @property
     def op(self) -> str:
@@ -154,7 +65,11 @@ class Value:
 
     @property
     def is_leaf(self) -> bool:
-        """True for a Value with no parents (created by the user, a constant, or detached)."""
+        """True for a Value with no parents (created by the user, a constant, or detached).
+
+        >>> Value(1.0).is_leaf, (Value(1.0) * 2).is_leaf
+        (True, False)
+        """
         return not self._prev
 
     def item(self) -> float:
@@ -171,42 +86,42 @@ class Value:
     # --- arithmetic: numbers on either side become constant leaves ----------------------------
 
     def __add__(self, other: Value | Number) -> Value:
-        return _binary(ops.ADD, self, other)
+        return apply(ops.ADD, self, other)
 
     def __radd__(self, other: Number) -> Value:
-        return _binary(ops.ADD, other, self)
+        return apply(ops.ADD, other, self)
 
     def __sub__(self, other: Value | Number) -> Value:
-        return _binary(ops.SUB, self, other)
+        return apply(ops.SUB, self, other)
 
     def __rsub__(self, other: Number) -> Value:
-        return _binary(ops.SUB, other, self)
+        return apply(ops.SUB, other, self)
 
     def __mul__(self, other: Value | Number) -> Value:
-        return _binary(ops.MUL, self, other)
+        return apply(ops.MUL, self, other)
 
     def __rmul__(self, other: Number) -> Value:
-        return _binary(ops.MUL, other, self)
+        return apply(ops.MUL, other, self)
 
     def __truediv__(self, other: Value | Number) -> Value:
-        return _binary(ops.DIV, self, other)
+        return apply(ops.DIV, self, other)
 
     def __rtruediv__(self, other: Number) -> Value:
-        return _binary(ops.DIV, other, self)
+        return apply(ops.DIV, other, self)
 
     def __pow__(self, exponent: Value | Number) -> Value:
         if isinstance(exponent, Value):
-            return _binary(ops.POW, self, exponent)
-        return _unary(ops.power(_as_float(exponent)), self)
+            return apply(ops.POW, self, exponent)
+        return apply(ops.power(_as_float(exponent)), self)
 
     def __rpow__(self, base: Number) -> Value:
-        return _binary(ops.POW, base, self)
+        return apply(ops.POW, base, self)
 
     def __neg__(self) -> Value:
-        return _unary(ops.NEG, self)
+        return apply(ops.NEG, self)
 
     def __abs__(self) -> Value:
-        return _unary(ops.ABS, self)
+        return apply(ops.ABS, self)
 
     # --- comparisons look at data -------------------------------------------------------------
 
@@ -226,55 +141,55 @@ class Value:
 
     def exp(self) -> Value:
         """e ** self. ``Value(0).exp().data == 1.0``."""
-        return _unary(ops.EXP, self)
+        return apply(ops.EXP, self)
 
     def log(self) -> Value:
         """Natural log; ``ValueError`` for inputs <= 0. ``Value(1).log().data == 0.0``."""
-        return _unary(ops.LOG, self)
+        return apply(ops.LOG, self)
 
     def sqrt(self) -> Value:
         """Square root; ``ValueError`` for negative inputs. ``Value(4).sqrt().data == 2.0``."""
-        return _unary(ops.SQRT, self)
+        return apply(ops.SQRT, self)
 
     def sin(self) -> Value:
         """Sine. ``Value(0).sin().data == 0.0``."""
-        return _unary(ops.SIN, self)
+        return apply(ops.SIN, self)
 
     def cos(self) -> Value:
         """Cosine. ``Value(0).cos().data == 1.0``."""
-        return _unary(ops.COS, self)
+        return apply(ops.COS, self)
 
     def tanh(self) -> Value:
         """Hyperbolic tangent. ``Value(0).tanh().data == 0.0``."""
-        return _unary(ops.TANH, self)
+        return apply(ops.TANH, self)
 
     def sigmoid(self) -> Value:
         """1 / (1 + e**-x), stable for any input. ``Value(0).sigmoid().data == 0.5``."""
-        return _unary(ops.SIGMOID, self)
+        return apply(ops.SIGMOID, self)
 
     def softplus(self) -> Value:
         """log(1 + e**x), stable for any input. ``Value(-1000).softplus().data == 0.0``."""
-        return _unary(ops.SOFTPLUS, self)
+        return apply(ops.SOFTPLUS, self)
 
     def relu(self) -> Value:
         """max(x, 0). ``Value(-2).relu().data == 0.0``."""
-        return _unary(ops.RELU, self)
+        return apply(ops.RELU, self)
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         """x if x > 0 else slope * x. ``Value(-2).leaky_relu(0.1).data == -0.2``."""
-        return _unary(ops.leaky_relu(float(slope)), self)
+        return apply(ops.leaky_relu(slope), self)
 
     def gelu(self) -> Value:
         """x Φ(x), the exact (erf) form. ``Value(0).gelu().data == 0.0``."""
-        return _unary(ops.GELU, self)
+        return apply(ops.GELU, self)
 
     def erf(self) -> Value:
         """The error function. ``Value(0).erf().data == 0.0``."""
-        return _unary(ops.ERF, self)
+        return apply(ops.ERF, self)
 
     def abs(self) -> Value:
         """|x|; its derivative at 0 is taken as 0. ``Value(-2).abs().data == 2.0``."""
-        return _unary(ops.ABS, self)
+        return apply(ops.ABS, self)
 
     # --- gradients ----------------------------------------------------------------------------
 
@@ -285,172 +200,142 @@ class Value:
         in reverse topological order (an iterative walk, so any depth works). Calling it again:
         leaves (Values you created) accumulate, as in PyTorch — call ``zero_grad`` or set
         ``.grad = 0.0`` between steps; interior nodes are recomputed from scratch, never
-        double-counted. With ``create_graph=True`` the gradients are Values connected to the
-        graph, so they can be differentiated again (a leaf's ``.grad`` then reaches back to the
-        leaf: reset it to ``0.0`` when done, as that is the one reference cycle chainrule makes).
+        double-counted. If a derivative is undefined or overflows, it raises and no ``.grad``
+        changes. With ``create_graph=True`` the gradients are Values connected to the graph, so
+        they can be differentiated again (a leaf's ``.grad`` then reaches back to the leaf:
+        reset it to ``0.0`` when done, as that is the one reference cycle chainrule makes).
 
         >>> a = Value(2.0); b = a * a; c = b * b
         >>> c.backward(); c.backward()
         >>> a.grad, b.grad
         (64.0, 8.0)
         """
-        from autograd.engine import backward
-
-        backward(self, create_graph=create_graph)
+        engine.backward(self, create_graph=create_graph)
 
     def detach(self) -> Value:
         """A new leaf with the same data and no history. ``Value(2.0).detach().data == 2.0``."""
         return Value(self.data)
+
+    # --- copying and pickling -----------------------------------------------------------------
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Value:
+        return copy_graph(self, memo)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return pickle_leaf(self)
+
+
+def apply(op: Op, *inputs: Value | Number) -> Value:
+    """Compute ``op`` on ``inputs`` (Values or numbers) and record the result as a graph node.
+
+    Numbers become constant leaves. Inside ``no_grad`` the result is a leaf with no history.
+    A NaN result raises ``ValueError`` and a result that overflows from finite inputs raises
+    ``OverflowError``, both naming the op and its inputs.
+
+    >>> apply(ops.MUL, Value(2.0), 3).data
+    6.0
+    """
+    parents = tuple([x if isinstance(x, Value) else Value(x) for x in inputs])
+    if op.arity and len(parents) != op.arity:
+        raise TypeError(f"{op.name}: takes {op.arity} inputs, got {len(parents)}")
+    datas = [x.data for x in parents]
+    data = op.compute(datas)
+    if data - data != 0.0:  # NaN, or an infinity
+        _check_result(op.name, data, datas)
+    node = Value(data)
+    if is_grad_enabled():
+        node._op, node._prev = op, parents
+    else:
+        node._op = UNTRACKED
+    return node
+
+
+def _check_result(name: str, data: float, inputs: list[float]) -> None:
+    """Refuse a NaN, and an infinity that finite inputs overflowed to (see docs/policies)."""
+    if data != data:
+        raise ValueError(f"{name}: the result is NaN at inputs {inputs}")
+    if all(map(math.isfinite, inputs)):
+        raise ops.overflow(name, inputs)
+
+
+def _as_float(data: object) -> float:
+    if type(data) is not float:
+        if isinstance(data, Value):
+            raise TypeError("Value needs a number, got a Value: use that Value itself, or "
+                            "value.detach() for a new leaf with its data")
+        if getattr(data, "shape", None) == ():  # a 0-d numpy array
+            data = data[()]  # type: ignore[index]
+        if not isinstance(data, numbers.Real) or isinstance(data, bool):
+            raise TypeError(
+                f"Value needs a real number (int, float, or a numpy integer/floating scalar), "
+                f"got {type(data).__name__}: {data!r}"
+            )
+        try:
+            number = float(data)
+        except OverflowError:
+            raise OverflowError(f"Value: {data!r} is too large for a float") from None
+        if math.isinf(number) and data != number:  # a wider float type beyond float's range
+            raise OverflowError(f"Value: {data!r} is too large for a float")
+        data = number
+    if data != data:
+        raise ValueError("Value needs a number, got NaN (a NaN would spread silently)")
+    return data
+
+
+def _as_label(label: object) -> str:
+    if type(label) is not str:
+        hint = ""
+        if isinstance(label, (tuple, list, set)):
+            hint = (" (micrograd's Value(data, children) is not needed: operations record "
+                    "their inputs themselves, see .parents)")
+        raise TypeError(f"Value: label must be a str, got {type(label).__name__}: "
+                        f"{label!r}{hint}")
+    return label
 
 
 def _data(x: Value | Number) -> float:
     return x.data if isinstance(x, Value) else x
 
 
-def _lift(x: Value | Number) -> Value:
-    return x if isinstance(x, Value) else Value(x)
+def copy_graph(root: Any, memo: dict[int, Any]) -> Any:
+    """A deep copy of ``root`` and the graph behind it, made without recursion (any depth).
 
+    Ops are shared records and are not copied. Works for either implementation of ``Value``.
 
-_new = object.__new__
-_ONLY_VALUES = frozenset([Value])
-
-
-def apply(op: Op, *inputs: Value | Number) -> Value:
-    """Compute ``op`` on ``inputs`` (Values or numbers) and record the result as a graph node.
-
-    >>> apply(ops.MUL, Value(2.0), 3).data
-    6.0
+    >>> import copy
+    >>> a = Value(2.0); b = copy.deepcopy(a * a)
+    >>> b.data, b.parents[0] is b.parents[1], b.parents[0] is a
+    (4.0, True, False)
     """
-    if not _ONLY_VALUES.issuperset(map(type, inputs)):  # numbers become constant leaves
-        inputs = tuple([x if type(x) is Value else _lift(x) for x in inputs])
-    data = [x.data for x in inputs]
-    return _record(op, op.forward(data) if op.arity == 0 else op.forward(*data), inputs)
+    cls = type(root)
+    copies = []
+    for node in engine.ancestors(root):
+        if id(node) not in memo:
+            clone = cls(node.data, node.label)
+            clone._op = node._op
+            clone._prev = tuple(memo[id(parent)] for parent in node._prev)
+            memo[id(node)] = clone
+            copies.append((node, clone))
+    for node, clone in copies:  # a create_graph gradient may point into the graph
+        clone.grad = node.grad if type(node.grad) is float else copy_graph(node.grad, memo)
+    return memo[id(root)]
 
 
-# The operators and methods above make most nodes, so they take these two shortcuts to `apply`:
-# the same steps, without building an argument list.
+def pickle_leaf(value: Any) -> tuple[Any, ...]:
+    """How a Value pickles: a leaf as its data, grad and label; a node with history refuses.
 
-
-def _unary(op: Op, x: Value) -> Value:
-    return _record(op, op.forward(x.data), (x,))
-
-
-def _binary(op: Op, x: Value | Number, y: Value | Number) -> Value:
-    if type(x) is not Value:
-        x = _lift(x)
-    if type(y) is not Value:
-        y = _lift(y)
-    return _record(op, op.forward(x.data, y.data), (x, y))
-
-
-def _record(op: Op, data: float, parents: tuple[Value, ...]) -> Value:
-    """Make the node for ``op``'s result (a plain leaf under ``no_grad``)."""
-    if data != data:
-        raise ValueError(f"{op.name}: the result is NaN for inputs {[p.data for p in parents]}")
-    node = _new(Value)
-    if not _grad_mode.enabled:
-        op, parents = LEAF, ()
-    node.data = data
-    node.grad = 0.0
-    node._op = op
-    node._prev = parents
-    return node
-
-
-# --- fused n-ary ops ----------------------------------------------------------------------------
-
-
-def sum(values: Iterable[Value | Number]) -> Value:
-    """The sum of many values as one node (``Python's sum`` makes one node per ``+``).
-
-    >>> sum([Value(1.0), 2, Value(3.0)]).data
-    6.0
+    >>> import pickle
+    >>> pickle.loads(pickle.dumps(Value(1.5, label="w")))
+    Value(data=1.5, grad=0.0, label='w')
     """
-    values = tuple(values)
-    if not values:
-        return Value(0.0)
-    return apply(ops.SUM, *values)
+    if value._prev or type(value.grad) is not float:
+        what = f"computed by {value.op!r}" if value._prev else "with a Value as its .grad"
+        raise TypeError(f"cannot pickle a Value {what}: its graph holds functions. Pickle "
+                        f"leaves (model parameters), or value.detach(), or a state_dict")
+    return (_unpickle_leaf, (type(value), value.data, value.grad, value.label))
 
 
-def dot(xs: Sequence[Value | Number], ys: Sequence[Value | Number],
-        bias: Value | Number | None = None) -> Value:
-    """Σ xs[i] * ys[i] (+ bias) as one node: what a neuron computes before its activation.
-
-    >>> dot([Value(1.0), Value(2.0)], [3, 4]).data
-    11.0
-    >>> dot([Value(1.0), Value(2.0)], [3, 4], bias=Value(0.5)).op
-    'affine'
-    """
-    if len(xs) != len(ys):
-        raise ValueError(f"dot: xs and ys must have the same length, got {len(xs)} and {len(ys)}")
-    if not xs:
-        raise ValueError("dot: needs at least one pair of values, got empty sequences")
-    if bias is None:
-        return apply(ops.DOT, *xs, *ys)
-    return apply(ops.AFFINE, *xs, *ys, bias)
-
-
-def linear(xs: Sequence[Value | Number], weights: Sequence[Sequence[Value | Number]],
-           biases: Sequence[Value | Number], activation: str | Op | None = None) -> list[Value]:
-    """``[dot(w, xs, bias=b) for w, b in zip(weights, biases)]``: a layer of neurons.
-
-    One ``affine`` node per output, as with ``dot``, but the inputs are checked and read once
-    for the whole layer instead of once per neuron. With an ``activation`` (a unary op of the
-    table, by name — ``"relu"``, ``"tanh"``, ``"sigmoid"``, ``"gelu"``... — or as an ``Op``) each
-    output is one fused ``affine>activation`` node: a whole neuron, half the nodes.
-
-    >>> [v.data for v in linear([1.0, 2.0], [[Value(1.0), Value(1.0)], [Value(0.5), 0]], [0, 1])]
-    [3.0, 1.5]
-    >>> [(v.op, v.data) for v in linear([1.0], [[Value(-2.0)]], [0.5], activation="relu")]
-    [('affine>relu', 0.0)]
-    """
-    if isinstance(activation, str):
-        if activation not in ops.OPS or ops.OPS[activation].arity != 1:
-            unary = ", ".join(sorted(name for name, op in ops.OPS.items() if op.arity == 1))
-            raise ValueError(f"linear: unknown activation {activation!r}; use one of: {unary}")
-        activation = ops.OPS[activation]
-    if len(weights) != len(biases):
-        raise ValueError(f"linear: one bias per row of weights, got {len(weights)} rows and "
-                         f"{len(biases)} biases")
-    xs = tuple(xs)
-    if not _ONLY_VALUES.issuperset(map(type, xs)):
-        xs = tuple(map(_lift, xs))
-    xdata = [x.data for x in xs]
-    op = ops.AFFINE if activation is None else ops.activated(activation)
-    n, mul, outputs = len(xs), operator.mul, []
-    for w, b in zip(weights, biases):
-        if len(w) != n:
-            raise ValueError(f"linear: each row of weights needs {n} entries, got {len(w)}")
-        if not (_ONLY_VALUES.issuperset(map(type, w)) and type(b) is Value):
-            w, b = [_lift(v) for v in w], _lift(b)
-        # the op's forward, computed from the pieces rather than one joined input list
-        data = builtins.sum(map(mul, [v.data for v in w], xdata), b.data)
-        if activation is not None:
-            data = activation.forward(data)
-        outputs.append(_record(op, data, (*w, *xs, b)))
-    return outputs
-
-
-def logsumexp(values: Iterable[Value | Number]) -> Value:
-    """log Σ exp(values) as one node, computed stably (no overflow for large inputs).
-
-    >>> round(logsumexp([Value(1000.0), Value(1000.0)]).data, 4)
-    1000.6931
-    """
-    values = tuple(values)
-    if not values:
-        raise ValueError("logsumexp: needs at least one value, got an empty sequence")
-    return apply(ops.LOGSUMEXP, *values)
-
-
-def softmax(values: Iterable[Value | Number]) -> list[Value]:
-    """exp(x_i) / Σ exp(x), stably: one node per output, all fed by one ``logsumexp`` node.
-
-    >>> [round(p.data, 3) for p in softmax([Value(0.0), Value(1.0)])]
-    [0.269, 0.731]
-    """
-    values = tuple(map(_lift, values))
-    if not values:
-        raise ValueError("softmax: needs at least one value, got an empty sequence")
-    lse = logsumexp(values)
-    return [_binary(ops.SOFTMAX, x, lse) for x in values]
+def _unpickle_leaf(cls: type, data: float, grad: float, label: str) -> Any:
+    leaf = cls(data, label)
+    leaf.grad = grad
+    return leaf

@@ -21,12 +21,11 @@ True
 from __future__ import annotations
 
 import functools
-import math
 import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Union
 
-from autograd.engine import topological_order
+from autograd.engine import gradients, topological_order
 from autograd.ops import AFFINE
 from autograd.value import Value
 
@@ -230,7 +229,7 @@ def _draw(root: Value, rankdir: str, max_nodes: int, highlight: Iterable[Value],
         if node not in with_op:
             continue
         op_id = ids[node] + "_op"
-        activation = getattr(node._op, "activation", None)  # TODO-merge
+        activation = node._op.activation
         if expand_fused and activation is not None:
             z = AFFINE.compute([parent.data for parent in node.parents])
             z_grad = None if grad is None else grad * float(
@@ -314,8 +313,8 @@ def _param_names(params: Params | None) -> dict[Value, str]:
 def _input_names(node: Value) -> list[str]:
     """Names for the inputs of an op whose result depends on their order ([] if it does not)."""
     n = len(node.parents)
-    if n < 2 or node.op in _UNNAMED_INPUTS or getattr(node._op, "activation", None) is not None:  # TODO-merge
-        return []  # a fused neuron's inputs are affine's: unnamed too
+    if n < 2 or node.op in _UNNAMED_INPUTS or node._op.activation is not None:  # fused neurons
+        return []
     if n == 2:
         return ["x", "y"]
     return [str(i + 1) for i in range(n)]
@@ -413,24 +412,17 @@ def trace_backward(root: Value) -> list[BackwardStep]:
       -> a: local 3, += 0.1807 * 3 = 0.5421, total 0.5421
       -> leaf 3: local 0.5, += 0.1807 * 0.5 = 0.09035, total 0.09035
     """
-    grads: dict[Value, float] = {root: 1.0}
-    steps = []
-    for node in reversed(topological_order(root)):
-        grad = grads.get(node, 0.0)
-        inputs = [p.data for p in node.parents]
-        try:
-            locals_ = tuple(float(d) for d in node._op.partials(node.data, inputs))
-        except ArithmeticError:
-            if grad:
-                raise
-            # backward() skips a node whose gradient is 0, so its undefined derivative is harmless
-            locals_ = (math.nan,) * len(inputs)
+    steps: list[BackwardStep] = []
+    totals: dict[Value, float] = {}
+
+    def record(node: Value, grad: float, partials: Sequence[float], grads: dict) -> None:
         edges = []
-        for parent, local in zip(node.parents, locals_):
-            contribution = grad * local if grad else 0.0
-            grads[parent] = total = grads.get(parent, 0.0) + contribution
-            edges.append(EdgeStep(parent, local, contribution, total))
+        for parent, local in zip(node.parents, partials):
+            totals[parent] = totals.get(parent, 0.0) + grad * local
+            edges.append(EdgeStep(parent, local, grad * local, totals[parent]))
         steps.append(BackwardStep(node, grad, tuple(edges)))
+
+    gradients(root, on_step=record)
     return steps
 
 

@@ -332,14 +332,11 @@ def test_trace_of_a_leaf_is_empty():
     assert trace_backward(Value(1.0)) == []
 
 
-def test_a_zero_gradient_node_with_an_undefined_derivative_is_harmless():
+def test_an_undefined_derivative_raises_as_in_backward_even_times_zero():
     x = Value(0.0)
-    dead = x.sqrt() * 0.0  # sqrt's derivative at 0 divides by zero; backward skips it
-    root = dead + 1.0
-    steps = trace_backward(root)
-    sqrt_step = next(s for s in steps if s.node.op == "sqrt")
-    assert sqrt_step.grad == 0.0 and math.isnan(sqrt_step.edges[0].local)
-    assert sqrt_step.edges[0].total == 0.0
+    root = x.sqrt() * 0.0 + 1.0  # sqrt's derivative at 0 divides by zero
+    with pytest.raises(ZeroDivisionError, match="backward through sqrt"):
+        trace_backward(root)
 
 
 def test_step_prints_as_a_line_per_edge():
@@ -456,3 +453,24 @@ def test_a_long_chain_top_to_bottom_stays_narrow():
         svg = draw(y, rankdir=rankdir).pipe(format="svg", encoding="utf-8")
         widths[rankdir] = float(re.search(r'<svg width="([\d.]+)pt"', svg).group(1))
     assert widths["TB"] < 400 < 4 * widths["TB"] < widths["LR"]
+
+
+def test_expand_fused_draws_a_neuron_as_its_weighted_sum_and_activation():
+    xs = [Value(0.5, label="x0"), Value(-1.0, label="x1")]
+    ws = [Value(0.8, label="w0"), Value(0.3, label="w1")]
+    b = Value(0.1, label="b")
+    (y,) = autograd.linear(xs, [ws], [b], activation="tanh")
+    y.backward()
+    fused = draw(y).source
+    assert len(node_lines(fused, "ellipse")) == 1 and r"affine\>tanh" in fused
+    source = draw(y, expand_fused=True).source
+    ops = node_lines(source, "ellipse")
+    assert len(ops) == 2 and any("label=affine" in op for op in ops)
+    assert any("label=tanh" in op for op in ops)
+    z = 0.5 * 0.8 - 1.0 * 0.3 + 0.1
+    dz = 1 - math.tanh(z) ** 2  # dy/dz, y's grad being 1
+    assert f"w·x + b | data {z:.4g} | grad {dz:.4g}" in source
+    assert f"grad {ws[0].grad:.4g}" in source and ws[0].grad == pytest.approx(dz * 0.5)
+    assert len(node_lines(source, "record")) == 7  # 5 inputs, z and y
+    # the edges: inputs -> affine -> z -> tanh -> y
+    assert len(edges(source)) == 5 + 3
