@@ -60,7 +60,7 @@ _COMPUTED = {"style": "filled", "fillcolor": "white", "color": "#555555"}
 _HIGHLIGHT = {"style": "filled,bold", "fillcolor": "#ffe08a", "color": "#c0392b",
               "penwidth": "2.5"}
 _OP = {"shape": "ellipse", "style": "filled", "fillcolor": "#eeeeee", "color": "#999999",
-       "fontsize": "10", "height": "0.3", "margin": "0.04,0.02"}
+       "fontsize": "9", "height": "0.3", "margin": "0.04,0.02"}
 _CUT = {"style": "filled,dashed", "fillcolor": "white", "color": "#555555"}  # its history not drawn
 _ACTIVE_EDGE = {"color": "#c0392b", "fontcolor": "#c0392b", "penwidth": "2"}
 # ops whose inputs are drawn without names: the order does not matter, or (dot, affine and the
@@ -207,7 +207,7 @@ def _draw(root: Value, rankdir: str, max_nodes: int, highlight: Iterable[Value],
         # ordering=in: an op's inputs side by side in the order of its edges (see below)
         graph_attr={"rankdir": rankdir, "nodesep": "0.15", "ranksep": "0.25", "ordering": "in",
                     **({"size": size} if size is not None else {})},
-        node_attr={"fontname": "Helvetica", "fontsize": "11"},
+        node_attr={"fontname": "Helvetica", "fontsize": "10"},
         edge_attr={"fontname": "Helvetica", "fontsize": "9", "arrowsize": "0.7",
                    "labelfontsize": "8", "labelfontcolor": "#777777", "labeldistance": "1.4"},
     )
@@ -215,10 +215,10 @@ def _draw(root: Value, rankdir: str, max_nodes: int, highlight: Iterable[Value],
 
     def record(node_id: str, name: str, data: float, grad: float | None, style: dict) -> None:
         numbers = f"data {_fmt(data)}" + ("" if grad is None else f" | grad {_fmt(grad)}")
-        if horizontal:  # in LR/RL, braces stack the fields: name, data, grad
-            label = "{ " + (_escape(name) + " | " if name else "") + numbers + " }"
-        else:  # in TB/BT, the name beside data and grad, stacked: a narrow record
-            label = (_escape(name) + " | " if name else "") + "{ " + numbers + " }"
+        # narrow records: left to right, the fields stacked (name, data, grad); top to bottom,
+        # the name beside data and grad, stacked (braces turn a record's fields by 90°)
+        label = (_escape(name) + " | " if name else "") + (
+            numbers if horizontal else "{ " + numbers + " }")
         graph.node(node_id, label, shape="record", **style)
 
     for node in nodes:

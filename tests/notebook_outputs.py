@@ -60,6 +60,7 @@ def write(path: Path) -> None:
             nbformat.write(notebook, file)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o777)  # mkstemp's file is private; keep the mode
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
