@@ -59,6 +59,9 @@ case "${1:-}" in
         shift
         setup lab
         need_dot
+        # the saved outputs are this repository's own: trust them, so that Jupyter shows their
+        # SVG drawings (it hides an untrusted notebook's SVG until its cells are run again)
+        "$venv/bin/jupyter" trust notebooks/*.ipynb >/dev/null
         root=(); [ "$(id -u)" = 0 ] && root=(--allow-root)  # JupyterLab refuses root without it
         exec "$venv/bin/jupyter" lab --ServerApp.root_dir=notebooks ${root[@]+"${root[@]}"} "$@"
         ;;
