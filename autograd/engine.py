@@ -8,8 +8,8 @@ the walk has finished: an error leaves every ``.grad`` as it was. Two policies h
 
 - every node's rule is evaluated, whatever its gradient: a local derivative that is undefined
   (``sqrt`` at 0, ``log`` at 0) raises, even where it would be multiplied by 0;
-- a gradient that overflows to ±inf raises ``OverflowError``, and a NaN raises ``ValueError``,
-  naming the op the walk was passing through.
+- a gradient that overflows raises ``OverflowError`` naming the op the walk was passing through
+  (a NaN gradient can only come from infinities, so it is reported as the overflow it is).
 
 Everything else is this walk, specialised: ``backward()`` writes its result into ``.grad``;
 ``create_graph=True`` evaluates the rules on Values instead of floats, which records the gradient
@@ -20,8 +20,8 @@ variables; ``autograd.viz.trace_backward`` watches it step by step (``on_step``)
 from __future__ import annotations
 
 import gc
-import math
 from contextlib import contextmanager
+from math import isfinite
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from autograd.grad_mode import enable_grad, no_grad
@@ -98,27 +98,29 @@ def gradients(root: Value, inputs: Sequence[Value] | None = None, create_graph: 
     try:
         with enable_grad() if create_graph else no_grad(), gc_paused():
             for node in reversed(order):
-                grad = grads[node]
+                grad = grads.setdefault(node, 0.0)  # 0.0 if every contribution was 0
+                if not isfinite(grad):  # a Value's data, with create_graph
+                    raise _not_finite(grad)
+                parents = node._prev
                 if create_graph:  # Value arithmetic: its own checks refuse NaN and overflow
-                    partials = node._op.partials(node, node._prev)
+                    partials = node._op.derivatives(node, *parents)
                 else:
-                    partials = node._op.partials(node.data, [p.data for p in node._prev])
-                if len(partials) != len(node._prev):
+                    partials = node._op.derivatives(node.data, *[p.data for p in parents])
+                if len(partials) != len(parents):
                     raise TypeError(f"its rule gave {len(partials)} derivatives for "
-                                    f"{len(node._prev)} inputs")
-                for parent, local in zip(node._prev, partials):
+                                    f"{len(parents)} inputs")
+                for parent, local in zip(parents, partials):
+                    if type(local) is float and local == 0.0:
+                        continue  # adds nothing: a relu that is off, a constant input
                     total = grads.get(parent)
                     grads[parent] = grad * local if total is None else total + grad * local
                 if on_step is not None:
                     on_step(node, grad, partials, grads)
-                if not math.isfinite(grad):  # NaN and overflow are refused (Values: their data)
-                    raise _not_finite(grad)
     except (ArithmeticError, ValueError, TypeError) as error:
         raise _backward_error(node, error) from None
-    for leaf, grad in grads.items():  # the leaves and variables, where the walk ends
-        if not math.isfinite(grad):
-            error = _not_finite(grad)
-            raise type(error)(f"backward: at {leaf!r}, {error}") from None
+    for end, grad in grads.items():  # the leaves and variables were not checked on the way
+        if not isfinite(grad):
+            raise OverflowError(f"backward: at {end!r}, {_not_finite(grad)}") from None
     return grads
 
 
@@ -141,10 +143,10 @@ def backward(root: Value, create_graph: bool = False) -> None:
             node.grad = node.grad + grad
 
 
-def _not_finite(grad: Gradient) -> Exception:
-    if math.isnan(grad):
-        return ValueError("the gradient is NaN")
-    return OverflowError("the gradient overflows a float (|x| > 1.8e308)")
+def _not_finite(grad: Gradient) -> OverflowError:
+    # In float arithmetic a NaN gradient can only come from infinities (inf - inf, 0 * inf):
+    # it is an overflow too, as create_graph's Value arithmetic reports it.
+    return OverflowError(f"the gradient overflows a float (|x| > 1.8e308): got {float(grad)}")
 
 
 def _backward_error(node: Value, error: Exception) -> Exception:
@@ -166,7 +168,7 @@ def gc_paused() -> Iterator[None]:
     chainrule graphs hold no reference cycles, so reference counting frees them the moment they
     are dropped; the cycle collector would only re-scan the live graph while it grows. Free the
     graph (drop the loss and the outputs) before the block ends, so the resuming collector has
-    nothing to scan. See docs/garbage-collector.md.
+    nothing to scan. See docs/engine.md.
 
     >>> with gc_paused():
     ...     pass

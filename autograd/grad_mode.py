@@ -21,7 +21,8 @@ class _Mode(threading.local):
         self.saved: list[bool] = []  # each thread's stack of settings to restore
 
 
-_mode = _Mode()
+state = _Mode()
+"""This thread's setting (``state.enabled``), read by ``apply`` at every operation."""
 
 
 def is_grad_enabled() -> bool:
@@ -30,7 +31,7 @@ def is_grad_enabled() -> bool:
     >>> is_grad_enabled()
     True
     """
-    return _mode.enabled
+    return state.enabled
 
 
 def set_grad_enabled(enabled: bool) -> None:
@@ -40,7 +41,7 @@ def set_grad_enabled(enabled: bool) -> None:
     False
     >>> set_grad_enabled(True)
     """
-    _mode.enabled = bool(enabled)
+    state.enabled = bool(enabled)
 
 
 class _GradModeSwitch:
@@ -53,11 +54,11 @@ class _GradModeSwitch:
     record: bool
 
     def __enter__(self) -> None:
-        _mode.saved.append(is_grad_enabled())
+        state.saved.append(is_grad_enabled())
         set_grad_enabled(self.record)
 
     def __exit__(self, *exc_info: object) -> None:
-        set_grad_enabled(_mode.saved.pop())
+        set_grad_enabled(state.saved.pop())
 
     def __call__(self, function: F) -> F:
         if inspect.isgeneratorfunction(function):

@@ -5,13 +5,11 @@ An entry reads like a line of a derivative sheet::
     name   forward on floats            local derivatives
     "*"    lambda x, y: x * y           lambda out, x, y: (y, x)
 
-``forward`` computes the result from plain floats and raises a clear error outside the op's
-domain. ``derivatives`` returns one partial derivative ∂out/∂input per input, where ``out`` is the
-op's result. An op with a fixed number of inputs takes them as separate arguments; an n-ary op
-(``arity=0``: sum, dot, affine, logsumexp) takes them as one sequence, ``forward(xs)`` and
-``derivatives(out, xs)``, which spares packing and unpacking dozens of arguments per node. That
-difference is ``Op``'s own business: everything else calls ``op.compute(inputs)`` and
-``op.partials(out, inputs)`` with a sequence, whatever the arity.
+``forward(*inputs)`` computes the result from plain floats and raises a clear error outside the
+op's domain. ``derivatives(out, *inputs)`` returns one partial derivative ∂out/∂input per input,
+where ``out`` is the op's result. Every op takes its inputs as separate arguments, an n-ary op
+(``arity=0``: sum, dot, affine, logsumexp) as many as it is given, so there is one calling
+convention (``op.compute(inputs)`` and ``op.partials(out, inputs)`` spell it for a sequence).
 
 The rules use only arithmetic and the helpers ``exp``, ``log``, ``sin``, ``cos``, ``erf`` and
 ``sigmoid`` below, which work on floats and on ``Value``s alike:
@@ -32,6 +30,7 @@ import math
 import operator
 from dataclasses import dataclass
 from functools import cache
+from itertools import repeat
 from typing import Any, Callable, Sequence
 
 Interval = tuple[float, float]
@@ -66,15 +65,15 @@ class Op:
         object.__setattr__(self, "domain", tuple(tuple(interval) for interval in self.domain))
 
     def compute(self, inputs: Sequence[float]) -> float:
-        """The forward on a sequence of floats, whatever the op's arity.
+        """The forward on a sequence of floats: ``forward(*inputs)``.
 
         >>> SUM.compute([1.0, 2.0]), NEG.compute([2.0])
         (3.0, -2.0)
         """
-        return self.forward(inputs) if self.arity == 0 else self.forward(*inputs)
+        return self.forward(*inputs)
 
     def partials(self, out: Any, inputs: Sequence[Any]) -> Sequence[Any]:
-        """The local derivatives ∂out/∂input, one per input, whatever the op's arity.
+        """The local derivatives ∂out/∂input, one per input: ``derivatives(out, *inputs)``.
 
         ``out`` and ``inputs`` are floats (first order) or the node and its parents (to build
         a graph of the derivatives).
@@ -82,7 +81,7 @@ class Op:
         >>> SUM.partials(3.0, [1.0, 2.0])
         (1.0, 1.0)
         """
-        return self.derivatives(out, inputs) if self.arity == 0 else self.derivatives(out, *inputs)
+        return self.derivatives(out, *inputs)
 
     def near_kink(self, inputs: Sequence[float], distance: float = 0.05) -> bool:
         """Whether ``inputs`` lie within ``distance`` of a kink (a fused neuron's are in z).
@@ -90,14 +89,14 @@ class Op:
         >>> RELU.near_kink([0.01]), RELU.near_kink([0.5])
         (True, False)
         """
-        at = [_affine(inputs)] if self.activation is not None else inputs
+        at = [_affine(*inputs)] if self.activation is not None else inputs
         return any(abs(x - k) <= distance for x in at for k in self.kinks)
 
 
 # A Value made by the user rather than by an op: it has no rules, backward stops there.
-LEAF = Op("", forward=lambda xs: math.nan, derivatives=lambda out, xs: (), arity=0, domain=())
+LEAF = Op("", forward=lambda *xs: math.nan, derivatives=lambda out, *xs: (), arity=0, domain=())
 # A Value computed inside ``no_grad``: a leaf too, but ``backward()`` from it is refused.
-UNTRACKED = Op("", forward=lambda xs: math.nan, derivatives=lambda out, xs: (), arity=0,
+UNTRACKED = Op("", forward=lambda *xs: math.nan, derivatives=lambda out, *xs: (), arity=0,
                domain=())
 
 OPS: dict[str, Op] = {}
@@ -209,6 +208,8 @@ def _softplus(x: float) -> float:
 
 
 def _gelu(x: float) -> float:
+    if math.isinf(x):  # the limits, not -inf * 0
+        return max(x, 0.0)
     return 0.5 * x * (1.0 + math.erf(x * SQRT1_2))
 
 
@@ -231,14 +232,14 @@ def _pow(x: float, y: float) -> float:
     return _float_pow("**", x, y)
 
 
-def _logsumexp(xs: Sequence[float]) -> float:
+def _logsumexp(*xs: float) -> float:
     top = max(xs)
     if math.isinf(top):
         return top
     return top + math.log(math.fsum([math.exp(x - top) for x in xs]))
 
 
-def _logsumexp_partials(out, xs):
+def _logsumexp_partials(out, *xs):
     """softmax(xs), from exp(x - max) / Σ exp(x - max) rather than exp(x - out): exact at any
     magnitude (out = max + log Σ loses the log's digits once max is large). The shift by the
     constant max changes no derivative, so on Values this is exact to any order."""
@@ -252,22 +253,22 @@ def _logsumexp_partials(out, xs):
     return tuple(e / total for e in shifted)
 
 
-def _dot(v: Sequence[float]) -> float:
+def _dot(*v: float) -> float:
     n = len(v) // 2
     return sum(map(operator.mul, v[:n], v[n:]))
 
 
-def _affine(v: Sequence[float]) -> float:
+def _affine(*v: float) -> float:
     n = len(v) // 2
     return sum(map(operator.mul, v[:n], v[n:-1]), v[-1])
 
 
-def _dot_partials(out, v):  # ∂/∂xi = yi and ∂/∂yi = xi
+def _dot_partials(out, *v):  # ∂/∂xi = yi and ∂/∂yi = xi
     n = len(v) // 2
     return (*v[n:], *v[:n])
 
 
-def _affine_partials(out, v):  # as for dot, and 1 for the bias
+def _affine_partials(out, *v):  # as for dot, and 1 for the bias
     n = len(v) // 2
     return (*v[n:-1], *v[:n], 1.0)
 
@@ -305,8 +306,8 @@ RELU = _op("relu", lambda x: x if x > 0.0 else 0.0, lambda out, x: (1.0 if x > 0
            [ANY], kinks=(0.0,))
 ABS = _op("abs", abs, lambda out, x: (sign(x),), 1, [ANY], kinks=(0.0,))
 
-# n-ary ops: one node however many inputs; `xs` is the sequence of all inputs, in order
-SUM = _op("sum", sum, lambda out, xs: (1.0,) * len(xs), 0, [ANY])
+# n-ary ops: one node however many inputs
+SUM = _op("sum", lambda *xs: sum(xs), lambda out, *xs: (1.0,) * len(xs), 0, [ANY])
 DOT = _op("dot", _dot, _dot_partials, 0, [ANY])  # inputs x1..xn, y1..yn
 AFFINE = _op("affine", _affine, _affine_partials, 0, [ANY])  # inputs x1..xn, y1..yn, b
 LOGSUMEXP = _op("logsumexp", _logsumexp, _logsumexp_partials, 0, [(-3.0, 3.0)])
@@ -378,16 +379,19 @@ def activated(activation: Op) -> Op:
     if activation.arity != 1:
         raise ValueError(f"activated: needs a unary op, got {activation.name!r}")
 
-    def forward(v: Sequence[float]) -> float:
-        z = _affine(v)
+    def forward(*v: float) -> float:
+        z = _affine(*v)
         if math.isinf(z) and all(map(math.isfinite, v)):
             raise overflow(f"affine>{activation.name}", v)
         return activation.forward(z)
 
-    def derivatives(out, v):
+    def derivatives(out, *v):
         n = len(v) // 2
-        (slope,) = activation.derivatives(out, _affine(v))  # z, from floats or Values alike
-        return (*(w * slope for w in v[n:-1]), *(x * slope for x in v[:n]), slope)
+        (slope,) = activation.derivatives(out, _affine(*v))  # z, from floats or Values alike
+        if type(slope) is float and slope == 0.0:  # a relu that is off: no products needed
+            return (0.0,) * len(v)
+        scale = repeat(slope)
+        return (*map(operator.mul, v[n:-1], scale), *map(operator.mul, v[:n], scale), slope)
 
     # the kinks are those of the activation, at the pre-activation z (see `Op.near_kink`)
     return Op(f"affine>{activation.name}", forward, derivatives, 0, (ANY,),

@@ -10,8 +10,7 @@ import math
 import numbers
 from typing import Any, Union
 
-from autograd import engine, ops
-from autograd.grad_mode import is_grad_enabled
+from autograd import engine, grad_mode, ops
 from autograd.ops import LEAF, UNTRACKED, Op
 
 Number = Union[int, float]
@@ -235,15 +234,18 @@ def apply(op: Op, *inputs: Value | Number) -> Value:
     >>> apply(ops.MUL, Value(2.0), 3).data
     6.0
     """
-    parents = tuple([x if isinstance(x, Value) else Value(x) for x in inputs])
+    parents = inputs
+    for x in inputs:
+        if not isinstance(x, Value):  # numbers become constant leaves
+            parents = tuple([x if isinstance(x, Value) else Value(x) for x in inputs])
+            break
     if op.arity and len(parents) != op.arity:
         raise TypeError(f"{op.name}: takes {op.arity} inputs, got {len(parents)}")
-    datas = [x.data for x in parents]
-    data = op.compute(datas)
+    data = op.forward(*[x.data for x in parents])
     if data - data != 0.0:  # NaN, or an infinity
-        _check_result(op.name, data, datas)
+        _check_result(op.name, data, [x.data for x in parents])
     node = Value(data)
-    if is_grad_enabled():
+    if grad_mode.state.enabled:
         node._op, node._prev = op, parents
     else:
         node._op = UNTRACKED
@@ -251,7 +253,7 @@ def apply(op: Op, *inputs: Value | Number) -> Value:
 
 
 def _check_result(name: str, data: float, inputs: list[float]) -> None:
-    """Refuse a NaN, and an infinity that finite inputs overflowed to (see docs/policies)."""
+    """Refuse a NaN, and an infinity that finite inputs overflowed to (see docs/engine.md)."""
     if data != data:
         raise ValueError(f"{name}: the result is NaN at inputs {inputs}")
     if all(map(math.isfinite, inputs)):

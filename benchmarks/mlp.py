@@ -1,9 +1,10 @@
-"""B1's workload: micrograd's moons demo, written once for any micrograd-like ``Value`` class.
+"""B1's workload in micrograd's own code: its moons demo, written once for any scalar type.
 
-``MLP`` below is micrograd's own MLP, written out again: one node per ``+`` and ``*``, Python's
-``sum()`` over the products, ``.relu()`` on hidden neurons. Given chainrule's ``Value`` it measures
-the raw engine with code that does nothing clever; given ``micrograd.engine.Value`` it computes
-exactly what ``micrograd.nn.MLP`` does (a sanity check of this file).
+``MLP`` and ``moons_loss`` below are micrograd's ``MLP`` and demo loss written out again: one node
+per ``+`` and ``*``, Python's ``sum()`` over the products, ``.relu()`` on hidden neurons, the
+hinge loss as micrograd's demo spells it. They take the scalar type as an argument (a ``Value``
+class, or a factory such as PyTorch's 0-d tensors), so every engine runs the very same code. On
+``micrograd.engine.Value`` they compute exactly what ``micrograd.nn.MLP`` does (the tests check).
 
 >>> from autograd import Value
 >>> X, y = [[0.5, -1.0], [1.0, 0.5]], [1.0, -1.0]

@@ -1,14 +1,16 @@
-"""Where a step's time goes: ``python -m benchmarks.profiling WORKLOAD [--steps N] [--top K]``.
+"""Where a step's time goes: ``python -m benchmarks.profiling WORKLOAD [ENGINE] [--steps N]``.
 
-Workloads: ``b1-mgstyle`` (micrograd-style code on chainrule's Value), ``b1-nn`` (chainrule's
-``nn``), ``b1-micrograd``, ``b2`` (the tiny GPT on chainrule), ``b2-reference``. Prints
+Workloads: ``nn`` and ``mgstyle`` (B1: micrograd's demo through chainrule's ``nn``, or in
+micrograd's own code), ``microgpt`` (B5); engines: any of ``benchmarks.engines`` that runs the
+workload (default ``chainrule``). Prints
 
 - the step's phases (forward, zero_grad + backward, update, freeing the graph): milliseconds and
   how much of it CPython's cycle collector ran (``gc.callbacks``, no profiler attached);
 - cProfile's top functions by own time (``tottime``), as a share of the profiled total.
 
 cProfile adds a fixed cost to every Python call, so it overstates small functions; for a
-sampling view of the same step run ``py-spy top -- python -m benchmarks.profiling b2 --spin 30``
+sampling view of the same step run
+``py-spy top -- python -m benchmarks.profiling microgpt --spin 30``
 (``--spin`` repeats steps for that many seconds without cProfile).
 """
 
@@ -20,21 +22,15 @@ import pstats
 import statistics
 import time
 
-from benchmarks import engines, worker
-
-WORKLOADS = {
-    "b1-mgstyle": lambda: engines.b1_step("chainrule-mgstyle"),
-    "b1-nn": lambda: engines.b1_step("chainrule-nn"),
-    "b1-micrograd": lambda: engines.b1_step("micrograd"),
-    "b2": lambda: engines.b2_step("chainrule"),
-    "b2-reference": lambda: engines.b2_step("reference"),
-}
+from benchmarks import steps as workloads
+from benchmarks import worker
+from benchmarks.engines import REGISTRY, activate
 
 
-def phases(step: engines.Step, steps: int) -> dict[str, tuple[float, float]]:
+def phases(step: workloads.Step, steps: int) -> dict[str, tuple[float, float]]:
     """Median ``(seconds, seconds in the cycle collector)`` of each phase over ``steps`` steps.
 
-    >>> sorted(phases(engines.b1_step("chainrule-mgstyle", points=2), 1))
+    >>> sorted(phases(workloads.make("mgstyle", REGISTRY["chainrule"], points=2), 1))
     ['backward', 'forward', 'free', 'update']
     """
     step(0)
@@ -59,10 +55,10 @@ def phases(step: engines.Step, steps: int) -> dict[str, tuple[float, float]]:
             for name, rows in samples.items()}
 
 
-def top_functions(step: engines.Step, steps: int, top: int) -> list[tuple[str, float, int]]:
+def top_functions(step: workloads.Step, steps: int, top: int) -> list[tuple[str, float, int]]:
     """cProfile over ``steps`` steps: ``(function, share of total time, calls)``, top first.
 
-    >>> rows = top_functions(engines.b1_step("chainrule-mgstyle", points=2), 1, 3)
+    >>> rows = top_functions(workloads.make("mgstyle", REGISTRY["chainrule"], points=2), 1, 3)
     >>> len(rows), all(0 <= share <= 1 for _, share, _ in rows)
     (3, True)
     """
@@ -82,16 +78,19 @@ def top_functions(step: engines.Step, steps: int, top: int) -> list[tuple[str, f
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The command line: ``python -m benchmarks.profiling b1-nn --steps 5 --top 20``."""
+    """The command line: ``python -m benchmarks.profiling nn chainrule --steps 5 --top 20``."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profiling", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("workload", choices=sorted(WORKLOADS))
+    parser.add_argument("workload", choices=["nn", "mgstyle", "microgpt"])
+    parser.add_argument("engine", nargs="?", default="chainrule", choices=list(REGISTRY))
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--spin", type=float, default=0.0,
                         help="only run steps for this many seconds (for py-spy), no cProfile")
     args = parser.parse_args(argv)
-    step = WORKLOADS[args.workload]()
+    engine = REGISTRY[args.engine]
+    activate(engine)
+    step = workloads.make(args.workload, engine)
     if args.spin:
         k, end = 0, time.perf_counter() + args.spin
         while time.perf_counter() < end:
@@ -102,8 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     split = phases(step, args.steps)
     total = sum(seconds for seconds, _ in split.values())
     in_gc = sum(gc_seconds for _, gc_seconds in split.values())
-    print(f"{args.workload}: {total * 1e3:.1f} ms per step, {in_gc / total:.0%} of it in the "
-          f"cycle collector (medians of {args.steps} steps)")
+    print(f"{args.workload} on {engine.label}: {total * 1e3:.1f} ms per step, "
+          f"{in_gc / total:.0%} of it in the cycle collector (medians of {args.steps} steps)")
     for name, (seconds, gc_seconds) in split.items():
         print(f"  {name:9} {seconds * 1e3:8.2f} ms  of which gc {gc_seconds * 1e3:7.2f} ms")
     print(f"{'share':>6}  {'calls':>9}  function (cProfile, own time)")

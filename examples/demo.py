@@ -15,13 +15,15 @@ optimizer = nn.SGD(params, lr=1.0)
 steps = 100
 
 for k in range(steps):
-    with autograd.gc_paused():  # the graph has no cycles: nothing for the collector to find
+    with autograd.gc_paused():  # docs/engine.md: the collector policy
         scores = [model(x) for x in inputs]
         loss = nn.hinge_loss(scores, labels) + 1e-4 * autograd.dot(params, params)
         optimizer.zero_grad()
         loss.backward()
         optimizer.lr = 1.0 - 0.9 * k / steps  # micrograd's decaying learning rate
         optimizer.step()
-    accuracy = sum((s.data > 0) == (t > 0) for s, t in zip(scores, labels)) / len(labels)
+        accuracy = sum((s.data > 0) == (t > 0) for s, t in zip(scores, labels)) / len(labels)
+        loss_value = loss.data
+        del scores, loss  # the step's graph is freed here, before the collector resumes
     if k % 10 == 0 or k == steps - 1:
-        print(f"step {k:3d}  loss {loss.data:.4f}  accuracy {accuracy:.0%}")
+        print(f"step {k:3d}  loss {loss_value:.4f}  accuracy {accuracy:.0%}")

@@ -1,36 +1,38 @@
 """chainrule's neural-network package: modules, losses, optimizers, datasets and checkpoints.
 
 >>> import nn
->>> X, y = nn.make_moons(20, seed=0)
+>>> X, y = nn.make_moons(20, noise=0.1, random_state=0)
 >>> model = nn.MLP(2, [8, 1], seed=0)
 >>> optimizer = nn.SGD(model.parameters(), lr=0.1)
 >>> loss = nn.hinge_loss([model(x) for x in X.tolist()], (2 * y - 1).tolist())
 >>> optimizer.zero_grad(); loss.backward(); optimizer.step()
 
-The training command is ``python -m nn.train`` (see ``nn/train.py``).
+It needs the ``[nn]`` extra (numpy, matplotlib, tqdm): ``pip install "chainrule[nn]"``. The
+training command is ``chainrule-train`` or ``python -m nn.train`` (see ``nn/cli.py``).
 """
 
 import nn._autograd_check  # noqa: F401  first: is "autograd" chainrule's, not HIPS autograd?
-from nn.data import make_blobs, make_circles, make_moons, make_spirals
-from nn.losses import binary_cross_entropy_with_logits, cross_entropy, hinge_loss, mse_loss
-from nn.module import (
-    ACTIVATIONS,
-    MLP,
-    Layer,
-    Module,
-    Neuron,
-    StateDictError,
-    check_activation,
-    init_bound,
-    neurons_forward,
+from nn._extra import require
+
+require("numpy", "nn")  # the datasets need it: a missing numpy gets the install hint here
+
+from nn.activations import ACTIVATIONS, Activation, get_activation  # noqa: E402
+from nn.data import make_blobs, make_circles, make_moons, make_spirals  # noqa: E402
+from nn.losses import (  # noqa: E402
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    hinge_loss,
+    mse_loss,
 )
-from nn.optim import SGD, Adam, AdamW, Optimizer
-from nn.serialization import load, save
+from nn.module import MLP, Layer, Module, Neuron, StateDictError, neurons_forward  # noqa: E402
+from nn.optim import SGD, Adam, AdamW, Optimizer  # noqa: E402
+from nn.serialization import load, save  # noqa: E402
 
 __all__ = [
     "ACTIVATIONS",
     "MLP",
     "SGD",
+    "Activation",
     "Adam",
     "AdamW",
     "Layer",
@@ -39,10 +41,9 @@ __all__ = [
     "Optimizer",
     "StateDictError",
     "binary_cross_entropy_with_logits",
-    "check_activation",
     "cross_entropy",
+    "get_activation",
     "hinge_loss",
-    "init_bound",
     "load",
     "make_blobs",
     "make_circles",

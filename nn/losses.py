@@ -38,13 +38,15 @@ def hinge_loss(scores: Sequence[Value | Number] | Value,
 
     >>> hinge_loss([Value(2.0), Value(0.5)], [1, -1]).data
     0.75
+    >>> hinge_loss([2.0, 0.5], [1.0, -1.0]).data  # plain numbers are scores too
+    0.75
     """
     scores, labels = _pair("hinge_loss", scores, labels)
     for i, y in enumerate(labels):
-        if isinstance(y, bool) or y not in (1, -1):
+        if isinstance(y, bool) or not _is_real(y) or y not in (1, -1):
             raise ValueError(f"hinge_loss: labels must be +1 or -1, got {y!r} at index {i}"
                              " (map 0/1 labels with 2 * y - 1)")
-    margins = [(1.0 - s * float(y)).relu() for s, y in zip(scores, labels)]
+    margins = [(1.0 - _lift(s) * float(y)).relu() for s, y in zip(scores, labels)]
     return autograd.sum(margins) * (1.0 / len(margins))
 
 
@@ -80,6 +82,7 @@ def cross_entropy(logits: Sequence[Value | Number] | Sequence[Sequence[Value | N
     >>> round(cross_entropy([[Value(0.0), Value(0.0)], [Value(5.0), Value(-5.0)]], [1, 0]).data, 6)
     0.346596
     """
+    logits, target = _unwrap(logits), _unwrap(target)
     if not isinstance(target, numbers.Number) and hasattr(target, "__len__"):  # a batch
         if isinstance(logits, Value) or not all(hasattr(row, "__len__") for row in logits):
             raise ValueError("cross_entropy: a list of targets needs a list of logit lists, "
@@ -89,7 +92,8 @@ def cross_entropy(logits: Sequence[Value | Number] | Sequence[Sequence[Value | N
                              f"targets")
         if len(target) == 0:
             raise ValueError("cross_entropy: needs at least one sample, got none")
-        losses = [_cross_entropy_one(row, t, i) for i, (row, t) in enumerate(zip(logits, target))]
+        losses = [_cross_entropy_one(_unwrap(row), t, i)
+                  for i, (row, t) in enumerate(zip(logits, target))]
         return autograd.sum(losses) * (1.0 / len(losses))
     return _cross_entropy_one(logits, target, None)
 
@@ -114,13 +118,31 @@ def _lift(x: Value | Number) -> Value:
     return x if isinstance(x, Value) else Value(x)
 
 
+def _unwrap(x):
+    """A numpy array as a list (0-d: its number); anything else as it is."""
+    if hasattr(x, "ndim") and hasattr(x, "tolist"):
+        return x.tolist()
+    return x
+
+
+def _as_list(name: str, what: str, x) -> list:
+    """One entry per sample: a lone Value or number is a batch of 1; arrays must be 1-D."""
+    if hasattr(x, "ndim") and hasattr(x, "tolist") and x.ndim > 1:
+        raise ValueError(f"{name}: {what} must hold one number per sample, got an array of "
+                         f"shape {tuple(x.shape)} (flatten it: .ravel())")
+    x = _unwrap(x)
+    if isinstance(x, Value) or _is_real(x):
+        return [x]
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        raise TypeError(f"{name}: {what} must be a list with one entry per sample, got "
+                        f"{type(x).__name__}")
+    return list(x)
+
+
 def _pair(name: str, outputs, targets) -> tuple[list, list]:
     """Both sides as lists of equal, non-zero length (a lone Value and number: a batch of 1)."""
-    if isinstance(outputs, Value) or _is_real(outputs):
-        outputs = [outputs]
-    if _is_real(targets):
-        targets = [targets]
-    outputs, targets = list(outputs), list(targets)
+    outputs, targets = _as_list(name, "the outputs", outputs), _as_list(name, "the targets",
+                                                                         targets)
     if len(outputs) != len(targets):
         raise ValueError(f"{name}: got {len(outputs)} outputs but {len(targets)} targets")
     if not outputs:

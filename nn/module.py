@@ -1,72 +1,47 @@
 """Modules: ``Module`` (parameters and state dicts), ``Neuron``, ``Layer`` and ``MLP``.
 
-A module's parameters are the ``Value``s it holds as attributes, found the way PyTorch finds
-them: an attribute that is a ``Value``, a list of ``Value``s, a ``Module`` or a list of
-``Module``s contributes its parameters under its attribute name (``layers.0.neurons.3.weight``).
+A module's parameters are the ``Value``s it holds in its attributes, found the way PyTorch's
+``ModuleList``, ``ModuleDict`` and ``ParameterList`` find them: an attribute that is a
+``Value``, a ``Module``, or a list, tuple or dict of them (nested as deep as you like)
+contributes its parameters under its attribute name, list items under their index and dict
+items under their key: ``layers.0.neurons.3.weight``, ``heads.left.bias``. A list of Values is
+one state-dict entry (a list of floats). A set, or any other container holding Values, is
+refused with a ``TypeError`` rather than skipped; attributes whose names start with ``_`` are
+not searched.
 
-Initialisation (weights uniform in ``[-bound, bound]``, biases 0), chosen by activation:
+A ``Value`` held in several places (tied weights) is one parameter: it is listed, saved and
+stepped once, under the first name it is found at.
 
-- relu, leaky_relu, gelu: Kaiming/He uniform, ``bound = gain * sqrt(3 / fan_in)`` with
-  ``gain = sqrt(2)`` (``sqrt(2 / (1 + slope**2))`` for leaky_relu), as ``torch.nn.init``'s
-  ``kaiming_uniform_``: the variance of the pre-activations stays the same from layer to layer.
-- tanh, sigmoid, linear: Xavier/Glorot uniform, ``bound = gain * sqrt(6 / (fan_in + fan_out))``
-  with ``gain = 5/3`` for tanh and 1 otherwise, as ``xavier_uniform_``.
-
-The random numbers come from ``random.Random(seed)``, never from the global generator, so the
-same seed gives the same network whatever else the program does.
+Each neuron's weights are initialised as its activation's entry in ``nn.activations`` says
+(Kaiming or Xavier uniform), biases to 0. The random numbers come from
+``random.Random(seed)``, never from the global generator, so the same seed gives the same
+network whatever else the program does.
 """
 
 from __future__ import annotations
 
-import math
+import itertools
+import numbers
 import random
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Callable, Union
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import Union
 
 import autograd
-from autograd import Value, ops
-from autograd.ops import Op
+from autograd import Value
+from nn._numbers import finite_float
+from nn.activations import get_activation
 
 Number = Union[int, float]
 StateDict = dict[str, Union[float, list[float]]]
 
-LEAKY_RELU_SLOPE = 0.01  # PyTorch's default negative slope
+MAX_PARAMETERS = 10_000_000
+"""The most parameters a ``Neuron``, ``Layer`` or ``MLP`` may have (checked before allocating).
 
-ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
-    "relu": Value.relu,
-    "tanh": Value.tanh,
-    "sigmoid": Value.sigmoid,
-    "leaky_relu": lambda z: z.leaky_relu(LEAKY_RELU_SLOPE),
-    "gelu": Value.gelu,
-    "linear": lambda z: z,
-}
-"""The activations a neuron can use, by name."""
-
-ACTIVATION_OPS: dict[str, Op | None] = {
-    "relu": ops.RELU,
-    "tanh": ops.TANH,
-    "sigmoid": ops.SIGMOID,
-    "leaky_relu": ops.leaky_relu(LEAKY_RELU_SLOPE),
-    "gelu": ops.GELU,
-    "linear": None,
-}
-"""The op each activation fuses into a neuron's node (``autograd.linear(..., activation=)``)."""
-
-
-def check_activation(name: str) -> str:
-    """Return ``name`` if it is an activation in ``ACTIVATIONS``, else raise ``ValueError``.
-
-    >>> check_activation("tanh")
-    'tanh'
-    >>> check_activation("swish")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: unknown activation 'swish'; choose one of: gelu, leaky_relu, linear, relu, ...
-    """
-    if name not in ACTIVATIONS:
-        allowed = ", ".join(sorted(ACTIVATIONS))
-        raise ValueError(f"unknown activation {name!r}; choose one of: {allowed}")
-    return name
+Each parameter is a ``Value`` (a Python object of about 100 bytes) and a training step builds a
+graph node per neuron and sample, so ten million parameters is already far beyond what a scalar
+engine trains in reasonable time; a typo such as ``MLP(10**9, [1])`` is refused at once instead
+of filling the memory. Set ``nn.module.MAX_PARAMETERS`` higher if you mean it.
+"""
 
 
 def neurons_forward(x: Sequence[Value | Number], weights: Sequence[Sequence[Value]],
@@ -74,29 +49,14 @@ def neurons_forward(x: Sequence[Value | Number], weights: Sequence[Sequence[Valu
     """``activation(w · x + b)`` for each row ``w`` of ``weights``: a layer of neurons' outputs.
 
     Every neuron's graph is built here and nowhere else: one node per neuron, the fused op
-    ``affine>activation`` (``autograd.linear`` with an activation; a plain ``affine`` node for
-    ``linear``), so a network has as many op nodes as neurons.
+    ``affine>activation`` (``autograd.linear`` with the activation's op; a plain ``affine``
+    node for ``linear``), so a network has as many op nodes as neurons.
 
     >>> w, b = [[Value(1.0), Value(-1.0)]], [Value(0.5)]
     >>> [(v.op, round(v.data, 4)) for v in neurons_forward([2.0, 1.0], w, b, "tanh")]
     [('affine>tanh', 0.9051)]
     """
-    return autograd.linear(x, weights, biases, activation=ACTIVATION_OPS[activation])
-
-
-def init_bound(activation: str, fan_in: int, fan_out: int) -> float:
-    """Half-width of the uniform distribution the weights are drawn from (see the module doc).
-
-    >>> round(init_bound("relu", 2, 16), 4), round(init_bound("linear", 16, 1), 4)
-    (1.7321, 0.5941)
-    """
-    check_activation(activation)
-    if activation in ("relu", "gelu"):
-        return math.sqrt(2.0) * math.sqrt(3.0 / fan_in)
-    if activation == "leaky_relu":
-        return math.sqrt(2.0 / (1.0 + LEAKY_RELU_SLOPE**2)) * math.sqrt(3.0 / fan_in)
-    gain = 5.0 / 3.0 if activation == "tanh" else 1.0
-    return gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return autograd.linear(x, weights, biases, activation=get_activation(activation).op)
 
 
 class StateDictError(ValueError, KeyError):
@@ -117,16 +77,15 @@ class StateDictError(ValueError, KeyError):
 class Module:
     """Base class: finds the parameters held in attributes; ``model(x)`` calls ``forward(x)``.
 
-    Attributes whose names start with ``_`` are skipped.
-
     >>> class Scale(Module):
     ...     def __init__(self):
     ...         self.k = Value(2.0)
+    ...         self.shifts = {"a": Value(0.5), "b": [Value(1.0), Value(2.0)]}
     ...     def forward(self, x):
-    ...         return self.k * x
+    ...         return self.k * x + self.shifts["a"]
     >>> m = Scale()
     >>> m(3.0).data, m.state_dict()
-    (6.0, {'k': 2.0})
+    (6.5, {'k': 2.0, 'shifts.a': 0.5, 'shifts.b': [1.0, 2.0]})
     """
 
     def forward(self, *args, **kwargs):
@@ -142,21 +101,9 @@ class Module:
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
-    def _entries(self, prefix: str = "") -> Iterator[tuple[str, Value | list[Value]]]:
-        """(name, parameter or list of parameters), recursing into sub-modules, in order."""
-        for attr, obj in vars(self).items():
-            if attr.startswith("_"):
-                continue
-            if isinstance(obj, Value):
-                yield prefix + attr, obj
-            elif isinstance(obj, Module):
-                yield from obj._entries(f"{prefix}{attr}.")
-            elif isinstance(obj, (list, tuple)) and obj:
-                if all(isinstance(v, Value) for v in obj):
-                    yield prefix + attr, list(obj)
-                elif all(isinstance(m, Module) for m in obj):
-                    for i, m in enumerate(obj):
-                        yield from m._entries(f"{prefix}{attr}.{i}.")
+    def _entries(self) -> list[tuple[str, Value | list[Value]]]:
+        """(name, parameter or list of parameters) for every parameter, each Value once."""
+        return list(_find(self, "", set(), set(), type(self).__name__))
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         """Every parameter with its dotted name; list entries get their index as a suffix.
@@ -167,14 +114,12 @@ class Module:
         >>> [name for name, _ in Neuron(2, seed=0).named_parameters()]
         ['weight.0', 'weight.1', 'bias']
         """
-        named, seen = [], set()
+        named = []
         for name, entry in self._entries():
-            pairs = [(name, entry)] if isinstance(entry, Value) else \
-                [(f"{name}.{i}", v) for i, v in enumerate(entry)]
-            for pair in pairs:
-                if pair[1] not in seen:
-                    seen.add(pair[1])
-                    named.append(pair)
+            if isinstance(entry, Value):
+                named.append((name, entry))
+            else:
+                named.extend((f"{name}.{i}", v) for i, v in enumerate(entry))
         return named
 
     def parameters(self) -> list[Value]:
@@ -210,6 +155,8 @@ class Module:
         Names missing from ``state_dict`` or unexpected in it (with ``strict=True``), entries of
         the wrong size and values that are not finite numbers raise ``StateDictError`` (a
         ``ValueError`` and a ``KeyError``) naming every problem; the module is then untouched.
+        Any real number is accepted (``int``, ``float``, numpy's scalars...) and stored as a
+        ``float``.
 
         >>> a, b = Neuron(2, seed=0), Neuron(2, seed=1)
         >>> b.load_state_dict(a.state_dict()); b.state_dict() == a.state_dict()
@@ -237,45 +184,123 @@ class Module:
                 continue
             given = state_dict[name]
             if isinstance(entry, Value):
-                if not _is_number(given):
+                number = finite_float(given)
+                if number is None:
                     problems.append(f"{name!r} must be a finite number, got {_describe(given)}")
                 else:
-                    updates.append((entry, float(given)))
-            elif not isinstance(given, (list, tuple)):
+                    updates.append((entry, number))
+            elif isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Collection):
                 problems.append(f"{name!r} must be a list of {len(entry)} numbers, "
                                 f"got {_describe(given)}")
             elif len(given) != len(entry):
                 problems.append(f"{name!r} has {len(given)} value(s) but the parameter has "
                                 f"{len(entry)}")
-            elif not all(map(_is_number, given)):
-                bad = next(x for x in given if not _is_number(x))
-                problems.append(f"{name!r} must hold finite numbers, got {_describe(bad)}")
             else:
-                updates.extend(zip(entry, map(float, given)))
+                numbers_ = [finite_float(x) for x in given]
+                if None in numbers_:
+                    i = numbers_.index(None)
+                    problems.append(f"{name!r} must hold finite numbers, got "
+                                    f"{_describe(list(given)[i])} at index {i}")
+                else:
+                    updates.extend(zip(entry, numbers_))
         if problems:
             raise StateDictError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
         for value, number in updates:
             value.data = number
 
 
-def _is_number(x: object) -> bool:
-    return (isinstance(x, (int, float)) and not isinstance(x, bool)) and math.isfinite(x)
+def _find(obj: object, name: str, seen: set[int], containers: set[int],
+          owner: str) -> Iterator[tuple[str, Value | list[Value]]]:
+    """The parameter entries under ``obj``, named from ``name``, skipping Values in ``seen``.
+
+    ``owner`` (the class of the module asked) names the place in errors. ``containers`` holds
+    the ids of the modules, lists and dicts already walked, so a module held twice is walked
+    once and a container that holds itself ends the walk.
+    """
+    if isinstance(obj, Value):
+        if id(obj) not in seen:
+            seen.add(id(obj))
+            yield name, obj
+        return
+    if not isinstance(obj, (Module, list, tuple, Mapping)):
+        if _holds_parameters(obj):
+            raise TypeError(f"{owner}.{name} is a {type(obj).__name__} holding Values or "
+                            f"Modules; a Module finds its parameters in Values, Modules and "
+                            f"lists, tuples and dicts of them (use a list or a dict)")
+        return
+    if id(obj) in containers:
+        return
+    containers.add(id(obj))
+    prefix = f"{name}." if name else ""
+    if isinstance(obj, Module):
+        for attr, child in vars(obj).items():
+            if not attr.startswith("_"):
+                yield from _find(child, prefix + attr, seen, containers, owner)
+    elif isinstance(obj, Mapping):
+        for key, child in obj.items():
+            if (not isinstance(key, str) or not key or "." in key) and _holds_parameters(child):
+                raise TypeError(f"{owner}.{name} has the key {key!r} holding parameters; "
+                                f"keys of a dict of parameters must be non-empty strings "
+                                f"without '.', since they become part of the parameters' names")
+            yield from _find(child, prefix + str(key), seen, containers, owner)
+    elif obj and all(isinstance(v, Value) for v in obj) and _all_new(obj, seen):
+        seen.update(map(id, obj))  # a list of new Values: one entry, a list of floats
+        yield name, list(obj)
+    else:
+        for i, child in enumerate(obj):
+            yield from _find(child, f"{prefix}{i}", seen, containers, owner)
+
+
+def _all_new(values: Sequence[Value], seen: set[int]) -> bool:
+    ids = set(map(id, values))
+    return len(ids) == len(values) and seen.isdisjoint(ids)
+
+
+def _holds_parameters(obj: object) -> bool:
+    """Whether ``obj`` is or holds (at any depth) a Value or a Module."""
+    if isinstance(obj, (Value, Module)):
+        return True
+    if isinstance(obj, (str, bytes, bytearray, range)) or not isinstance(obj, Collection):
+        return False
+    if getattr(getattr(obj, "dtype", None), "kind", "O") != "O":
+        return False  # a numpy array of numbers
+    items = obj.values() if isinstance(obj, Mapping) else obj
+    return any(_holds_parameters(item) for item in items)
 
 
 def _describe(x: object) -> str:
-    return f"{type(x).__name__} {x!r}" if not isinstance(x, (list, tuple)) else \
-        f"a {type(x).__name__} of {len(x)}"
+    if isinstance(x, (list, tuple)):
+        return f"a {type(x).__name__} of {len(x)}"
+    text = repr(x)
+    return f"{type(x).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
 def _rng(seed: int | random.Random | None) -> random.Random:
     return seed if isinstance(seed, random.Random) else random.Random(seed)
 
 
+def _size(owner: str, what: str, value: object, minimum: int = 1) -> int:
+    """An int argument (numpy's ints too, not bools) that is at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {what} must be an int, got {_describe(value)}")
+    if value < minimum:
+        raise ValueError(f"{owner}: {what} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def _check_parameter_count(call: str, count: int) -> None:
+    if count > MAX_PARAMETERS:
+        raise ValueError(f"{call} would have {count:,} parameters, more than "
+                         f"nn.module.MAX_PARAMETERS = {MAX_PARAMETERS:,}: each is a Python "
+                         f"object, far too many for a scalar engine to train (raise "
+                         f"MAX_PARAMETERS if you mean it)")
+
+
 class Neuron(Module):
     """``activation(w · x + b)``: ``nin`` weights and a bias.
 
     ``seed`` is an int (or a ``random.Random`` to draw from); ``fan_out`` only matters for the
-    Xavier initialisation of tanh, sigmoid and linear neurons (see the module doc).
+    Xavier initialisation of tanh, sigmoid and linear neurons (see ``nn.activations``).
 
     >>> n = Neuron(3, activation="tanh", seed=0)
     >>> y = n([1.0, -2.0, 0.5])
@@ -285,11 +310,12 @@ class Neuron(Module):
 
     def __init__(self, nin: int, activation: str = "relu", *, fan_out: int = 1,
                  seed: int | random.Random | None = None) -> None:
-        if nin < 1:
-            raise ValueError(f"Neuron needs at least one input, got nin={nin}")
-        self.activation = check_activation(activation)
+        nin = _size("Neuron", "nin", nin)
+        fan_out = _size("Neuron", "fan_out", fan_out)
+        _check_parameter_count(f"Neuron({nin})", nin + 1)
+        self.activation = get_activation(activation).name
         rng = _rng(seed)
-        bound = init_bound(activation, nin, fan_out)
+        bound = get_activation(activation).init_bound(nin, fan_out)
         self.weight = [Value(rng.uniform(-bound, bound)) for _ in range(nin)]
         self.bias = Value(0.0)
 
@@ -310,7 +336,7 @@ class Neuron(Module):
 
     def forward(self, x: Sequence[Value | Number]) -> Value:
         """``activation(weight · x + bias)``. ``Neuron(1, "linear", seed=0)([0.0]).data == 0.0``."""
-        _check_inputs(self, x, self.nin)
+        x = _inputs(self, x, self.nin)
         return neurons_forward(x, [self.weight], [self.bias], self.activation)[0]
 
     def __repr__(self) -> str:
@@ -327,10 +353,10 @@ class Layer(Module):
 
     def __init__(self, nin: int, nout: int, activation: str = "relu", *,
                  seed: int | random.Random | None = None) -> None:
-        if nout < 1:
-            raise ValueError(f"Layer needs at least one output, got nout={nout}")
+        nin, nout = _size("Layer", "nin", nin), _size("Layer", "nout", nout)
+        _check_parameter_count(f"Layer({nin}, {nout})", (nin + 1) * nout)
+        self.activation = get_activation(activation).name
         rng = _rng(seed)
-        self.activation = check_activation(activation)
         self.neurons = [Neuron(nin, activation, fan_out=nout, seed=rng) for _ in range(nout)]
 
     @property
@@ -344,10 +370,12 @@ class Layer(Module):
         >>> len(Layer(2, 4, seed=0)([1.0, 2.0]))
         4
         """
-        _check_inputs(self, x, self.nin)
-        out = neurons_forward(x, [n.weight for n in self.neurons],
-                              [n.bias for n in self.neurons], self.activation)
+        out = self._forward(_inputs(self, x, self.nin))
         return out[0] if len(out) == 1 else out
+
+    def _forward(self, x: Sequence[Value | Number]) -> list[Value]:
+        return neurons_forward(x, [n.weight for n in self.neurons],
+                               [n.bias for n in self.neurons], self.activation)
 
     def __repr__(self) -> str:
         return f"Layer({self.nin}, {len(self.neurons)}, activation={self.activation!r})"
@@ -358,7 +386,8 @@ class MLP(Module):
 
     Hidden layers use ``activation``; the last layer is linear (it gives scores or logits). A
     network with one output returns one ``Value``, otherwise a list. ``MLP(2, [16, 16, 1])`` is
-    micrograd's demo network.
+    micrograd's demo network. It takes one sample at a time: ``[model(x) for x in X.tolist()]``
+    for a batch.
 
     >>> model = MLP(2, [16, 16, 1], seed=0)
     >>> model
@@ -369,15 +398,23 @@ class MLP(Module):
 
     def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu",
                  seed: int | random.Random | None = None) -> None:
-        if not nouts:
+        nin = _size("MLP", "nin", nin)
+        if isinstance(nouts, numbers.Number) or not isinstance(nouts, Collection) \
+                or isinstance(nouts, (str, Mapping)):
+            raise TypeError(f"MLP: nouts is the list of layer sizes, the last one being the "
+                            f"number of outputs, like MLP(2, [16, 16, 1]); got "
+                            f"{_describe(nouts)} (for a single layer write [{nouts!r}])")
+        sizes = [nin, *(_size("MLP", f"nouts[{i}]", n) for i, n in enumerate(nouts))]
+        if len(sizes) == 1:
             raise ValueError("MLP needs at least one layer: nouts is empty")
-        check_activation(activation)
+        _check_parameter_count(f"MLP({nin}, {sizes[1:]})",
+                               sum((a + 1) * b for a, b in itertools.pairwise(sizes)))
+        self.activation = get_activation(activation).name
         rng = _rng(seed)
-        sizes = [nin, *nouts]
-        self.activation = activation
-        self.layers = [Layer(sizes[i], sizes[i + 1],
-                             activation if i < len(nouts) - 1 else "linear", seed=rng)
-                       for i in range(len(nouts))]
+        last = len(sizes) - 2
+        self.layers = [Layer(sizes[i], sizes[i + 1], activation if i < last else "linear",
+                             seed=rng)
+                       for i in range(last + 1)]
 
     @property
     def nin(self) -> int:
@@ -395,16 +432,42 @@ class MLP(Module):
         >>> len(MLP(2, [4, 3], seed=0)([1.0, 2.0]))
         3
         """
-        for layer in self.layers:
-            x = layer(x)
-            if isinstance(x, Value):
-                x = [x]
+        x = _inputs(self, x, self.nin)
+        for layer in self.layers:  # checked once here, not again by each layer
+            x = layer._forward(x)
         return x[0] if len(x) == 1 else x
 
     def __repr__(self) -> str:
         return f"MLP({self.nin}, {self.nouts}, activation={self.activation!r})"
 
 
-def _check_inputs(module: Module, x: Sequence, nin: int) -> None:
+_SCALARS = frozenset((float, int, Value))
+
+
+def _inputs(module: Module, x: Sequence, nin: int) -> Sequence:
+    """``x`` as one sample of ``nin`` inputs (a list, a tuple or a 1-D array), or an error."""
+    name = type(module).__name__
+    expected = f"{name} takes one sample: a list of {nin} number(s) or Value(s)"
+    if isinstance(x, (list, tuple)):
+        pass
+    elif hasattr(x, "ndim") and hasattr(x, "tolist"):  # a numpy array
+        if x.ndim != 1:
+            raise ValueError(f"{expected}; got an array of shape {tuple(x.shape)}. For a "
+                             f"batch, call it on each row: [model(x) for x in X.tolist()]")
+        x = x.tolist()
+    elif isinstance(x, (Value, numbers.Number)):
+        raise TypeError(f"{expected}, got {_describe(x)}" +
+                        (" (wrap it in a list: model([x]))" if nin == 1 else ""))
+    elif isinstance(x, Sequence) and not isinstance(x, (str, bytes)):
+        pass
+    else:
+        raise TypeError(f"{expected}, got {_describe(x)}")
     if len(x) != nin:
-        raise ValueError(f"{type(module).__name__} takes {nin} input(s), got {len(x)}")
+        raise ValueError(f"{name} takes {nin} input(s), got {len(x)}")
+    for i, xi in enumerate(x):
+        if type(xi) not in _SCALARS and not isinstance(xi, (Value, numbers.Real)):
+            raise TypeError(f"{expected}; input {i} is {_describe(xi)}" +
+                            (" (a batch? call the model on one sample at a time)"
+                             if isinstance(xi, (list, tuple)) else ""))
+    return x
+

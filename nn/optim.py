@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from autograd import Value
+from nn._numbers import finite_float
 
 
 class Optimizer:
@@ -27,15 +28,7 @@ class Optimizer:
     _hyperparameters: tuple[str, ...] = ("lr",)
 
     def __init__(self, params: Iterable[Value], lr: float) -> None:
-        if isinstance(params, Value):
-            raise TypeError("params must be an iterable of Values (e.g. model.parameters()), "
-                            "got a single Value")
-        self.params: list[Value] = list(params)
-        if not self.params:
-            raise ValueError("optimizer got an empty parameter list")
-        for i, p in enumerate(self.params):
-            if not isinstance(p, Value):
-                raise TypeError(f"params[{i}] is a {type(p).__name__}, not a Value")
+        self.params: list[Value] = _parameter_list(type(self).__name__, params)
         self.lr = lr
         self.steps = 0  # how many times step() has run
 
@@ -94,27 +87,67 @@ class Optimizer:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore what ``state_dict`` returned; checks everything before changing anything.
 
+        A state for another optimizer, a missing key, a buffer of the wrong length or holding
+        something other than finite numbers, or a step count that is not an int >= 0 raises
+        ``ValueError`` (``TypeError`` for a state that is not a mapping) naming the key; the
+        optimizer is then unchanged.
+
         >>> a = Adam([Value(1.0)], lr=0.1); b = Adam([Value(1.0)])
         >>> b.load_state_dict(a.state_dict()); b.lr
         0.1
+        >>> b.load_state_dict({**a.state_dict(), "exp_avg_sq": [float("nan")]})
+        Traceback (most recent call last):
+        ...
+        ValueError: Adam.load_state_dict: 'exp_avg_sq'[0] must be a finite number >= 0, got nan
         """
-        if state.get("optimizer") != type(self).__name__:
-            raise ValueError(f"this state is for {state.get('optimizer')!r}, "
-                             f"not {type(self).__name__}")
+        name = type(self).__name__
+        where = f"{name}.load_state_dict"
+        if not isinstance(state, Mapping):
+            raise TypeError(f"{where}: needs a mapping (what state_dict() returns), got "
+                            f"{type(state).__name__}")
+        if state.get("optimizer") != name:
+            raise ValueError(f"{where}: this state is for {state.get('optimizer')!r}, not {name}")
         buffers = self._buffers()
         missing = [k for k in ("steps", *self._hyperparameters, *buffers) if k not in state]
         if missing:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: missing {missing}")
-        for name in buffers:
-            if len(state[name]) != len(self.params):
-                raise ValueError(f"{type(self).__name__}.load_state_dict: {name!r} has "
-                                 f"{len(state[name])} entries for {len(self.params)} parameters")
-        probe = type(self)(self.params, **{k: state[k] for k in self._hyperparameters})
-        for name in self._hyperparameters:  # checked by the constructor above
-            setattr(self, name, getattr(probe, name))
-        for name, buffer in buffers.items():
-            buffer[:] = [None if x is None else float(x) for x in state[name]]
-        self.steps = int(state["steps"])
+            raise ValueError(f"{where}: missing {', '.join(map(repr, missing))}")
+        steps = state["steps"]
+        if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+            raise ValueError(f"{where}: 'steps' must be an int >= 0, got {steps!r}")
+        try:
+            probe = type(self)(self.params, **{k: state[k] for k in self._hyperparameters})
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{where}: {error}") from None
+        loaded = {key: self._check_buffer(where, key, state[key]) for key in buffers}
+        # everything is checked: from here on nothing can fail
+        for key in self._hyperparameters:
+            setattr(self, key, getattr(probe, key))
+        for key, buffer in buffers.items():
+            buffer[:] = loaded[key]
+        self.steps = int(steps)
+
+    def _check_buffer(self, where: str, key: str, entries: Any) -> list[float | None]:
+        """A saved per-parameter buffer as floats, or a ``ValueError`` naming what is wrong."""
+        if isinstance(entries, (str, bytes, Mapping)) or not isinstance(entries, Sequence):
+            raise ValueError(f"{where}: {key!r} must be a list with one entry per parameter, "
+                             f"got {type(entries).__name__}")
+        if len(entries) != len(self.params):
+            raise ValueError(f"{where}: {key!r} has {len(entries)} entries for "
+                             f"{len(self.params)} parameters")
+        allows_none = key == "momentum_buffer"  # None: no step has made the buffer yet
+        at_least_0 = key == "exp_avg_sq"  # a running average of squares
+        loaded: list[float | None] = []
+        for i, x in enumerate(entries):
+            if x is None and allows_none:
+                loaded.append(None)
+                continue
+            number = finite_float(x)
+            if number is None or (at_least_0 and number < 0):
+                wanted = "a finite number >= 0" if at_least_0 else "a finite number"
+                raise ValueError(f"{where}: {key!r}[{i}] must be {wanted}"
+                                 f"{' or None' if allows_none else ''}, got {x!r}")
+            loaded.append(number)
+        return loaded
 
     def _buffers(self) -> dict[str, list]:
         return {}
@@ -145,7 +178,7 @@ class SGD(Optimizer):
                  nesterov: bool = False) -> None:
         super().__init__(params, lr)
         self.momentum = _check("momentum value", momentum)
-        self.dampening = float(dampening)
+        self.dampening = _check("dampening value", dampening)
         self.weight_decay = _check("weight_decay value", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
@@ -195,13 +228,17 @@ class Adam(Optimizer):
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
-        if len(betas) != 2:
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
+            if isinstance(beta, bool) or not isinstance(beta, numbers.Real) \
+                    or not 0.0 <= beta < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps = _check("epsilon value", eps)
+        if self.eps == 0.0:
+            raise ValueError("Invalid epsilon value: 0.0 (eps must be > 0: it keeps the step "
+                             "finite when a parameter's gradients have all been 0)")
         self.weight_decay = _check("weight_decay value", weight_decay)
         self.exp_avg = [0.0] * len(self.params)
         self.exp_avg_sq = [0.0] * len(self.params)
@@ -210,8 +247,8 @@ class Adam(Optimizer):
         return {"exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        if "betas" in state:  # JSON turns the tuple into a list
-            state = {**state, "betas": tuple(state["betas"])}
+        if isinstance(state, Mapping) and isinstance(state.get("betas"), list):
+            state = {**state, "betas": tuple(state["betas"])}  # JSON turns the tuple into a list
         super().load_state_dict(state)
 
     def step(self) -> None:
@@ -257,10 +294,42 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay)
 
 
+def _parameter_list(optimizer: str, params: Iterable[Value]) -> list[Value]:
+    """``params`` as a list of distinct Values, or an error saying what to pass instead."""
+    usage = f"{optimizer}(model.parameters(), lr=...)"
+    if isinstance(params, Value):
+        raise TypeError(f"{optimizer}: params must be a list of Values, as in {usage}; got a "
+                        f"single Value (wrap it in a list)")
+    if callable(getattr(params, "parameters", None)):
+        raise TypeError(f"{optimizer}: params must be a list of Values; got the "
+                        f"{type(params).__name__} itself: pass its parameters, {usage}")
+    if callable(params):
+        name = getattr(params, "__name__", type(params).__name__)
+        raise TypeError(f"{optimizer}: params must be a list of Values; got the method "
+                        f"{name} itself: call it, {usage}")
+    if isinstance(params, (str, bytes, Mapping)) or not isinstance(params, Iterable):
+        raise TypeError(f"{optimizer}: params must be a list of Values, as in {usage}; got "
+                        f"{type(params).__name__}")
+    params = list(params)
+    if not params:
+        raise ValueError(f"{optimizer}: got an empty parameter list")
+    first: dict[int, int] = {}
+    for i, p in enumerate(params):
+        if not isinstance(p, Value):
+            raise TypeError(f"{optimizer}: params[{i}] is a {type(p).__name__}, not a Value")
+        j = first.setdefault(id(p), i)
+        if j != i:
+            raise ValueError(f"{optimizer}: params[{i}] is params[{j}] again; pass each "
+                             f"parameter once, or it is updated twice per step "
+                             f"(model.parameters() lists a shared Value once)")
+    return params
+
+
 def _check(what: str, x: float) -> float:
     """A hyperparameter that must be a finite number >= 0 (PyTorch's wording for the error)."""
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{what} must be a number, got {type(x).__name__} {x!r}")
-    if not (x >= 0.0 and math.isfinite(x)):
-        raise ValueError(f"Invalid {what}: {x}")
-    return float(x)
+    number = finite_float(x)
+    if number is None or number < 0.0:
+        raise ValueError(f"Invalid {what}: {x} (it must be a finite number >= 0)")
+    return number

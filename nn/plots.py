@@ -7,6 +7,7 @@ the caller set it, so these work the same in a script, a test and a notebook.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from typing import Union
@@ -14,7 +15,9 @@ from typing import Union
 import numpy as np
 
 from autograd import Value, no_grad
+from nn._extra import require
 from nn.module import Module
+from nn.serialization import check_target, write_atomically
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -46,7 +49,11 @@ def _scores(model: Module, X: np.ndarray | Sequence[Sequence[float]]) -> np.ndar
 
 def plot_decision_boundary(model: Module, X: np.ndarray, y: np.ndarray, path: PathLike,
                            resolution: int = 80, title: str = "") -> None:
-    """Save a PNG of the model's predicted class over the plane, with the points on top.
+    """Save a picture of the model's predicted class over the plane, with the points on top.
+
+    The file is a PNG unless ``path``'s suffix names another format matplotlib writes (``.svg``,
+    ``.pdf``...); it is written atomically, and a folder as ``path`` raises
+    ``IsADirectoryError``.
 
     The model is evaluated on a ``resolution`` x ``resolution`` grid (under ``no_grad``)
     spanning the data with a margin.
@@ -59,6 +66,7 @@ def plot_decision_boundary(model: Module, X: np.ndarray, y: np.ndarray, path: Pa
     >>> os.path.getsize(path) > 0
     True
     """
+    require("matplotlib", "nn.plots")
     from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure
 
@@ -92,8 +100,7 @@ def plot_decision_boundary(model: Module, X: np.ndarray, y: np.ndarray, path: Pa
     ax.set_xlim(low[0], high[0])
     ax.set_ylim(low[1], high[1])
     ax.set_title(title or "decision boundary")
-    figure.tight_layout()
-    figure.savefig(path)
+    _save(figure, path)
 
 
 def plot_loss_curve(losses: Sequence[float], path: PathLike,
@@ -106,6 +113,7 @@ def plot_loss_curve(losses: Sequence[float], path: PathLike,
     >>> os.path.getsize(path) > 0
     True
     """
+    require("matplotlib", "nn.plots")
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(6, 4), dpi=100)
@@ -122,5 +130,16 @@ def plot_loss_curve(losses: Sequence[float], path: PathLike,
         ax2.set_ylabel("training accuracy (%)", color="#dd8452")
         ax2.set_ylim(0, 105)
     ax.set_title(title or "training loss")
+    _save(figure, path)
+
+
+def _save(figure, path: PathLike) -> None:
+    """Write the figure to exactly ``path``, atomically (as ``nn.save``): a PNG unless the
+    suffix names another format matplotlib writes."""
+    check_target(path)  # a folder or a missing folder is refused before drawing
+    suffix = os.path.splitext(os.fspath(path))[1].lstrip(".").lower()
+    formats = figure.canvas.get_supported_filetypes()
     figure.tight_layout()
-    figure.savefig(path)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=suffix if suffix in formats else "png")
+    write_atomically(path, buffer.getvalue())

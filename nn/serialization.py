@@ -5,10 +5,25 @@ The file is one JSON object::
     {"format": "chainrule.state_dict", "version": 1, "state_dict": {"layers.0...": [...], ...}}
 
 ``save`` writes a temporary file next to the target, flushes it to disk and renames it over the
-target (``os.replace``), so a crash leaves either the old file or the new one, never half of
-one. ``load`` refuses anything else with a ``ValueError`` saying why: an empty or truncated file,
-corrupt JSON, a pickle or a zip archive (a PyTorch checkpoint, say), a JSON file without the
-format marker, or a version newer than this code reads.
+target (``os.replace``), so a crash leaves either the old file or the new one, never half of one.
+It keeps what the user set on the target:
+
+- an existing file keeps its permission bits (a ``0600`` checkpoint stays ``0600``), and its
+  owner where the process may set it; a new file gets the mode ``open()`` would give it;
+- a read-only file (no write permission) is refused with ``PermissionError``, not replaced;
+- a symbolic link is written through: the file it points to gets the new content and the link
+  stays a link (the temporary file is made next to that file, so the rename stays atomic);
+- a folder, a missing folder and anything that is not a regular file are refused, naming the
+  path, before anything is written.
+
+A crash (kill -9, power loss) can leave a temporary file ``.<name>.<pid>.<hex>.tmp`` behind; the
+next ``save`` to the same path deletes those whose process is gone.
+
+``load`` refuses anything else with a ``ValueError`` saying why: an empty or truncated file,
+corrupt JSON, a pickle of any protocol or a zip archive (a PyTorch checkpoint, say), a number
+that is not finite (``NaN``, ``Infinity``, ``1e999``), JSON nested deeper than a state dict
+ever is, a file larger than ``max_bytes``, a JSON file without the format marker, or a version
+newer than this code reads.
 """
 
 from __future__ import annotations
@@ -16,22 +31,35 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import numbers
 import os
+import pickletools
+import re
 import secrets
+import stat
+import time
 from collections.abc import Mapping
 from typing import Any, Union
 
 FORMAT = "chainrule.state_dict"
 VERSION = 1
 
+MAX_BYTES = 2**30
+"""``load``'s default size limit (1 GiB): an Adam state for ten million parameters fits."""
+
 PathLike = Union[str, "os.PathLike[str]"]
+
+_HEAD = 1 << 16  # bytes read to recognise a file before reading all of it
+_JSON_STARTS = b'{["-0123456789tfn'
+_STALE_SECONDS = 24 * 3600  # a temporary file this old is left over whatever its process
 
 
 def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
     """Write ``state_dict`` (``model.state_dict()`` or an optimizer's) to ``path`` as JSON.
 
-    The values may be numbers, strings, booleans, ``None`` and lists or dicts of them; numbers
-    must be finite (JSON has no NaN or infinity).
+    The values may be numbers (any real number: ``int``, ``float``, numpy's scalars), strings,
+    booleans, ``None`` and lists or dicts of them; numbers must be finite (JSON has no NaN or
+    infinity). The folder must exist. See the module doc for permissions and symbolic links.
 
     >>> import os, tempfile
     >>> from nn import MLP, load
@@ -43,14 +71,52 @@ def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
     """
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"save: expected a state dict (a mapping), got {type(state_dict).__name__}")
-    _check_json("state_dict", state_dict)
-    text = json.dumps({"format": FORMAT, "version": VERSION, "state_dict": state_dict},
-                      allow_nan=False, separators=(",", ":"))
-    _write_atomically(os.fspath(path), (text + "\n").encode("utf-8"))
+    document = {"format": FORMAT, "version": VERSION, "state_dict": _plain("state_dict",
+                                                                            state_dict)}
+    text = json.dumps(document, allow_nan=False, separators=(",", ":"))
+    write_atomically(path, (text + "\n").encode("utf-8"))
 
 
-def load(path: PathLike) -> dict[str, Any]:
+def check_target(path: PathLike) -> str:
+    """The file ``save(..., path)`` writes (``path``, or the file its symlink points to).
+
+    Raises an ``OSError`` naming the problem if it could not be written: ``path`` is a folder or
+    not a regular file (``IsADirectoryError``, ``OSError``), its folder does not exist
+    (``FileNotFoundError``), or the file or its folder is read-only (``PermissionError``).
+
+    >>> import os, tempfile
+    >>> check_target(os.path.join(tempfile.mkdtemp(), "missing", "m.json"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: cannot save to .../missing/m.json: the folder .../missing does not exist
+    """
+    path = os.fspath(path)
+    target = os.path.realpath(path) if os.path.islink(path) else path
+    where = f"cannot save to {path}" + (f" (a link to {target})" if target != path else "")
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"{where}: it is a folder, not a file name")
+    directory = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(directory):
+        if os.path.exists(directory):
+            raise NotADirectoryError(f"{where}: {directory} is a file, not a folder")
+        raise FileNotFoundError(f"{where}: the folder {directory} does not exist")
+    if os.path.exists(target):
+        mode = os.stat(target).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(f"{where}: it is not a regular file")
+        if not mode & 0o222 or not os.access(target, os.W_OK):
+            raise PermissionError(f"{where}: the file is read-only (mode "
+                                  f"{stat.S_IMODE(mode):04o}); chainrule does not replace a "
+                                  f"read-only file: make it writable or save elsewhere")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise PermissionError(f"{where}: no permission to create files in {directory}")
+    return target
+
+
+def load(path: PathLike, *, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
     """Read a state dict written by ``save``; a file that is not one raises ``ValueError``.
+
+    Files larger than ``max_bytes`` are refused before being read.
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "torn.json")
@@ -62,31 +128,40 @@ def load(path: PathLike) -> dict[str, Any]:
     ValueError: ...torn.json is not a chainrule state dict: the JSON is truncated (it stops ...)
     """
     path = os.fspath(path)
-    with open(path, "rb") as f:
-        raw = f.read()
 
     def refuse(reason: str) -> ValueError:
         return ValueError(f"{path} is not a chainrule state dict: {reason}")
 
+    too_big = f"it is larger than max_bytes={max_bytes:,} (pass a larger max_bytes to read it)"
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size > max_bytes:
+            raise refuse(too_big)
+        raw = f.read(min(_HEAD, max_bytes + 1))
+        start = raw.lstrip()[:1]
+        if not start and len(raw) < min(_HEAD, max_bytes + 1):
+            raise refuse("the file is empty")
+        if start and start not in _JSON_STARTS:  # not JSON: say what it is, read no further
+            raise refuse(_what_it_is(raw))
+        raw += f.read(max_bytes + 1 - len(raw))
+    if len(raw) > max_bytes:
+        raise refuse(too_big)
     if not raw.strip():
         raise refuse("the file is empty")
-    if raw[:1] == b"\x80":  # the opcode every pickle since protocol 2 starts with
-        raise refuse("it looks like a Python pickle; chainrule files are JSON and chainrule "
-                     "never unpickles anything")
-    if raw[:4] == b"PK\x03\x04":
-        raise refuse("it is a zip archive (a PyTorch checkpoint?); chainrule files are JSON")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise refuse(f"it is not UTF-8 text ({error.reason} at byte {error.start})") from None
     try:
-        document = json.loads(text, parse_constant=_no_constant)
+        document = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as error:
         if error.pos >= len(text.rstrip()) or error.msg.startswith("Unterminated string"):
             raise refuse(f"the JSON is truncated (it stops after {len(raw)} bytes, in the "
                          f"middle of the document)") from None
         raise refuse(f"corrupt JSON at line {error.lineno}, column {error.colno}: "
                      f"{error.msg}") from None
+    except RecursionError:
+        raise refuse("the JSON is nested too deeply (a state dict is a few levels deep)") \
+            from None
     except ValueError as error:
         raise refuse(str(error)) from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
@@ -103,40 +178,101 @@ def load(path: PathLike) -> dict[str, Any]:
     return state_dict
 
 
+def _what_it_is(head: bytes) -> str:
+    """Why bytes that cannot start a JSON document are refused: a pickle, a zip, or else."""
+    if head[:4] == b"PK\x03\x04":
+        return "it is a zip archive (a PyTorch checkpoint?); chainrule files are JSON"
+    if _looks_like_a_pickle(head):
+        return ("it is a Python pickle; chainrule files are JSON and chainrule never unpickles "
+                "anything")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.end < len(head):  # not merely a character cut in two by the head's end
+            return f"it is not UTF-8 text ({error.reason} at byte {error.start})"
+    return f"it is not JSON (it starts with {head[:8]!r})"
+
+
+def _looks_like_a_pickle(head: bytes) -> bool:
+    """Whether ``head`` reads as pickle opcodes (any protocol) up to STOP or to its end.
+
+    ``pickletools.genops`` only decodes the opcodes; nothing is executed or imported.
+    """
+    count = 0
+    try:
+        for opcode, _, _ in pickletools.genops(head):
+            count += 1
+            if opcode.name == "STOP":
+                return True
+    except ValueError as error:  # an unknown opcode, or a stream cut short by the head's size
+        return count >= 2 and "unknown" not in str(error)
+    return False
+
+
 def _no_constant(name: str) -> None:
     raise ValueError(f"it holds {name}, which is not a finite number")
 
 
-def _check_json(where: str, x: Any) -> None:
-    """Refuse what JSON cannot hold faithfully, naming where it is."""
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"it holds {text}, which is not a finite number (too large for a "
+                         f"float)")
+    return number
+
+
+def _plain(where: str, x: Any) -> Any:
+    """``x`` as plain JSON data (numpy's scalars become int or float), or an error saying where
+    it holds what JSON cannot hold faithfully."""
     if x is None or isinstance(x, (str, bool, int)):
-        return
+        return x
     if isinstance(x, float):
         if not math.isfinite(x):
             raise ValueError(f"save: {where} is {x}; only finite numbers can be saved")
-        return
+        return x
+    if isinstance(x, numbers.Integral):
+        return int(x)
+    if isinstance(x, numbers.Real):
+        return _plain(where, float(x))
     if isinstance(x, Mapping):
+        plain = {}
         for key, value in x.items():
             if not isinstance(key, str):
                 raise TypeError(f"save: {where} has the key {key!r}; keys must be strings")
-            _check_json(f"{where}[{key!r}]", value)
-        return
+            plain[key] = _plain(f"{where}[{key!r}]", value)
+        return plain
     if isinstance(x, (list, tuple)):
-        for i, value in enumerate(x):
-            _check_json(f"{where}[{i}]", value)
-        return
+        return [_plain(f"{where}[{i}]", value) for i, value in enumerate(x)]
     raise TypeError(f"save: {where} is a {type(x).__name__}; a state dict holds numbers, "
                     f"strings, booleans, None and lists or dicts of them")
 
 
-def _write_atomically(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers only ever see the old or the new content."""
-    directory = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(directory,
-                             f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+def write_atomically(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers only ever see the old or the new content.
+
+    ``save`` writes through it, and so do the plots; ``check_target`` runs first, and the
+    module doc says what happens to permissions, symbolic links and temporary files.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "note.txt")
+    >>> write_atomically(path, b"hello"); open(path, "rb").read()
+    b'hello'
+    """
+    path = check_target(path)
+    directory, name = os.path.split(os.path.abspath(path))
+    temporary = os.path.join(directory, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        old = os.stat(path)
+    except FileNotFoundError:
+        old = None
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode as open() gives
     try:
         with os.fdopen(fd, "wb") as f:
+            if old is not None:  # the replacement keeps the target's permissions and owner
+                os.chmod(temporary, stat.S_IMODE(old.st_mode))
+                if hasattr(os, "chown"):
+                    with contextlib.suppress(OSError):
+                        os.chown(temporary, old.st_uid, old.st_gid)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -146,6 +282,33 @@ def _write_atomically(path: str, data: bytes) -> None:
             os.unlink(temporary)
         raise
     _fsync_directory(directory)
+    _remove_stale_temporaries(directory, name)
+
+
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    """Delete the temporary files earlier saves to ``name`` left when their process died."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.(\d+)\.[0-9a-f]{{8}}\.tmp")
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(directory):
+            match = pattern.fullmatch(entry.name)
+            if match and _is_stale(int(match.group(1)), entry):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+def _is_stale(pid: int, entry: os.DirEntry) -> bool:
+    with contextlib.suppress(OSError):
+        if time.time() - entry.stat(follow_symlinks=False).st_mtime > _STALE_SECONDS:
+            return True
+    if os.name != "posix" or pid == os.getpid():  # another thread's save may be under way
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, under another user
+        return False
+    return False
 
 
 def _fsync_directory(directory: str) -> None:

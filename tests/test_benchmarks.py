@@ -1,7 +1,8 @@
 """Smoke tests: every benchmark runs at a tiny size, so the suite keeps working as the engine moves.
 
-The figures themselves come from ``./dev.sh bench``; these only check that each workload runs,
-that the engines agree with each other, and that the runner prints its table.
+The figures themselves come from ``./dev.sh bench``; these check that every engine of the
+registry runs every workload it claims, that the engines compute the same losses, and that the
+runner prints its table, with a baseline revision too.
 """
 
 from __future__ import annotations
@@ -12,74 +13,141 @@ import math
 
 import pytest
 
-from benchmarks import run, worker
+from benchmarks import data, gpt, mlp, run, steps, worker
+from benchmarks.engines import REGISTRY, runnable
+from benchmarks.worker import Job
 
-ENGINE_PACKAGES = {"micrograd": "micrograd", "micrograd-mgstyle": "micrograd", "torch": "torch"}
+PAIRS = [(engine, workload) for engine in REGISTRY.values()
+         for workload in sorted(engine.workloads)]
+
+
+def chain_gradient(n: int) -> float:
+    """d x / d a of the chain ``x = x*a + b`` (n steps), in forward mode by hand."""
+    x, dx_da = 1.0, 0.0  # d(x*a + b)/da = x + a * dx/da
+    for _ in range(n):
+        x, dx_da = x * 0.999999 + 1e-6, x + 0.999999 * dx_da
+    return dx_da
 
 
 def need(engine: str) -> None:
-    """Skip when the engine's optional package (or chainrule's nn MLP) is missing."""
-    if engine in ENGINE_PACKAGES:
-        pytest.importorskip(ENGINE_PACKAGES[engine])
-    if engine == "chainrule-nn" and run.missing(engine):
-        pytest.skip(run.missing(engine))
+    """Skip when the engine's optional package is missing."""
+    why = REGISTRY[engine].missing()
+    if why:
+        pytest.skip(why)
 
 
-@pytest.mark.parametrize("module", ["data", "mlp", "gpt", "engines", "worker", "profiling",
-                                    "run", "reference.value"])
+@pytest.mark.parametrize("module", ["data", "mlp", "gpt", "engines", "steps", "worker",
+                                    "profiling", "run", "report", "reference.microgpt"])
 def test_doctests(module: str) -> None:
     results = doctest.testmod(importlib.import_module(f"benchmarks.{module}"))
     assert results.failed == 0
 
 
-@pytest.mark.parametrize("engine", [*run.B1_ENGINES, "micrograd-mgstyle"])
+@pytest.mark.parametrize(("engine", "workload"), PAIRS,
+                         ids=[f"{e.name}-{w}" for e, w in PAIRS])
+def test_every_engine_runs_its_workloads(engine, workload: str) -> None:
+    need(engine.name)
+    if workload == "chain":
+        x, a, _ = steps.chain(engine.value_class(), 10)
+        x.backward()
+        assert math.isclose(a.grad, chain_gradient(10), rel_tol=1e-12)
+        return
+    loss = steps.make(workload, engine, points=4)(0)
+    assert math.isfinite(loss) and loss > 0
+
+
+def test_an_engine_refuses_a_workload_it_does_not_run() -> None:
+    with pytest.raises(ValueError, match="'micrograd' does not run 'nn'"):
+        steps.make("nn", REGISTRY["micrograd"])
+
+
+@pytest.mark.parametrize("engine", [e.name for e in runnable("mgstyle")] + ["chainrule-nn"])
 def test_b1_engines_agree_on_the_loss(engine: str) -> None:
+    workload = "nn" if engine == "chainrule-nn" else "mgstyle"
+    engine = engine.removesuffix("-nn")
     need(engine)
-    result = worker.measure("b1", engine, steps=2, points=4)
-    expected = worker.measure("b1", "chainrule-mgstyle", steps=2, points=4)["loss"]
+    result = worker.measure("time", REGISTRY[engine], workload, steps=2, points=4)
+    expected = worker.measure("time", REGISTRY["chainrule"], "mgstyle", steps=2, points=4)
     assert len(result["times"]) == 2
-    assert math.isclose(result["loss"], expected, rel_tol=1e-9)
+    for got, want in zip(result["losses"], expected["losses"]):
+        assert math.isclose(got, want, rel_tol=1e-9)
 
 
-def test_b2_engines_agree_on_loss_and_gradients() -> None:
-    check = worker.check_b2(n_embd=4, block_size=3)
-    assert check["same"], check
+def test_mlp_is_micrograds_own_mlp() -> None:
+    need("micrograd")
+    from micrograd.engine import Value
+    from micrograd.nn import MLP
+
+    X, y = data.make_moons(6)
+    weights = data.mlp_weights(2, [4, 1])
+    theirs = MLP(2, [4, 1])
+    for p, w in zip(theirs.parameters(), [w for layer in weights for n in layer for w in n]):
+        p.data = w
+    ours = mlp.MLP(Value, weights)
+    assert (mlp.moons_loss(ours, ours.parameters(), Value, X, y).data
+            == mlp.moons_loss(theirs, theirs.parameters(), Value, X, y).data)
 
 
-@pytest.mark.parametrize("engine", ["chainrule", "reference"])
-def test_b2_runs(engine: str) -> None:
-    result = worker.measure("b2", engine, steps=1, n_embd=4, block_size=2)
-    assert result["loss"] > 0
+def test_b5_is_microgpts_size() -> None:
+    model = gpt.MicroGPT(gpt.FLOATS, data.make_names())
+    assert len(model.params) == 4192 and model.bos + 1 == 27
 
 
-def test_b3_chain() -> None:
-    result = worker.measure("b3", "chainrule", n=2000)
+def test_b5_same_losses_on_every_value_class() -> None:
+    """Only the Value class differs: three training steps give the same losses on each."""
+    curves = {}
+    for engine in runnable("microgpt"):  # in this process both chainrule rows are one class
+        if engine.name != "floats" and engine.value not in curves:
+            model = gpt.MicroGPT(gpt.values(engine.value_class()), ["emma", "bob", "ava"])
+            step = steps.Step(model.loss, lambda loss: loss.backward(), model.adam)
+            curves[engine.value] = [step(k) for k in range(3)]
+    reference = curves.pop(REGISTRY["microgpt"].value)
+    assert reference[0] != reference[1] != reference[2]  # Adam changed the weights
+    for losses in curves.values():
+        assert all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(losses, reference))
+
+
+def test_b5_floor_computes_the_same_forward_pass() -> None:
+    from benchmarks.reference.microgpt import Value
+
+    names = data.make_names()
+    on_values = gpt.MicroGPT(gpt.values(Value), names).loss(3).data
+    assert math.isclose(gpt.MicroGPT(gpt.FLOATS, names).loss(3), on_values, rel_tol=1e-12)
+
+
+def test_b3_chain_gradient() -> None:
+    result = worker.measure("chain", REGISTRY["chainrule"], n=2000)
     assert result["nodes"] == 4000 and result["backward"] > 0
-    x, dx_da = 1.0, 0.0  # forward-mode by hand: d(x*a + b)/da = x + a * dx/da
-    for _ in range(2000):
-        x, dx_da = x * 0.999999 + 1e-6, x + 0.999999 * dx_da
-    assert math.isclose(result["grad_a"], dx_da, rel_tol=1e-9)
+    assert math.isclose(result["grad_a"], chain_gradient(2000), rel_tol=1e-9)
 
 
-def test_b3_textbook_value_hits_the_recursion_limit() -> None:
-    assert "RecursionError" in worker.measure("b3", "reference", n=1000)["error"]
-
-
-@pytest.mark.parametrize("engine", ["chainrule-mgstyle", "chainrule-nn", "micrograd"])
-def test_b4_memory(engine: str) -> None:
+@pytest.mark.parametrize("engine", [e.name for e in REGISTRY.values() if e.recursive_sort])
+def test_b3_recursive_sorts_hit_the_recursion_limit(engine: str) -> None:
     need(engine)
-    result = worker.measure("b4", engine, points=4)
+    assert "RecursionError" in worker.measure("chain", REGISTRY[engine], n=1000)["error"]
+
+
+@pytest.mark.parametrize(("engine", "workload"),
+                         [("chainrule", "mgstyle"), ("chainrule", "nn"), ("micrograd", "mgstyle"),
+                          ("chainrule", "chain"), ("microgpt", "chain")])
+def test_b4_memory(engine: str, workload: str) -> None:
+    need(engine)
+    result = worker.measure("memory", REGISTRY[engine], workload, points=4, n=1000)
     assert 0 < result["bytes_per_node_forward"] <= result["bytes_per_node_backward"]
     assert result["peak"] >= result["after_backward"]
 
 
-def test_b4_chain_memory() -> None:
-    result = worker.measure("b4-chain", "chainrule", n=1000)
-    assert result["op_nodes"] == 2000 and result["bytes_per_node_forward"] > 0
+def test_worker_process_sets_up_the_engine() -> None:
+    """The pure-Python row runs in a process with CHAINRULE_PURE_PYTHON=1 and says so."""
+    result = run.run_worker(Job("time", "chainrule-python", "mgstyle", steps=1, points=2))
+    assert result["implementation"] == "python" and len(result["times"]) == 1
 
 
-def test_runner_prints_the_targets_table() -> None:
-    report = run.main(["--quick", "--b1-engines", "chainrule-mgstyle,chainrule-nn"])
-    for row in ("B1 micrograd-style", "B2 chainrule", "B3 depth", "B4 bytes"):
+def test_runner_prints_the_targets_table_with_a_baseline() -> None:
+    report = run.main(["--quick", "--only", "b1,b3,b4,b5", "--baseline", "HEAD",
+                       "--engines", "chainrule,floats"])
+    for row in ("B1 through `nn` vs micrograd", "B3 chain", "B4 bytes", "B5 microgpt step",
+                "B3 chain per node: pure Python now / at"):
         assert f"| {row}" in report
-    assert "failed" not in report
+    assert "chainrule at " in report and "failed" not in report
+    assert "every step's loss is the same on every Value class (relative 1e-9): yes" in report

@@ -81,3 +81,69 @@ def test_blobs_centers_and_spread():
 def test_bad_arguments(call, error):
     with pytest.raises(error):
         call()
+
+
+@pytest.mark.parametrize("make", MAKERS)
+def test_random_state_is_scikit_learns_word_and_seed_its_alias(make):
+    X1, y1 = make(30, random_state=7)
+    X2, y2 = make(30, seed=7)
+    assert np.array_equal(X1, X2) and np.array_equal(y1, y2)
+    X3, _ = make(30, random_state=np.random.default_rng(7))
+    assert np.array_equal(X1, X3)  # a Generator is drawn from
+    with pytest.raises(TypeError, match="random_state or seed"):
+        make(30, random_state=1, seed=1)
+    with pytest.raises(TypeError, match="random_state must be an int"):
+        make(30, random_state="7")
+    with pytest.raises(ValueError, match="random_state must be at least 0"):
+        make(30, random_state=-1)
+
+
+def test_scikit_learn_defaults_where_the_names_match():
+    import inspect
+
+    defaults = {  # from scikit-learn 1.5's sklearn.datasets
+        make_moons: {"n_samples": 100, "shuffle": True, "noise": None, "random_state": None},
+        make_circles: {"n_samples": 100, "shuffle": True, "noise": None, "random_state": None,
+                       "factor": 0.8},
+        make_blobs: {"n_samples": 100, "cluster_std": 1.0, "center_box": (-10.0, 10.0),
+                     "shuffle": True, "random_state": None},
+    }
+    for make, expected in defaults.items():
+        params = inspect.signature(make).parameters
+        assert {name: params[name].default for name in expected} == expected
+    X, y = make_circles(random_state=0)
+    r = np.hypot(X[:, 0], X[:, 1])
+    assert np.allclose(r[y == 0], 1.0) and np.allclose(r[y == 1], 0.8)  # no noise by default
+    assert len(make_blobs(random_state=0)[0]) == 100 and set(make_blobs(random_state=0)[1]) == {
+        0, 1, 2}
+
+
+def test_shuffle_false_keeps_classes_in_order():
+    _, y = make_moons(10, shuffle=False)
+    assert y.tolist() == [0] * 5 + [1] * 5
+
+
+@pytest.mark.parametrize("call", [
+    lambda: make_moons(10, noise=float("inf")),
+    lambda: make_moons(10, noise=float("nan")),
+    lambda: make_circles(10, noise=float("inf")),
+    lambda: make_circles(10, factor=float("nan")),
+    lambda: make_spirals(10, turns=float("nan")),
+    lambda: make_spirals(10, turns=float("inf")),
+    lambda: make_spirals(10, noise=-1.0),
+    lambda: make_blobs(10, cluster_std=float("nan")),
+    lambda: make_blobs(10, cluster_std=float("inf")),
+    lambda: make_blobs(10, center_box=(0.0, float("inf"))),
+    lambda: make_blobs(10, center_box=(1.0, -1.0)),
+    lambda: make_blobs(10, centers=[[0.0, float("nan")], [1.0, 1.0]]),
+])
+def test_parameters_that_would_give_inf_or_nan_data_are_refused(call):
+    with pytest.raises(ValueError, match=r"finite|between 0 and 1|low < high"):
+        call()
+
+
+def test_numpy_integers_as_sizes():
+    X, y = make_spirals(np.int64(30), n_classes=np.int32(3), random_state=np.int64(0))
+    assert X.shape == (30, 2) and set(y.tolist()) == {0, 1, 2}
+    with pytest.raises(TypeError, match="n_classes must be an int"):
+        make_spirals(30, n_classes=2.5)

@@ -7,12 +7,15 @@ import inspect
 import pytest
 
 import nn
+import nn.activations
+import nn.cli
 import nn.plots
+import nn.serialization
 import nn.train
 
 
 def public_names():
-    for module in (nn, nn.train, nn.plots):
+    for module in (nn, nn.activations, nn.cli, nn.serialization, nn.train, nn.plots):
         names = module.__all__ if hasattr(module, "__all__") else [
             n for n, obj in vars(module).items()
             if not n.startswith("_") and getattr(obj, "__module__", None) == module.__name__]

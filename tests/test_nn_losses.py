@@ -163,3 +163,30 @@ def test_engine_backward_through_two_input_logsumexp():
     a, b = Value(1.0), Value(2.0)
     autograd.logsumexp([a, b]).backward()
     assert a.grad + b.grad == pytest.approx(1.0)
+
+
+def test_hinge_takes_plain_number_scores_like_the_other_losses():
+    assert hinge_loss([2.0, 0.5], [1.0, -1.0]).data == 0.75
+    assert hinge_loss(0.5, 1).data == 0.5 and hinge_loss(np.float64(-2.0), -1).data == 0.0
+
+
+@pytest.mark.parametrize("loss", [mse_loss, hinge_loss, binary_cross_entropy_with_logits])
+def test_numpy_arrays_as_outputs_and_targets(loss):
+    scores = [Value(0.3), Value(-1.2)]
+    targets = [1, -1] if loss is hinge_loss else [1, 0]
+    expected = loss(scores, targets).data
+    assert loss(scores, np.array(targets)).data == expected
+    assert loss(np.array([0.3, -1.2]), np.array(targets)).data == expected
+    assert loss(scores[0], np.array(targets[0])).data == loss(scores[0], targets[0]).data
+    with pytest.raises(ValueError, match=r"one number per sample.*shape \(2, 1\)"):
+        loss(scores, np.array(targets).reshape(2, 1))
+
+
+def test_cross_entropy_with_numpy_arrays():
+    logits = [[Value(0.5), Value(1.0)], [Value(0.0), Value(2.0)]]
+    expected = cross_entropy(logits, [1, 0]).data
+    assert cross_entropy(logits, np.array([1, 0])).data == expected
+    assert cross_entropy(np.array([[0.5, 1.0], [0.0, 2.0]]), np.array([1, 0])).data == expected
+    assert cross_entropy(np.array([0.5, 1.0]), np.int64(1)).data == \
+        cross_entropy(logits[0], 1).data
+    assert cross_entropy(logits[0], np.array(1)).data == cross_entropy(logits[0], 1).data

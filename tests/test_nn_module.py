@@ -10,9 +10,18 @@ import pytest
 import nn
 from autograd import Value, gradcheck, topological_order
 from nn import MLP, Layer, Module, Neuron, StateDictError
-from nn.module import ACTIVATION_OPS
+from nn.activations import ACTIVATIONS, LEAKY_RELU_SLOPE
 
-ALL_ACTIVATIONS = ["relu", "tanh", "sigmoid", "leaky_relu", "gelu", "linear"]
+# each activation's formula, written out independently of the op table
+REFERENCE = {
+    "relu": lambda z: max(z, 0.0),
+    "tanh": math.tanh,
+    "sigmoid": lambda z: 1 / (1 + math.exp(-z)),
+    "leaky_relu": lambda z: z if z > 0 else LEAKY_RELU_SLOPE * z,
+    "gelu": lambda z: 0.5 * z * (1 + math.erf(z / math.sqrt(2))),
+    "linear": lambda z: z,
+}
+ALL_ACTIVATIONS = sorted(ACTIVATIONS)
 
 
 def snapshot(model: Module) -> list[float]:
@@ -102,6 +111,12 @@ def test_bad_sizes():
 
 # --- activations and graphs -------------------------------------------------------------------
 
+def test_every_activation_in_the_table_has_a_reference_formula():
+    assert sorted(REFERENCE) == ALL_ACTIVATIONS
+    for name, entry in ACTIVATIONS.items():
+        assert entry.name == name and entry.init in ("kaiming", "xavier") and entry.gain > 0
+
+
 @pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
 def test_one_fused_node_per_neuron(activation):
     neuron = Neuron(4, activation=activation, seed=0)
@@ -109,13 +124,11 @@ def test_one_fused_node_per_neuron(activation):
     x = [0.5, -1.0, 2.0, 0.25]
     out = neuron(x)
     assert topological_order(out) == [out]
-    fused = ACTIVATION_OPS[activation]
+    fused = ACTIVATIONS[activation].op
     assert out.op == ("affine" if fused is None else f"affine>{fused.name}")
-    z = sum(w.data * xi for w, xi in zip(neuron.weight, x)) + 0.1
-    expected = {"relu": max(z, 0.0), "tanh": math.tanh(z), "sigmoid": 1 / (1 + math.exp(-z)),
-                "leaky_relu": z if z > 0 else 0.01 * z,
-                "gelu": 0.5 * z * (1 + math.erf(z / math.sqrt(2))), "linear": z}[activation]
-    assert out.data == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    for z in (-1.3, 0.1, 2.0):  # both sides of the kinks
+        neuron.bias.data = z - sum(w.data * xi for w, xi in zip(neuron.weight, x))
+        assert neuron(x).data == pytest.approx(REFERENCE[activation](z), rel=1e-12, abs=1e-12)
 
 
 def test_mlp_graph_has_one_node_per_neuron():
@@ -181,19 +194,19 @@ def test_seed_none_gives_different_networks():
     ("linear", 16, 1, math.sqrt(6 / 17)),
 ])
 def test_init_bounds(activation, fan_in, fan_out, bound):
-    assert nn.init_bound(activation, fan_in, fan_out) == pytest.approx(bound)
+    assert nn.get_activation(activation).init_bound(fan_in, fan_out) == pytest.approx(bound)
 
 
 def test_weights_fill_their_bound_and_biases_start_at_zero():
     model = MLP(2, [200, 1], seed=0)
     first = [w.data for n in model.layers[0].neurons for w in n.weight]
-    bound = nn.init_bound("relu", 2, 200)
+    bound = nn.get_activation("relu").init_bound(2, 200)
     assert all(abs(w) <= bound for w in first)
     assert max(map(abs, first)) > 0.95 * bound
     assert abs(sum(first) / len(first)) < 0.1 * bound
     assert all(n.bias.data == 0.0 for layer in model.layers for n in layer.neurons)
     last = model.layers[1].neurons[0].weight
-    assert all(abs(w.data) <= nn.init_bound("linear", 200, 1) for w in last)
+    assert all(abs(w.data) <= nn.get_activation("linear").init_bound(200, 1) for w in last)
 
 
 # --- load_state_dict --------------------------------------------------------------------------
@@ -280,4 +293,169 @@ def test_shared_parameters_are_listed_once():
     tied = Tied()
     assert [name for name, _ in tied.named_parameters()] == [
         "first.weight.0", "first.weight.1", "first.bias", "second.bias"]
-    assert "second.weight" in tied.state_dict() and "_cache" not in tied.state_dict()
+    # once in the state dict too, under the first name
+    assert list(tied.state_dict()) == ["first.weight", "first.bias", "second.bias"]
+    assert "_cache" not in tied.state_dict()
+
+
+# --- parameters in nested containers (issue 11) ----------------------------------------------
+
+class Containers(Module):
+    """Parameters as PyTorch's ModuleList / ModuleDict / ParameterList would hold them."""
+
+    def __init__(self):
+        self.W = [[Value(1.0), Value(2.0)], [Value(3.0), Value(4.0)]]  # a matrix
+        self.mixed = [Value(5.0), Neuron(1, "linear", seed=0)]
+        self.heads = {"left": Neuron(2, "linear", seed=1), "right": (Value(6.0), Value(7.0))}
+        self.blocks = ({"scale": Value(8.0)},)
+        self.data = [1.0, 2.0]  # numbers, not parameters
+        self.table = {"note": "text"}
+
+    def forward(self, x):
+        return self.W[0][0] * x
+
+
+def test_parameters_in_nested_lists_tuples_and_dicts():
+    model = Containers()
+    assert [name for name, _ in model.named_parameters()] == [
+        "W.0.0", "W.0.1", "W.1.0", "W.1.1", "mixed.0", "mixed.1.weight.0", "mixed.1.bias",
+        "heads.left.weight.0", "heads.left.weight.1", "heads.left.bias", "heads.right.0",
+        "heads.right.1", "blocks.0.scale"]
+    state = model.state_dict()
+    assert state["W.0"] == [1.0, 2.0] and state["heads.right"] == [6.0, 7.0]
+    assert state["blocks.0.scale"] == 8.0
+    # every one is trained: the optimizer sees them all
+    optimizer = nn.SGD(model.parameters(), lr=1.0)
+    for p in model.parameters():
+        p.grad = 1.0
+    optimizer.step()
+    assert model.W[1][1].data == 3.0 and model.blocks[0]["scale"].data == 7.0
+    # and the state dict loads back into a fresh copy
+    other = Containers()
+    other.load_state_dict(model.state_dict())
+    assert other.state_dict() == model.state_dict()
+
+
+@pytest.mark.parametrize(("holder", "message"), [
+    (lambda: {Value(1.0)}, "Bad.x is a set holding Values"),
+    (lambda: frozenset({Neuron(1)}), "frozenset holding"),
+    (lambda: [[{Value(1.0)}]], r"Bad.x.0.0 is a set"),
+    (lambda: {1: Value(1.0)}, "the key 1 holding parameters"),
+    (lambda: {"a.b": Value(1.0)}, "without '.'"),
+])
+def test_unsupported_containers_are_refused_not_skipped(holder, message):
+    class Bad(Module):
+        def __init__(self):
+            self.x = holder()
+
+    with pytest.raises(TypeError, match=message):
+        Bad().parameters()
+
+
+def test_harmless_attributes_and_self_reference():
+    import numpy as np
+
+    class Odd(Module):
+        def __init__(self):
+            self.w = Value(1.0)
+            self.grid = np.zeros((3, 3))  # a numpy array of numbers: not searched
+            self.names = {"a", "b"}  # a set without parameters is fine
+            self.loop = [self.w]
+            self.loop.append(self.loop)  # a list that holds itself ends the walk
+
+    assert [name for name, _ in Odd().named_parameters()] == ["w"]
+
+
+def test_tied_weights_once_in_the_state_dict_and_stepped_once():
+    class Tied(Module):
+        def __init__(self):
+            self.encoder = Neuron(2, "linear", seed=0)
+            self.decoder = Neuron(2, "linear", seed=1)
+            self.decoder.weight = self.encoder.weight
+            self.alias = self.encoder  # the same module twice
+
+    model = Tied()
+    assert list(model.state_dict()) == ["encoder.weight", "encoder.bias", "decoder.bias"]
+    assert len(model.parameters()) == 4
+    w = model.encoder.weight[0]
+    start = w.data
+    w.grad = 1.0
+    nn.SGD(model.parameters(), lr=0.5).step()
+    assert w.data == start - 0.5  # once, not twice
+    model.load_state_dict(model.state_dict())
+
+
+# --- helpful errors (issue 11, issue 13 D14) --------------------------------------------------
+
+@pytest.mark.parametrize(("make", "error", "message"), [
+    (lambda: MLP(2, 16), TypeError, r"nouts is the list of layer sizes.*\[16\]"),
+    (lambda: MLP(2, "16"), TypeError, "nouts is the list"),
+    (lambda: MLP(2, [16, 1.5]), TypeError, r"nouts\[1\] must be an int"),
+    (lambda: MLP(2, []), ValueError, "at least one layer"),
+    (lambda: Neuron("3"), TypeError, "nin must be an int, got str '3'"),
+    (lambda: Neuron(True), TypeError, "nin must be an int, got bool"),
+    (lambda: Neuron(3, fan_out=-3), ValueError, "fan_out must be at least 1, got -3"),
+    (lambda: Neuron(0), ValueError, "nin must be at least 1"),
+    (lambda: Layer(2, 0), ValueError, "nout must be at least 1"),
+    (lambda: Neuron(2, activation=None), ValueError, "unknown activation None"),
+    (lambda: MLP(10**9, [1]), ValueError, "1,000,000,001 parameters"),
+    (lambda: Layer(10**5, 10**3), ValueError, "MAX_PARAMETERS"),
+])
+def test_bad_construction_is_refused_up_front(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_leaky_relu_slope_must_be_finite():
+    with pytest.raises(ValueError, match="slope must be a finite number"):
+        Value(1.0).leaky_relu(float("nan"))
+    assert ACTIVATIONS["leaky_relu"].op.parameter == LEAKY_RELU_SLOPE
+
+
+def test_numpy_sizes_are_accepted():
+    import numpy as np
+
+    model = MLP(np.int64(2), np.array([3, 1]), seed=0)
+    assert model.nouts == [3, 1] and type(model.nouts[0]) is int
+    assert Neuron(np.int32(3), fan_out=np.int64(2)).nin == 3
+
+
+@pytest.mark.parametrize(("x", "error", "message"), [
+    (1.0, TypeError, "MLP takes one sample: a list of 2 number"),
+    (Value(1.0), TypeError, "got Value"),
+    ({0: 1.0, 1: 2.0}, TypeError, "got dict"),
+    ("ab", TypeError, "got str"),
+    ([[1.0, 2.0], [3.0, 4.0]], TypeError, "input 0 is a list.*one sample at a time"),
+    ([1.0, 2.0, 3.0], ValueError, "MLP takes 2 input"),
+])
+def test_bad_inputs_say_what_a_model_takes(x, error, message):
+    with pytest.raises(error, match=message):
+        MLP(2, [3, 1], seed=0)(x)
+
+
+def test_numpy_inputs():
+    import numpy as np
+
+    model = MLP(2, [3, 1], seed=0)
+    assert model(np.array([0.5, -1.0])).data == model([0.5, -1.0]).data
+    with pytest.raises(ValueError, match=r"shape \(5, 2\).*\[model\(x\) for x in X.tolist\(\)\]"):
+        model(np.zeros((5, 2)))
+    with pytest.raises(TypeError, match=r"wrap it in a list: model\(\[x\]\)"):
+        Neuron(1, seed=0)(2.0)
+
+
+def test_load_state_dict_numbers_of_every_kind():
+    import numpy as np
+
+    n = Neuron(2, seed=0)
+    n.load_state_dict({"weight": np.array([1.5, 2.5], dtype=np.float32).tolist(),
+                       "bias": np.int64(3)})
+    assert snapshot(n) == [1.5, 2.5, 3.0]
+    n.load_state_dict({"weight": [np.float32(0.5), np.float64(1.0)], "bias": np.float16(2)})
+    assert snapshot(n) == [0.5, 1.0, 2.0] and all(type(v) is float for v in snapshot(n))
+    before = snapshot(n)
+    with pytest.raises(StateDictError, match=r"'weight' must hold finite numbers, got int 1000"):
+        n.load_state_dict({"weight": [1.0, 10**400], "bias": 0.0})
+    with pytest.raises(StateDictError, match="'bias' must be a finite number"):
+        n.load_state_dict({"weight": [1.0, 2.0], "bias": np.float32("nan")})
+    assert snapshot(n) == before  # all or nothing

@@ -137,10 +137,27 @@ def test_optimizers_accept_a_generator_and_a_model():
     (lambda p: Adam(p, eps=-1e-8), "Invalid epsilon value"),
     (lambda p: AdamW(p, weight_decay=-0.01), "Invalid weight_decay value"),
     (lambda p: SGD([], lr=0.1), "empty parameter list"),
+    (lambda p: SGD(p, lr=0.1, momentum=0.9, dampening=float("nan")), "Invalid dampening value"),
+    (lambda p: SGD(p, lr=0.1, momentum=0.9, dampening=-0.5), "Invalid dampening value"),
+    (lambda p: SGD(p, lr=10**400), "Invalid learning rate"),
+    (lambda p: Adam(p, eps=0), "eps must be > 0"),
+    (lambda p: Adam(p, betas=(0.9, float("nan"))), "Invalid beta parameter at index 1"),
+    (lambda p: SGD(p + p, lr=0.1), r"params\[1\] is params\[0\] again"),
 ])
 def test_bad_arguments(make, message):
     with pytest.raises(ValueError, match=message):
         make([Value(1.0)])
+
+
+def test_params_say_what_to_pass():
+    model = nn.MLP(2, [3, 1], seed=0)
+    with pytest.raises(TypeError, match=r"the method parameters itself: call it, "
+                                        r"SGD\(model.parameters\(\), lr=...\)"):
+        SGD(model.parameters, lr=0.1)
+    with pytest.raises(TypeError, match=r"got the MLP itself: pass its parameters"):
+        Adam(model)
+    with pytest.raises(TypeError, match="got dict"):
+        SGD(dict(model.named_parameters()), lr=0.1)
 
 
 def test_params_must_be_values():
@@ -185,6 +202,66 @@ def test_load_state_dict_refuses_a_mismatch():
     with pytest.raises(ValueError, match="2 parameters"):
         opt.load_state_dict(Adam([Value(1.0)]).state_dict())
     assert opt.steps == 0 and opt.exp_avg == [0.0, 0.0]
+
+
+def adam_state(n: int = 2, **changes) -> tuple[Adam, dict]:
+    """An Adam that has taken a step, and a saved state of another one with ``changes``."""
+    params = [Value(float(i)) for i in range(n)]
+    opt = Adam(params, lr=0.1)
+    for p in params:
+        p.grad = 1.0
+    opt.step()
+    other = Adam([Value(0.0) for _ in range(n)], lr=0.2)
+    for p in other.params:
+        p.grad = -3.0
+    other.step()
+    other.step()
+    return opt, {**other.state_dict(), **changes}
+
+
+@pytest.mark.parametrize(("changes", "error", "message"), [
+    ({"exp_avg_sq": [1.0, "x"]}, ValueError, r"'exp_avg_sq'\[1\] must be a finite number >= 0"),
+    ({"exp_avg_sq": [1.0, -1.0]}, ValueError, r"'exp_avg_sq'\[1\]"),
+    ({"exp_avg": [float("nan"), 0.0]}, ValueError, r"'exp_avg'\[0\] must be a finite number"),
+    ({"exp_avg": [10**400, 0.0]}, ValueError, r"'exp_avg'\[0\]"),
+    ({"exp_avg": [0.5]}, ValueError, "'exp_avg' has 1 entries for 2 parameters"),
+    ({"exp_avg": "00"}, ValueError, "'exp_avg' must be a list"),
+    ({"steps": -1}, ValueError, "'steps' must be an int >= 0, got -1"),
+    ({"steps": 1.5}, ValueError, "'steps' must be an int"),
+    ({"steps": True}, ValueError, "'steps' must be an int"),
+    ({"lr": -1.0}, ValueError, "Adam.load_state_dict: Invalid learning rate"),
+    ({"eps": 0.0}, ValueError, "eps must be > 0"),
+    ({"betas": [0.9]}, ValueError, "betas must be a pair"),
+])
+def test_load_state_dict_is_all_or_nothing(changes, error, message):
+    opt, state = adam_state(**changes)
+    before = opt.state_dict()
+    with pytest.raises(error, match=message):
+        opt.load_state_dict(state)
+    assert opt.state_dict() == before  # nothing changed, exp_avg included
+
+
+def test_load_state_dict_refuses_what_is_not_a_state():
+    opt, _ = adam_state()
+    for bad in ([], "state", None):
+        with pytest.raises(TypeError, match="needs a mapping"):
+            opt.load_state_dict(bad)
+    state = {k: v for k, v in adam_state()[1].items() if k != "exp_avg_sq"}
+    with pytest.raises(ValueError, match="missing 'exp_avg_sq'"):
+        opt.load_state_dict(state)
+
+
+def test_loaded_numpy_numbers_and_none_buffers():
+    import numpy as np
+
+    opt = SGD([Value(1.0), Value(2.0)], lr=0.1, momentum=0.9)
+    state = {**opt.state_dict(), "momentum_buffer": [np.float32(0.5), None],
+             "steps": np.int64(3), "lr": np.float64(0.2)}
+    opt.load_state_dict(state)
+    assert opt.momentum_buffer == [0.5, None] and opt.steps == 3 and opt.lr == 0.2
+    opt, state = adam_state(exp_avg=[None, 0.0])
+    with pytest.raises(ValueError, match=r"'exp_avg'\[0\] must be a finite number, got None"):
+        opt.load_state_dict(state)
 
 
 # --- against PyTorch --------------------------------------------------------------------------

@@ -158,3 +158,165 @@ def test_a_bad_file_leaves_the_model_unchanged(tmp_path, corrupt):
     with pytest.raises(ValueError):
         model.load_state_dict(nn.load(path))
     assert (predictions(model), snapshot(model)) == before
+
+
+# --- reading hostile files (issue 13, D8) -----------------------------------------------------
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_pickles_of_every_protocol_are_named_as_pickles(tmp_path, protocol):
+    for obj in (MLP(2, [4, 1], seed=0).state_dict(), [1.0, 2.0], 3.5, Boom()):
+        path = write(tmp_path / "model.pkl", pickle.dumps(obj, protocol=protocol))
+        with pytest.raises(ValueError, match=r"is a Python pickle.*never unpickles"):
+            nn.load(path)
+
+
+def test_a_large_pickle_is_recognised_from_its_start(tmp_path):
+    state = {f"w{i}": [float(j) for j in range(100)] for i in range(200)}  # > 64 KiB
+    for protocol in (0, 1, 5):
+        data = pickle.dumps(state, protocol=protocol)
+        assert len(data) > 1 << 16
+        with pytest.raises(ValueError, match="pickle"):
+            nn.load(write(tmp_path / "big.pkl", data))
+
+
+def test_deep_nesting_is_a_value_error(tmp_path):
+    for text in ("[" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000):
+        with pytest.raises(ValueError, match="nested too deeply"):
+            nn.load(write(tmp_path / "deep.json", text.encode()))
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "1E400", "NaN", "Infinity", "-Infinity"])
+def test_numbers_that_are_not_finite_are_refused(tmp_path, number):
+    data = ('{"format": "chainrule.state_dict", "version": 1, "state_dict": {"w": [1.0, '
+            + number + ']}}').encode()
+    with pytest.raises(ValueError, match=f"holds {number.lstrip('-')}|holds {number}"):
+        nn.load(write(tmp_path / "m.json", data))
+
+
+def test_size_limit(tmp_path):
+    path = tmp_path / "m.json"
+    nn.save({"w": [0.5] * 1000}, path)
+    assert nn.load(path, max_bytes=path.stat().st_size) == {"w": [0.5] * 1000}
+    with pytest.raises(ValueError, match="larger than max_bytes=100 "):
+        nn.load(path, max_bytes=100)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_an_endless_device_is_refused_without_reading_it_all():
+    with pytest.raises(ValueError, match=r"it is not JSON \(it starts with b'\\x00"):
+        nn.load("/dev/zero")
+
+
+def test_an_endless_stream_of_json_stops_at_the_limit(tmp_path):
+    path = write(tmp_path / "big.json", b"[" + b"0," * 5000)
+    with pytest.raises(ValueError, match="larger than max_bytes"):
+        nn.load(path, max_bytes=4096)
+
+
+# --- writing: permissions, links, folders, leftovers (issue 13, D9 and D10) -------------------
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions and links")
+
+
+@posix_only
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o664])
+def test_save_keeps_the_targets_permissions(tmp_path, mode):
+    path = tmp_path / "m.json"
+    nn.save({"b": 1.0}, path)
+    os.chmod(path, mode)
+    nn.save({"b": 2.0}, path)
+    assert os.stat(path).st_mode & 0o777 == mode and nn.load(path) == {"b": 2.0}
+
+
+@posix_only
+def test_save_refuses_a_read_only_target(tmp_path):
+    path = tmp_path / "m.json"
+    nn.save({"b": 1.0}, path)
+    os.chmod(path, 0o444)
+    with pytest.raises(PermissionError, match=r"m.json: the file is read-only \(mode 0444\)"):
+        nn.save({"b": 2.0}, path)
+    os.chmod(path, 0o644)
+    assert nn.load(path) == {"b": 1.0} and os.listdir(tmp_path) == ["m.json"]
+
+
+@posix_only
+def test_save_writes_through_a_symlink(tmp_path):
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "run5.json"
+    nn.save({"b": 1.0}, target)
+    os.chmod(target, 0o600)
+    link = tmp_path / "latest.json"
+    link.symlink_to(target)
+    nn.save({"b": 2.0}, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert nn.load(target) == {"b": 2.0} and os.stat(target).st_mode & 0o777 == 0o600
+    assert sorted(os.listdir(tmp_path / "runs")) == ["run5.json"]
+    dangling = tmp_path / "next.json"
+    dangling.symlink_to(tmp_path / "runs" / "run6.json")
+    nn.save({"b": 3.0}, dangling)  # creates the file the link points to
+    assert dangling.is_symlink() and nn.load(tmp_path / "runs" / "run6.json") == {"b": 3.0}
+
+
+def test_save_names_a_missing_folder_and_a_folder_target(tmp_path):
+    missing = tmp_path / "no" / "such" / "m.json"
+    with pytest.raises(FileNotFoundError, match=f"the folder {tmp_path / 'no' / 'such'} does "
+                                                f"not exist") as error:
+        nn.save({"b": 1.0}, missing)
+    assert ".tmp" not in str(error.value)
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        nn.save({"b": 1.0}, tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        nn.save({"b": 1.0}, tmp_path / "file" / "m.json")
+
+
+@posix_only
+def test_stale_temporaries_of_dead_processes_are_cleaned_by_the_next_save(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)
+    stale = tmp_path / f".m.json.{dead_pid}.0badc0de.tmp"
+    live = tmp_path / f".m.json.{os.getppid()}.0123abcd.tmp"  # a save under way elsewhere
+    other = tmp_path / f".other.json.{dead_pid}.0badc0de.tmp"  # not ours to clean
+    for leftover in (stale, live, other):
+        leftover.write_bytes(b'{"format": "chainrule.state_dict", "ver')
+    nn.save({"b": 1.0}, tmp_path / "m.json")
+    assert sorted(os.listdir(tmp_path)) == sorted(["m.json", live.name, other.name])
+
+
+@posix_only
+def test_kill_during_a_save_leaves_a_temporary_that_the_next_save_removes(tmp_path):
+    """A process killed (SIGKILL) while writing: the old file is intact, the next save cleans."""
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "m.json"
+    nn.save({"b": 1.0}, path)
+    code = ("import os, signal, nn.serialization as s\n"
+            "real = os.fsync\n"
+            "def die(fd):\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n"
+            "os.fsync = die\n"
+            f"s.save({{'b': 2.0}}, {str(path)!r})\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert run.returncode == -signal.SIGKILL
+    leftovers = [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+    assert len(leftovers) == 1 and nn.load(path) == {"b": 1.0}
+    nn.save({"b": 3.0}, path)
+    assert os.listdir(tmp_path) == ["m.json"] and nn.load(path) == {"b": 3.0}
+
+
+def test_numpy_numbers_are_saved_as_plain_numbers(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "m.json"
+    nn.save({"w": [np.float32(0.5), np.float64(1.5)], "n": np.int64(3), "b": np.float16(2)},
+            path)
+    loaded = nn.load(path)
+    assert loaded == {"w": [0.5, 1.5], "n": 3, "b": 2.0} and type(loaded["n"]) is int
+    with pytest.raises(ValueError, match=r"state_dict\['x'\] is nan"):
+        nn.save({"x": np.float32("nan")}, path)

@@ -1,1 +1,1 @@
-"""A textbook scalar autograd ``Value``: the common design chainrule is compared against in B2."""
+"""microgpt's scalar ``Value``, B5's yardstick, kept in its author's style (ruff skips this folder)."""

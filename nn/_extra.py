@@ -1,0 +1,42 @@
+"""The one-line hint when a package of the ``[nn]`` extra (numpy, matplotlib, tqdm) is missing."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from types import ModuleType
+
+INSTALL = 'pip install "chainrule[nn]"'
+
+
+def require(module: str, needed_by: str) -> ModuleType:
+    """Import ``module``; if it is not installed, say which extra provides it.
+
+    From a command (``chainrule-train``, ``python -m nn.train``...) the hint is printed and the
+    process exits with status 1, without a traceback; from library code it is the message of
+    the ``ModuleNotFoundError``.
+
+    >>> require("math", "nn").sqrt(4.0)
+    2.0
+    """
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name != module.partition(".")[0]:
+            raise  # the package is there but broken: its own error says more
+        message = f"{needed_by} needs {error.name}, part of chainrule's [nn] extra: {INSTALL}"
+        if _running_a_command():
+            raise SystemExit(message) from None
+        raise ModuleNotFoundError(message, name=error.name) from None
+
+
+def _running_a_command() -> bool:
+    """Whether this process is one of chainrule's commands (``chainrule-train``...) or
+    ``python -m nn.<module>``."""
+    program = sys.argv[0] if sys.argv else ""
+    # while `python -m` imports the package of the module it is about to run, argv[0] is "-m"
+    name = os.path.basename(program).lower()
+    return program == "-m" or name.startswith("chainrule-") or (
+        getattr(sys.modules.get("__main__"), "__spec__", None) is not None
+        and sys.modules["__main__"].__spec__.name.startswith("nn."))
