@@ -4,6 +4,9 @@
 #   ./dev.sh test [ARGS]   ruff, then every test, doctest and notebook (ARGS go to pytest), run
 #                          twice: on the compiled core, then on the pure-Python reference
 #   ./dev.sh asan [ARGS]   the compiled core built with AddressSanitizer, and its tests (.ci/asan)
+#   ./dev.sh lab [ARGS]    JupyterLab on notebooks/, with chainrule installed in its kernel
+#   ./dev.sh notebooks     run every notebook and save its outputs in place (the test compares
+#                          a fresh run with the saved outputs, so rerun this after editing one)
 #   ./dev.sh bench [ARGS]  the benchmark suite against micrograd (ARGS go to benchmarks.run, e.g.
 #                          --write to update benchmarks/RESULTS.md; --torch first adds PyTorch: the
 #                          pinned CPU build, e.g. PIP_FIND_LINKS=DIR holding its wheel)
@@ -62,6 +65,22 @@ case "${1:-}" in
         setup test
         exec .ci/asan "$@"
         ;;
+    lab)
+        shift
+        setup lab
+        need_dot
+        # the saved outputs are this repository's own: trust them, so that Jupyter shows their
+        # SVG drawings (it hides an untrusted notebook's SVG until its cells are run again)
+        "$venv/bin/jupyter" trust notebooks/*.ipynb >/dev/null
+        root=(); [ "$(id -u)" = 0 ] && root=(--allow-root)  # JupyterLab refuses root without it
+        exec "$venv/bin/jupyter" lab --ServerApp.root_dir=notebooks ${root[@]+"${root[@]}"} "$@"
+        ;;
+    notebooks)
+        shift
+        setup test
+        need_dot
+        exec "$venv/bin/python" -m tests.notebook_outputs --write "$@"
+        ;;
     bench)
         shift
         extra=bench
@@ -70,8 +89,8 @@ case "${1:-}" in
         exec "$venv/bin/python" -m benchmarks.run "$@"
         ;;
     *)
-        echo "usage: ./dev.sh demo | ./dev.sh test [pytest args] | ./dev.sh asan [pytest args] |" \
-             "./dev.sh bench [--torch] [args]" >&2
+        echo "usage: ./dev.sh demo | test [pytest args] | asan [pytest args] | lab [jupyter args] |" \
+             "notebooks | bench [--torch] [args]" >&2
         exit 2
         ;;
 esac

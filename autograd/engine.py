@@ -168,7 +168,7 @@ def gc_paused() -> Iterator[None]:
     chainrule graphs hold no reference cycles, so reference counting frees them the moment they
     are dropped; the cycle collector would only re-scan the live graph while it grows. Free the
     graph (drop the loss and the outputs) before the block ends, so the resuming collector has
-    nothing to scan. See docs/engine.md.
+    nothing to scan. See docs/gc.md.
 
     >>> with gc_paused():
     ...     pass

@@ -23,9 +23,10 @@ from __future__ import annotations
 import functools
 import shutil
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Union
 
 from autograd.engine import gradients, topological_order
+from autograd.ops import AFFINE
 from autograd.value import Value
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ _COMPUTED = {"style": "filled", "fillcolor": "white", "color": "#555555"}
 _HIGHLIGHT = {"style": "filled,bold", "fillcolor": "#ffe08a", "color": "#c0392b",
               "penwidth": "2.5"}
 _OP = {"shape": "ellipse", "style": "filled", "fillcolor": "#eeeeee", "color": "#999999",
-       "fontsize": "10", "height": "0.3", "margin": "0.04,0.02"}
+       "fontsize": "9", "height": "0.3", "margin": "0.04,0.02"}
+_CUT = {"style": "filled,dashed", "fillcolor": "white", "color": "#555555"}  # its history not drawn
 _ACTIVE_EDGE = {"color": "#c0392b", "fontcolor": "#c0392b", "penwidth": "2"}
 # ops whose inputs are drawn without names: the order does not matter, or (dot, affine and the
 # fused affine>activation) the names would crowd the picture more than they explain
@@ -133,15 +135,30 @@ def _digraph_class() -> type[graphviz.Digraph]:
 
 
 def draw(root: Value, rankdir: str = "LR", show_grad: bool = True, max_nodes: int = 500,
-         highlight: Iterable[Value] = ()) -> graphviz.Digraph:
+         highlight: Iterable[Value] = (), *, params: Params | None = None,
+         paths_from: Iterable[Value] | None = None, expand_fused: bool = False,
+         size: str | None = None) -> graphviz.Digraph:
     """The graph ``root`` was computed from, as a ``graphviz.Digraph`` (shown inline in Jupyter).
 
     One record per Value — its label (if any), ``data`` and ``grad`` to 4 significant digits —
     and one small node per op, with edges in the direction data flows. Leaves (the Values you
     made, and constants) are blue, computed Values white; the Values in ``highlight`` are amber
-    with a red border. ``rankdir`` is ``"LR"`` (left to right), ``"RL"``, ``"TB"`` or ``"BT"``.
-    A graph of more than ``max_nodes`` Values raises ``ValueError``: Graphviz gets slow and the
-    picture unreadable long before a graph gets big.
+    with a red border. A graph of more than ``max_nodes`` Values raises ``ValueError``: Graphviz
+    gets slow and the picture unreadable long before a graph gets big.
+
+    Layout and what to draw:
+
+    - ``rankdir``: ``"LR"`` (left to right), ``"RL"``, ``"TB"`` (top to bottom) or ``"BT"``.
+      A deep, narrow graph reads best top to bottom at notebook width.
+    - ``params``: names for parameters, as ``model.named_parameters()`` gives them (pairs, or a
+      dict ``name -> Value``); a named Value shows its name instead of its label.
+    - ``paths_from``: draw only the Values through which these reach ``root`` — the path a
+      gradient takes back to them — and the other inputs of the ops on it. An input whose own
+      history is left out has a dashed border.
+    - ``expand_fused``: draw a fused neuron (``affine>relu``, say) as its two steps, the
+      weighted sum ``w·x + b`` as a Value of its own, then the activation.
+    - ``size``: Graphviz's ``size`` (inches, ``"8,6"``): a larger drawing is scaled down to fit,
+      text and all.
 
     >>> from autograd import Value
     >>> a = Value(3.0, label="a")
@@ -151,59 +168,92 @@ def draw(root: Value, rankdir: str = "LR", show_grad: bool = True, max_nodes: in
     4 Values, 2 ops
     """
     return _draw(root, rankdir, max_nodes, highlight,
-                 grad_of=_stored_grad if show_grad else None)
+                 grad_of=_stored_grad if show_grad else None, params=params,
+                 paths_from=paths_from, expand_fused=expand_fused, size=size)
+
+
+Params = Union[Mapping[str, Value], Iterable[tuple[str, Value]]]
 
 
 def _draw(root: Value, rankdir: str, max_nodes: int, highlight: Iterable[Value],
           grad_of: Callable[[Value], float] | None,
-          edge_labels: dict[tuple[Value, int], str] | None = None) -> graphviz.Digraph:
+          edge_labels: dict[tuple[Value, int], str] | None = None, *,
+          params: Params | None = None, paths_from: Iterable[Value] | None = None,
+          expand_fused: bool = False, size: str | None = None) -> graphviz.Digraph:
     if not isinstance(root, Value):
         raise TypeError(f"draw: root must be a Value, got {type(root).__name__}: {root!r}")
     if rankdir not in RANKDIRS:
         raise ValueError(f"draw: rankdir must be one of {', '.join(RANKDIRS)}; got {rankdir!r}")
     nodes = _all_nodes(root)
+    with_op = {node for node in nodes if not node.is_leaf}  # drawn with the op that made it
+    main_line: set[Value] = set()  # drawn in a straight line, side inputs around it
+    if paths_from is not None:
+        sources = _members(paths_from, nodes, "paths_from")
+        nodes, with_op = _paths(nodes, sources)
+        main_line = with_op | sources
     if len(nodes) > max_nodes:
         raise ValueError(
             f"draw: the graph has {len(nodes)} Values, more than max_nodes={max_nodes}. "
             f"Pass max_nodes={len(nodes)} (or more) to draw it anyway; Graphviz may take a "
             f"while, and a picture this big is hard to read — drawing a smaller piece of the "
-            f"computation is often clearer."
+            f"computation (paths_from=...) is often clearer."
         )
+    highlighted = _members(highlight, nodes, "highlight", "root's graph" if paths_from is None
+                           else "root's graph as drawn (with paths_from)")
+    names = _param_names(params)
     ids = {node: f"v{i}" for i, node in enumerate(nodes)}
-    highlighted = set()
-    for value in highlight:
-        if value not in ids:
-            raise ValueError(f"draw: cannot highlight {value!r}: it is not part of root's graph")
-        highlighted.add(value)
 
     graph = _digraph_class()(
-        graph_attr={"rankdir": rankdir},
-        node_attr={"fontname": "Helvetica", "fontsize": "11"},
+        # ordering=in: an op's inputs side by side in the order of its edges (see below)
+        graph_attr={"rankdir": rankdir, "nodesep": "0.15", "ranksep": "0.25", "ordering": "in",
+                    **({"size": size} if size is not None else {})},
+        node_attr={"fontname": "Helvetica", "fontsize": "10"},
         edge_attr={"fontname": "Helvetica", "fontsize": "9", "arrowsize": "0.7",
                    "labelfontsize": "8", "labelfontcolor": "#777777", "labeldistance": "1.4"},
     )
     horizontal = rankdir in ("LR", "RL")  # records lay their fields across the rank direction
+
+    def record(node_id: str, name: str, data: float, grad: float | None, style: dict) -> None:
+        numbers = f"data {_fmt(data)}" + ("" if grad is None else f" | grad {_fmt(grad)}")
+        # narrow records: left to right, the fields stacked (name, data, grad); top to bottom,
+        # the name beside data and grad, stacked (braces turn a record's fields by 90°)
+        label = (_escape(name) + " | " if name else "") + (
+            numbers if horizontal else "{ " + numbers + " }")
+        graph.node(node_id, label, shape="record", **style)
+
     for node in nodes:
-        fields = [_escape(node.label)] if node.label else []
-        fields.append(f"data {_fmt(node.data)}")
-        if grad_of is not None:
-            fields.append(f"grad {_fmt(grad_of(node))}")
-        label = " | ".join(fields)
-        style = _HIGHLIGHT if node in highlighted else _LEAF if node.is_leaf else _COMPUTED
-        graph.node(ids[node], "{ " + label + " }" if horizontal else label, shape="record",
-                   **style)
-        if node.is_leaf:
+        grad = grad_of(node) if grad_of is not None else None
+        style = (_HIGHLIGHT if node in highlighted else _LEAF if node.is_leaf else
+                 _COMPUTED if node in with_op else _CUT)
+        record(ids[node], names.get(node, node.label), node.data, grad, style)
+        if node not in with_op:
             continue
         op_id = ids[node] + "_op"
-        graph.node(op_id, _escape(node.op), **_OP)
-        graph.edge(op_id, ids[node])
-        names = _input_names(node)
-        for i, parent in enumerate(node.parents):
+        activation = node._op.activation
+        if expand_fused and activation is not None:
+            z = AFFINE.compute([parent.data for parent in node.parents])
+            z_grad = None if grad is None else grad * float(
+                activation.partials(node.data, [z])[0])
+            record(op_id + "_z", "w·x + b", z, z_grad, _COMPUTED)
+            graph.node(op_id, _escape(AFFINE.name), **_OP)
+            graph.edge(op_id, op_id + "_z")
+            graph.node(op_id + "_act", _escape(activation.name), **_OP)
+            graph.edge(op_id + "_z", op_id + "_act")
+            graph.edge(op_id + "_act", ids[node], weight="10")
+        else:
+            graph.node(op_id, _escape(node.op), **_OP)
+            graph.edge(op_id, ids[node], weight="10")  # heavy: the op sits in line with it
+        input_names = _input_names(node)
+        order = sorted(range(len(node.parents)), key=lambda i: node.parents[i] not in main_line)
+        for i in order:  # the path's edge first: Graphviz then keeps the side inputs on one side
+            parent = node.parents[i]
             attrs = {}
-            if names:
-                attrs["headlabel"] = names[i]
+            if input_names:
+                attrs["headlabel"] = input_names[i]
             if edge_labels and (node, i) in edge_labels:
                 attrs.update(_ACTIVE_EDGE, label=edge_labels[node, i])
+            if parent in main_line:
+                attrs["weight"] = "10"  # the path drawn straight, its side inputs around it
             graph.edge(ids[parent], op_id, **attrs)
     return graph
 
@@ -220,6 +270,44 @@ def _all_nodes(root: Value) -> list[Value]:
         seen.add(node)
         nodes.append(node)
     return nodes
+
+
+def _members(values: Iterable[Value], nodes: list[Value], option: str,
+             where: str = "root's graph") -> set[Value]:
+    """``values`` as a set, each checked to be one of the drawn ``nodes``."""
+    found = set(nodes)
+    chosen = set()
+    for value in values:
+        if value not in found:
+            raise ValueError(f"draw: {option}: {value!r} is not part of {where}")
+        chosen.add(value)
+    return chosen
+
+
+def _paths(nodes: list[Value], sources: set[Value]) -> tuple[list[Value], set[Value]]:
+    """The Values on a path from ``sources`` to the root (drawn with their ops), plus the
+    other inputs of those ops (drawn alone), in the order of ``nodes``."""
+    on_path = set(sources)
+    for node in nodes:  # parents come first, so one pass finds every descendant
+        if any(parent in on_path for parent in node.parents):
+            on_path.add(node)
+    with_op = {node for node in on_path if node not in sources and not node.is_leaf}
+    inputs = {parent for node in with_op for parent in node.parents}
+    return [node for node in nodes if node in on_path or node in inputs], with_op
+
+
+def _param_names(params: Params | None) -> dict[Value, str]:
+    if params is None:
+        return {}
+    pairs = params.items() if isinstance(params, Mapping) else params
+    names = {}
+    for pair in pairs:
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)
+                and isinstance(pair[1], Value)):
+            raise TypeError("draw: params must be model.named_parameters() (pairs of a name and "
+                            f"a Value) or a dict name -> Value; got an entry {pair!r}")
+        names.setdefault(pair[1], pair[0])
+    return names
 
 
 def _input_names(node: Value) -> list[str]:
@@ -339,12 +427,16 @@ def trace_backward(root: Value) -> list[BackwardStep]:
 
 
 def draw_step(root: Value, steps: Sequence[BackwardStep], k: int, rankdir: str = "LR",
-              max_nodes: int = 500) -> graphviz.Digraph:
+              max_nodes: int = 500, *, params: Params | None = None,
+              paths_from: Iterable[Value] | None = None,
+              size: str | None = None) -> graphviz.Digraph:
     """Draw ``root``'s graph as it is after ``steps[k]`` of ``trace_backward(root)``.
 
     Gradients are those accumulated by steps ``0..k`` (not the ``.grad`` stored in the Values);
     the node of step ``k`` is highlighted and the edges it sends gradient along are red, labelled
-    with their local derivative. Draw every ``k`` in turn to play the backward pass.
+    with their local derivative. Draw every ``k`` in turn to play the backward pass. ``params``,
+    ``paths_from`` and ``size`` are ``draw``'s; with ``paths_from``, step ``k``'s node must be in
+    the part drawn.
 
     >>> from autograd import Value
     >>> x = Value(2.0, label="x")
@@ -364,4 +456,5 @@ def draw_step(root: Value, steps: Sequence[BackwardStep], k: int, rankdir: str =
     labels = {(current.node, i): f"local {_fmt(edge.local)}"
               for i, edge in enumerate(current.edges)}
     return _draw(root, rankdir, max_nodes, [current.node],
-                 grad_of=lambda node: grads.get(node, 0.0), edge_labels=labels)
+                 grad_of=lambda node: grads.get(node, 0.0), edge_labels=labels, params=params,
+                 paths_from=paths_from, size=size)

@@ -15,7 +15,7 @@ optimizer = nn.SGD(params, lr=1.0)
 steps = 100
 
 for k in range(steps):
-    with autograd.gc_paused():  # docs/engine.md: the collector policy
+    with autograd.gc_paused():  # docs/gc.md: the collector policy
         scores = [model(x) for x in inputs]
         loss = nn.hinge_loss(scores, labels) + 1e-4 * autograd.dot(params, params)
         optimizer.zero_grad()

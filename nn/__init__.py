@@ -11,6 +11,7 @@ It needs the ``[nn]`` extra (numpy, matplotlib, tqdm): ``pip install "chainrule[
 training command is ``chainrule-train`` or ``python -m nn.train`` (see ``nn/cli.py``).
 """
 
+import nn._autograd_check  # noqa: F401  first: is "autograd" chainrule's, not HIPS autograd?
 from nn._extra import require
 
 require("numpy", "nn")  # the datasets need it: a missing numpy gets the install hint here

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
@@ -68,11 +69,11 @@ def test_a_leaf_alone_is_one_record():
 def test_labels_data_and_grad_to_4_significant_digits(neuron):
     x, w, _, y = neuron
     source = draw(y).source
-    assert "{ x | data 1.5 | grad " + f"{x.grad:.4g}" + " }" in source
+    assert '"x | data 1.5 | grad ' + f'{x.grad:.4g}"' in source
     assert f"grad {w.grad:.4g}" in source
     assert "data 0.2891" in source  # sigmoid(-0.9) = 0.2890505...
     assert "0.28905" not in source
-    assert "{ y | data 0.2891 | grad 1 }" in source
+    assert '"y | data 0.2891 | grad 1"' in source
     big = Value(123456.789, label="big")
     assert "data 1.235e+05" in draw(big).source
 
@@ -81,7 +82,7 @@ def test_show_grad_false_leaves_grads_out(neuron):
     *_, y = neuron
     source = draw(y, show_grad=False).source
     assert "grad" not in source
-    assert "{ y | data 0.2891 }" in source
+    assert '"y | data 0.2891"' in source
 
 
 def test_labels_with_record_characters_are_escaped():
@@ -93,7 +94,7 @@ def test_edges_follow_the_data(neuron):
     y = neuron[-1]
     source = draw(y).source
     found = edges(source)
-    ids = {name: node_id(source, f"{{ {name} |") for name in "xwby"}
+    ids = {name: node_id(source, f'"{name} |') for name in "xwby"}
     wx = node_id(source, "data -1.2")
     assert (ids["w"], f"{wx}_op") in found and (ids["x"], f"{wx}_op") in found
     assert (f"{wx}_op", wx) in found
@@ -110,7 +111,7 @@ def test_a_reused_value_has_one_record_and_an_edge_per_use():
     a = Value(3.0, label="a")
     b = a + a
     source = draw(b).source
-    a_id = node_id(source, "{ a |")
+    a_id = node_id(source, '"a |')
     assert edges(source).count((a_id, node_id(source, "data 6") + "_op")) == 2
 
 
@@ -126,8 +127,8 @@ def test_order_of_inputs_is_shown_only_where_it_matters():
 def test_leaves_and_computed_values_look_different(neuron):
     *_, y = neuron
     source = draw(y).source
-    leaf = next(line for line in node_lines(source, "record") if "{ x |" in line)
-    computed = next(line for line in node_lines(source, "record") if "{ y |" in line)
+    leaf = next(line for line in node_lines(source, "record") if '"x |' in line)
+    computed = next(line for line in node_lines(source, "record") if '"y |' in line)
     assert "#dbe8fb" in leaf and "#dbe8fb" not in computed
     assert "white" in computed
 
@@ -137,8 +138,8 @@ def test_highlight(neuron):
     source = draw(y, highlight=[w, y]).source
     highlighted = [line for line in node_lines(source, "record") if "penwidth" in line]
     assert len(highlighted) == 2
-    assert any("{ w |" in line for line in highlighted)
-    assert any("{ y |" in line for line in highlighted)
+    assert any('"w |' in line for line in highlighted)
+    assert any('"y |' in line for line in highlighted)
     with pytest.raises(ValueError, match="not part of root's graph"):
         draw(y, highlight=[Value(0.0)])
 
@@ -160,8 +161,9 @@ def test_rankdir(rankdir, neuron):
     *_, y = neuron
     source = draw(y, rankdir=rankdir).source
     assert f"rankdir={rankdir}" in source
-    # fields stay side by side: braces flip a record's direction in LR/RL layouts
-    assert ("{ y |" in source) == (rankdir in ("LR", "RL"))
+    # left to right the fields stack; top to bottom the name sits beside data and grad, stacked
+    assert ('"y | data 0.2891 | grad 1"' in source) == (rankdir in ("LR", "RL"))
+    assert ('"y | { data 0.2891 | grad 1 }"' in source) == (rankdir in ("TB", "BT"))
 
 
 @pytest.mark.parametrize("rankdir", ["lr", "XY", "", None])
@@ -179,7 +181,7 @@ def test_root_must_be_a_value():
 def test_grads_from_create_graph_are_drawn_as_numbers():
     x = Value(3.0, label="x")
     (x * x).backward(create_graph=True)
-    assert "{ x | data 3 | grad 6 }" in draw(x * x).source
+    assert '"x | data 3 | grad 6"' in draw(x * x).source
 
 
 # --- rendering, and what happens without dot -----------------------------------------------
@@ -361,8 +363,115 @@ def test_draw_step_shows_grads_so_far_and_highlights_the_current_node():
     # a's gradient is complete only after the last step that reaches it
     last = max(i for i, s in enumerate(steps) if any(e.parent is a for e in s.edges))
     root.backward()
-    assert f"{{ a | data 0.7 | grad {a.grad:.4g} }}" in draw_step(root, steps, last).source
-    assert "{ a | data 0.7 | grad 0 }" in draw_step(root, steps, 0).source
+    assert f'"a | data 0.7 | grad {a.grad:.4g}"' in draw_step(root, steps, last).source
+    assert '"a | data 0.7 | grad 0"' in draw_step(root, steps, 0).source
     assert draw_step(root, steps, -1).source == draw_step(root, steps, len(steps) - 1).source
     with pytest.raises(IndexError, match=f"0..{len(steps) - 1}"):
         draw_step(root, steps, len(steps))
+
+
+# --- what to draw: names, a path, fused neurons, size ------------------------------------------
+
+
+def test_params_name_values_as_named_parameters_does(neuron):
+    _x, w, b, y = neuron
+    source = draw(y, params={"weight": w, "bias": b}).source
+    assert '"weight | data -0.8 |' in source and '"bias | data 0.3 |' in source
+    assert '"w |' not in source and '"x | data 1.5 |' in source  # unnamed: its label
+    assert draw(y, params=[("weight", w)]).source == draw(y, params={"weight": w}).source
+
+
+def test_params_from_a_model():
+    import nn
+
+    model = nn.MLP(2, [2, 1], seed=0)
+    source = draw(model([0.5, -1.0]), params=model.named_parameters()).source
+    for name, _ in model.named_parameters():
+        assert f'"{name} | data' in source
+
+
+@pytest.mark.parametrize("params", [{"w": 1.0}, [("w",)], [(1, Value(1.0))], ["w"]])
+def test_bad_params_say_what_is_expected(params, neuron):
+    with pytest.raises(TypeError, match=r"named_parameters\(\)"):
+        draw(neuron[-1], params=params)
+
+
+def test_paths_from_draws_the_path_and_the_inputs_along_it(neuron):
+    x, w, b, y = neuron
+    source = draw(y, paths_from=[b]).source
+    records = node_lines(source, "record")
+    assert len(records) == 4  # b, w*x (its history cut), w*x + b, y
+    assert not any('"x |' in line or '"w |' in line for line in records)
+    (cut,) = [line for line in records if "dashed" in line]
+    assert "data -1.2" in cut  # w*x: an input of the path's +, drawn without its own op
+    assert len(node_lines(source, "ellipse")) == 2  # + and sigmoid
+    everything = draw(y, paths_from=[x, w, b]).source
+    assert everything.count("shape=record") == 6 and "dashed" not in everything
+
+
+def test_paths_from_a_computed_value_starts_there():
+    a = Value(2.0, label="a")
+    b = (a * a).exp()
+    b.label = "b"
+    c = b.tanh()
+    source = draw(c, paths_from=[b]).source
+    assert len(node_lines(source, "record")) == 2 and len(node_lines(source, "ellipse")) == 1
+
+
+def test_paths_from_and_highlight_must_be_in_the_drawing(neuron):
+    x, _w, b, y = neuron
+    with pytest.raises(ValueError, match=r"paths_from: .* not part of root.s graph"):
+        draw(y, paths_from=[Value(1.0)])
+    with pytest.raises(ValueError, match="not part of root's graph as drawn"):
+        draw(y, paths_from=[b], highlight=[x])
+
+
+def test_draw_step_along_a_path():
+    root, (_a, k) = diamond()
+    steps = trace_backward(root)
+    source = draw_step(root, steps, 0, paths_from=[k]).source
+    assert '"k |' in source and "penwidth" in source
+
+
+def test_size_scales_the_drawing(neuron):
+    assert 'size="4,3"' in draw(neuron[-1], size="4,3").source
+    assert not re.search(r"\bsize=", draw(neuron[-1]).source)
+
+
+def test_top_to_bottom_records_stack_data_and_grad_beside_the_name(neuron):
+    source = draw(neuron[-1], rankdir="TB").source
+    assert "y | { data 0.2891 | grad 1 }" in source
+
+
+@needs_dot
+def test_a_long_chain_top_to_bottom_stays_narrow():
+    x = Value(0.3, label="x")
+    y = x
+    for _ in range(6):
+        y = (y * 1.5).tanh()
+    widths = {}
+    for rankdir in ("TB", "LR"):
+        svg = draw(y, rankdir=rankdir).pipe(format="svg", encoding="utf-8")
+        widths[rankdir] = float(re.search(r'<svg width="([\d.]+)pt"', svg).group(1))
+    assert widths["TB"] < 400 < 4 * widths["TB"] < widths["LR"]
+
+
+def test_expand_fused_draws_a_neuron_as_its_weighted_sum_and_activation():
+    xs = [Value(0.5, label="x0"), Value(-1.0, label="x1")]
+    ws = [Value(0.8, label="w0"), Value(0.3, label="w1")]
+    b = Value(0.1, label="b")
+    (y,) = autograd.linear(xs, [ws], [b], activation="tanh")
+    y.backward()
+    fused = draw(y).source
+    assert len(node_lines(fused, "ellipse")) == 1 and r"affine\>tanh" in fused
+    source = draw(y, expand_fused=True).source
+    ops = node_lines(source, "ellipse")
+    assert len(ops) == 2 and any("label=affine" in op for op in ops)
+    assert any("label=tanh" in op for op in ops)
+    z = 0.5 * 0.8 - 1.0 * 0.3 + 0.1
+    dz = 1 - math.tanh(z) ** 2  # dy/dz, y's grad being 1
+    assert f"w·x + b | data {z:.4g} | grad {dz:.4g}" in source
+    assert f"grad {ws[0].grad:.4g}" in source and ws[0].grad == pytest.approx(dz * 0.5)
+    assert len(node_lines(source, "record")) == 7  # 5 inputs, z and y
+    # the edges: inputs -> affine -> z -> tanh -> y
+    assert len(edges(source)) == 5 + 3

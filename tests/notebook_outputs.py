@@ -1,0 +1,194 @@
+"""Run the notebooks, compare their outputs with the saved ones, and measure their drawings.
+
+The notebooks are committed with their outputs, so that anyone browsing the repository sees the
+graphs and plots without running anything. ``tests/test_notebooks.py`` runs each one afresh and
+checks that the saved outputs are still what the code prints and draws; after editing a
+notebook, save its new outputs with ``./dev.sh notebooks`` (``python -m tests.notebook_outputs
+--write [NOTEBOOK ...]``).
+
+What is compared: the text a cell prints or returns (with times such as ``1.23 s`` and object
+addresses masked), which kinds of output each cell shows (a PNG plot, an SVG drawing), and the
+text inside each SVG drawing. Pixels are not compared: they change with matplotlib's and
+Graphviz's versions, not with the notebook. Output on stderr (warnings, "building the font
+cache") is neither kept nor compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+MAX_WIDTH_PX = 1000  # a notebook cell in a browser window: about this wide
+MIN_TEXT_PX = 10.0  # the smallest text that still reads comfortably
+PX_PER_PT = 96 / 72  # Graphviz sizes SVGs in points; browsers draw 96 px per 72 pt
+
+
+def notebook_paths() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def execute(path: Path) -> Any:
+    """The notebook at ``path`` run from top to bottom in a fresh kernel (an ``nbformat`` node)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(notebook, timeout=300, kernel_name="python3", record_timing=False,
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = _merge_streams([o for o in cell.outputs if o.get("name") != "stderr"])
+    return notebook
+
+
+def write(path: Path) -> None:
+    """Run the notebook at ``path`` and save it with its outputs (atomically)."""
+    import nbformat
+
+    notebook = execute(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            nbformat.write(notebook, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o777)  # mkstemp's file is private; keep the mode
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _merge_streams(outputs: list[Any]) -> list[Any]:
+    """Consecutive prints to the same stream as one output, however the kernel split them."""
+    merged: list[Any] = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.output_type == "stream" and previous is not None
+                and previous.output_type == "stream" and previous.name == output.name):
+            previous.text += output.text
+        else:
+            merged.append(output)
+    return merged
+
+
+_TIME = re.compile(r"\d+(\.\d+)?(e-?\d+)? ?(s|ms|µs|ns)\b")
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+_SVG_TEXT = re.compile(r"<text[^>]*>([^<]*)</text>")
+
+
+def normalise(text: str) -> str:
+    """``text`` with run times and object addresses masked.
+
+    >>> normalise("100 steps in 1.25 s (12.5 ms per step) <Digraph at 0x7f3a9c>")
+    '100 steps in <time> (<time> per step) <Digraph>'
+    """
+    return _ADDRESS.sub("", _TIME.sub("<time>", text))
+
+
+def _text(value: Any) -> str:
+    return "".join(value) if isinstance(value, list) else value
+
+
+def summary(notebook: Any) -> list[list[tuple[str, ...]]]:
+    """What each code cell shows, in a form that a fresh run must reproduce exactly."""
+    cells = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        shown = []
+        for output in cell.outputs:
+            if output.output_type == "stream":
+                shown.append(("stream", output.name, normalise(_text(output.text))))
+            elif output.output_type == "error":
+                shown.append(("error", output.ename, output.evalue))
+            else:
+                data = output.get("data", {})
+                shown.append(("data", *sorted(data)))
+                if "text/plain" in data:
+                    shown.append(("text/plain", normalise(_text(data["text/plain"]))))
+                if "image/svg+xml" in data:
+                    texts = _SVG_TEXT.findall(_text(data["image/svg+xml"]))
+                    shown.append(("svg text", *texts))
+        cells.append(shown)
+    return cells
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """An SVG drawing's size as a notebook shows it: scaled down to fit the cell if too wide."""
+
+    cell: int
+    width_px: float  # its natural width
+    smallest_text_px: float  # its smallest font once scaled to fit MAX_WIDTH_PX
+
+    @property
+    def fits(self) -> bool:
+        return self.width_px <= MAX_WIDTH_PX and self.smallest_text_px >= MIN_TEXT_PX
+
+
+def measure(svg: str, cell: int = 0) -> Drawing:
+    """The width and smallest text of a Graphviz SVG, in browser pixels, as shown inline.
+
+    >>> svg = ('<svg width="300pt" height="80pt" viewBox="0.00 0.00 300.00 80.00">'
+    ...        '<g transform="scale(1 1) rotate(0)"><text font-size="9.00">x</text></g></svg>')
+    >>> measure(svg)
+    Drawing(cell=0, width_px=400.0, smallest_text_px=12.0)
+    """
+    width_pt = float(re.search(r'<svg[^>]*\swidth="([\d.]+)pt"', svg).group(1))
+    viewbox_width = float(re.search(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+)', svg).group(1))
+    scale = re.search(r'transform="scale\(([\d.]+)', svg)
+    px_per_unit = (float(scale.group(1)) if scale else 1.0) * width_pt / viewbox_width * PX_PER_PT
+    width_px = width_pt * PX_PER_PT
+    shown = min(1.0, MAX_WIDTH_PX / width_px)  # a wider image is scaled down to the cell's width
+    sizes = [float(size) for size in re.findall(r'font-size="([\d.]+)"', svg)]
+    smallest = min(sizes, default=14.0) * px_per_unit * shown
+    return Drawing(cell, round(width_px, 1), round(smallest, 1))
+
+
+def drawings(notebook: Any) -> list[Drawing]:
+    """Every SVG drawing the notebook shows, measured."""
+    found = []
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            svg = output.get("data", {}).get("image/svg+xml")
+            if svg is not None:
+                found.append(measure(_text(svg), index))
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.notebook_outputs",
+        description="Run notebooks and save their outputs (--write), or check the saved ones.")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook")
+    parser.add_argument("--write", action="store_true", help="save the fresh outputs in place")
+    args = parser.parse_args(argv)
+    import nbformat
+
+    status = 0
+    for path in args.notebooks or notebook_paths():
+        if args.write:
+            write(path)
+            print(f"wrote {path}")
+        else:
+            same = summary(execute(path)) == summary(nbformat.read(path, as_version=4))
+            print(f"{path}: {'saved outputs match' if same else 'OUTPUTS DIFFER'}")
+            status |= not same
+        for drawing in drawings(nbformat.read(path, as_version=4)):
+            if not drawing.fits:
+                print(f"  cell {drawing.cell}: drawing {drawing.width_px:.0f} px wide, smallest "
+                      f"text {drawing.smallest_text_px:.1f} px", file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

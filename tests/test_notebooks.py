@@ -1,0 +1,63 @@
+"""Every notebook runs, shows what its saved outputs show, and draws at notebook width.
+
+The notebooks are committed with their outputs (see ``tests/notebook_outputs.py``); after
+editing one, ``./dev.sh notebooks`` saves its new outputs.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import nbformat
+import pytest
+from notebook_outputs import (
+    MAX_WIDTH_PX,
+    MIN_TEXT_PX,
+    drawings,
+    execute,
+    measure,
+    notebook_paths,
+    summary,
+)
+
+pytestmark = pytest.mark.skipif(shutil.which("dot") is None,
+                                reason="the notebooks' drawings need Graphviz's dot")
+
+
+@pytest.fixture(scope="module", params=notebook_paths(), ids=lambda path: path.stem)
+def run(request):
+    """(saved notebook, freshly executed notebook)"""
+    path = request.param
+    return nbformat.read(path, as_version=4), execute(path)
+
+
+def test_saved_outputs_match_a_fresh_run(run):
+    saved, fresh = run
+    saved_cells, fresh_cells = summary(saved), summary(fresh)
+    assert len(saved_cells) == len(fresh_cells)
+    for index, (was, now) in enumerate(zip(saved_cells, fresh_cells)):
+        assert was == now, (f"code cell {index} shows something else than its saved output: "
+                            "run ./dev.sh notebooks to save the new outputs")
+
+
+def test_saved_outputs_are_complete(run):
+    saved, _ = run
+    code = [cell for cell in saved.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count is not None for cell in code), \
+        "saved without running every cell: run ./dev.sh notebooks"
+
+
+def test_every_drawing_fits_the_notebook_width(run):
+    _, fresh = run
+    for drawing in drawings(fresh):
+        assert drawing.width_px <= MAX_WIDTH_PX, drawing
+        assert drawing.smallest_text_px >= MIN_TEXT_PX, drawing
+
+
+def test_measure_scales_a_wide_drawing_down():
+    svg = ('<svg width="1500pt" height="80pt" viewBox="0.00 0.00 1500.00 80.00">'
+           '<g transform="scale(1 1) rotate(0)"><text font-size="11.00">x</text></g></svg>')
+    drawing = measure(svg)
+    assert drawing.width_px == 2000.0
+    assert drawing.smallest_text_px == pytest.approx(11 * 4 / 3 / 2, abs=0.05)  # shown at half size
+    assert not drawing.fits
