@@ -235,8 +235,9 @@ def test_a_users_op_runs_through_its_python_rules():
 
 
 def test_without_a_compiler_the_build_succeeds_and_the_reference_runs(tmp_path):
-    for name in ("setup.py", "pyproject.toml", "README.md", "LICENSE"):
-        (tmp_path / name).write_bytes((ROOT / name).read_bytes())
+    # setup.py alone (pyproject.toml's metadata needs a newer setuptools than a venv may have;
+    # pip builds with its own): its optional extension is what is under test
+    (tmp_path / "setup.py").write_bytes((ROOT / "setup.py").read_bytes())
     for package in ("autograd", "nn"):
         for source in (ROOT / package).glob("*"):
             if source.suffix in (".py", ".c", ".typed"):
