@@ -1754,7 +1754,9 @@ static PyObject *core_configure(PyObject *module, PyObject *args)
 
 static PyMethodDef core_methods[] = {
     {"apply", (PyCFunction)(void (*)(void))core_apply, METH_FASTCALL,
-     "apply(op, *inputs): compute op on inputs (Values or numbers) and record the node."},
+     "apply(op, *inputs)\n--\n\n"
+     "Compute op on inputs (Values or numbers) and record the result as a graph node.\n\n"
+     ">>> from autograd import Value, apply, ops\n>>> apply(ops.MUL, Value(2.0), 3).data\n6.0\n"},
     {"is_grad_enabled", core_is_grad_enabled, METH_NOARGS,
      "Whether operations on Values record a graph in this thread."},
     {"set_grad_enabled", core_set_grad_enabled, METH_O,
