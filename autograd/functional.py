@@ -138,7 +138,7 @@ def _trace(args: Sequence[Scalar], indices: Sequence[int]):
     inside another transformed function.
     The other arguments are passed as Values too (numbers become constant leaves).
     """
-    traced = [x if isinstance(x, Value) else Value(x) for x in args]
+    traced = [x if isinstance(x, Value) else _leaf(x, i) for i, x in enumerate(args)]
     # inside another transformed function, f may close over that function's variables
     differentiable = _tracing.depth > 0 or any(isinstance(args[i], Value) for i in indices)
     variables = []
@@ -148,6 +148,14 @@ def _trace(args: Sequence[Scalar], indices: Sequence[int]):
             traced[i] = apply(ops.IDENTITY, x)
         variables.append(traced[i])
     return traced, variables, differentiable
+
+
+def _leaf(x: object, position: int) -> Value:
+    if isinstance(x, (list, tuple)) or getattr(x, "ndim", 0):
+        raise TypeError(f"argument {position} is a {type(x).__name__} ({x!r:.60}): the "
+                        "transformed functions take one number per argument; unpack it, e.g. "
+                        "grad(f, argnums=(0, 1))(*xs) for f(x0, x1)")
+    return Value(x)
 
 
 def _gradients(out: Value, variables: list[Value], differentiable: bool) -> list[Scalar]:

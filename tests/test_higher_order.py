@@ -154,3 +154,10 @@ def test_constant_and_linear_powers_differentiate_at_zero():
 def test_argnums_rejects_bools():
     with pytest.raises(TypeError, match="argnums"):
         grad(lambda x, y: x * y, argnums=True)(1.0, 2.0)
+
+
+def test_a_list_argument_says_to_unpack_it():
+    with pytest.raises(TypeError, match=r"argument 0 is a list .*one number per argument"):
+        grad(lambda x: x * x)([1, 2])
+    with pytest.raises(TypeError, match="argument 1 is a tuple"):
+        jacobian(lambda x, y: [x * y])(1.0, (2.0, 3.0))
