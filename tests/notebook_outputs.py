@@ -80,6 +80,8 @@ def _merge_streams(outputs: list[Any]) -> list[Any]:
     return merged
 
 
+VARIES = "output-varies"  # the tag of a cell whose outputs are not compared
+
 _TIME = re.compile(r"\d+(\.\d+)?(e-?\d+)? ?(s|ms|µs|ns)\b")
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 _SVG_TEXT = re.compile(r"<text[^>]*>([^<]*)</text>")
@@ -99,12 +101,18 @@ def _text(value: Any) -> str:
 
 
 def summary(notebook: Any) -> list[list[tuple[str, ...]]]:
-    """What each code cell shows, in a form that a fresh run must reproduce exactly."""
+    """What each code cell shows, in a form that a fresh run must reproduce exactly.
+
+    A cell tagged ``output-varies`` shows only that tag, whatever it printed.
+    """
     cells = []
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
         shown = []
+        if VARIES in cell.get("metadata", {}).get("tags", []):
+            cells.append([(VARIES,)])
+            continue
         for output in cell.outputs:
             if output.output_type == "stream":
                 shown.append(("stream", output.name, normalise(_text(output.text))))

@@ -1,4 +1,5 @@
-"""Every notebook runs, shows what its saved outputs show, and draws at notebook width.
+"""Every notebook runs, shows what its saved outputs show, and draws at notebook width; exercise
+solutions (cells tagged ``solution``) are collapsed and assert their answers.
 
 The notebooks are committed with their outputs (see ``tests/notebook_outputs.py``); after
 editing one, ``./dev.sh notebooks`` saves its new outputs.
@@ -13,6 +14,7 @@ import pytest
 from notebook_outputs import (
     MAX_WIDTH_PX,
     MIN_TEXT_PX,
+    VARIES,
     drawings,
     execute,
     measure,
@@ -61,3 +63,23 @@ def test_measure_scales_a_wide_drawing_down():
     assert drawing.width_px == 2000.0
     assert drawing.smallest_text_px == pytest.approx(11 * 4 / 3 / 2, abs=0.05)  # shown at half size
     assert not drawing.fits
+
+
+def test_a_cell_tagged_output_varies_is_not_compared():
+    def notebook(printed):
+        cells = [nbformat.v4.new_code_cell("print(x)", outputs=[
+                     nbformat.v4.new_output("stream", name="stdout", text=printed)])
+                 for _ in range(2)]
+        cells[1].metadata["tags"] = [VARIES]
+        return nbformat.v4.new_notebook(cells=cells)
+
+    assert summary(notebook("torch: skipped"))[1] == summary(notebook("torch agrees"))[1]
+    assert summary(notebook("torch: skipped"))[0] != summary(notebook("torch agrees"))[0]
+
+
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda path: path.stem)
+def test_exercise_solutions_are_collapsed_and_check_themselves(path):
+    for cell in nbformat.read(path, as_version=4).cells:
+        if "solution" in cell.metadata.get("tags", []):
+            assert cell.metadata.get("jupyter", {}).get("source_hidden"), cell.source[:60]
+            assert "assert " in cell.source, cell.source[:60]
