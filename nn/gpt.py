@@ -323,7 +323,7 @@ def _run(args: argparse.Namespace, prog: str) -> int:
     print(f"held-out loss (nats per character): GPT {gpt_loss:.4f}, bigram {bigram_loss:.4f}")
     if samples:
         print(f"{len(samples)} sampled names (temperature {args.temperature:g}):")
-        print("  " + " ".join(samples))
+        print("  " + ", ".join(name or "(empty)" for name in samples))
     where = f"saved to {args.save}" if args.save else "saved to a temporary file"
     print(f"{where}, reloaded with nn.load: same held-out loss, {reloaded_loss:.4f}", flush=True)
     return 0
