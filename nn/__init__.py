@@ -7,6 +7,10 @@
 >>> loss = nn.hinge_loss([model(x) for x in X.tolist()], (2 * y - 1).tolist())
 >>> optimizer.zero_grad(); loss.backward(); optimizer.step()
 
+Sequence models (``Embedding``, ``Linear``, ``RMSNorm``, ``CausalSelfAttention``...) are in
+``nn.sequence``; the census names and a bigram baseline in ``nn.corpus``; a tiny GPT and its
+command ``chainrule-gpt`` in ``nn.gpt`` (the names need the ``[gpt]`` extra).
+
 It needs the ``[nn]`` extra (numpy, matplotlib, tqdm): ``pip install "chainrule[nn]"``. The
 training command is ``chainrule-train`` or ``python -m nn.train`` (see ``nn/cli.py``).
 """
@@ -26,6 +30,15 @@ from nn.losses import (  # noqa: E402
 )
 from nn.module import MLP, Layer, Module, Neuron, StateDictError, neurons_forward  # noqa: E402
 from nn.optim import SGD, Adam, AdamW, Optimizer  # noqa: E402
+from nn.sequence import (  # noqa: E402
+    CausalSelfAttention,
+    Embedding,
+    KVCache,
+    LayerNorm,
+    Linear,
+    RMSNorm,
+    sample_from_logits,
+)
 from nn.serialization import load, save  # noqa: E402
 
 __all__ = [
@@ -35,10 +48,16 @@ __all__ = [
     "Activation",
     "Adam",
     "AdamW",
+    "CausalSelfAttention",
+    "Embedding",
+    "KVCache",
     "Layer",
+    "LayerNorm",
+    "Linear",
     "Module",
     "Neuron",
     "Optimizer",
+    "RMSNorm",
     "StateDictError",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
@@ -51,5 +70,6 @@ __all__ = [
     "make_spirals",
     "mse_loss",
     "neurons_forward",
+    "sample_from_logits",
     "save",
 ]

@@ -1,4 +1,5 @@
-"""The one-line hint when a package of the ``[nn]`` extra (numpy, matplotlib, tqdm) is missing."""
+"""The one-line hint when a package of an extra is missing: ``[nn]`` (numpy, matplotlib, tqdm) or
+``[gpt]`` (names, for ``nn.gpt``)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,9 @@ import os
 import sys
 from types import ModuleType
 
-INSTALL = 'pip install "chainrule[nn]"'
 
-
-def require(module: str, needed_by: str) -> ModuleType:
-    """Import ``module``; if it is not installed, say which extra provides it.
+def require(module: str, needed_by: str, extra: str = "nn") -> ModuleType:
+    """Import ``module``; if it is not installed, say which extra (``nn`` or ``gpt``) provides it.
 
     From a command (``chainrule-train``, ``python -m nn.train``...) the hint is printed and the
     process exits with status 1, without a traceback; from library code it is the message of
@@ -25,7 +24,8 @@ def require(module: str, needed_by: str) -> ModuleType:
     except ModuleNotFoundError as error:
         if error.name != module.partition(".")[0]:
             raise  # the package is there but broken: its own error says more
-        message = f"{needed_by} needs {error.name}, part of chainrule's [nn] extra: {INSTALL}"
+        message = (f"{needed_by} needs {error.name}, part of chainrule's [{extra}] extra: "
+                   f'pip install "chainrule[{extra}]"')
         if _running_a_command():
             raise SystemExit(message) from None
         raise ModuleNotFoundError(message, name=error.name) from None

@@ -256,17 +256,26 @@ def _check_outputs(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
             except OSError as error:
                 parser.error(f"--out: {error}")
     if args.save:
-        directory = os.path.dirname(args.save)
-        if directory and not os.path.exists(directory) and not os.path.islink(args.save):
-            try:
-                os.makedirs(directory, exist_ok=True)
-            except OSError as error:
-                parser.error(f"--save {args.save}: cannot create the folder {directory} "
-                             f"({error.strerror})")
+        check_save(parser, args.save)
+
+
+def check_save(parser: argparse.ArgumentParser, path: str) -> None:
+    """Refuse (``parser.error``: exit status 2) a ``--save PATH`` that could not be written;
+    a missing folder is made. Commands call it before training.
+
+    >>> check_save(build_parser(), "model.json")  # a new file in a writable folder: fine
+    """
+    directory = os.path.dirname(path)
+    if directory and not os.path.exists(directory) and not os.path.islink(path):
         try:
-            check_target(args.save)
+            os.makedirs(directory, exist_ok=True)
         except OSError as error:
-            parser.error(f"--save: {error}")
+            parser.error(f"--save {path}: cannot create the folder {directory} "
+                         f"({error.strerror})")
+    try:
+        check_target(path)
+    except OSError as error:
+        parser.error(f"--save: {error}")
 
 
 def _save(model: MLP, path: str | None) -> str | None:

@@ -1,0 +1,236 @@
+"""nn.corpus and nn.gpt: the names, the bigram baseline by hand, the GPT against microgpt's own
+code, its gradients, training, checkpoints, and the chainrule-gpt command."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograd import gradcheck
+from benchmarks.gpt import FLOATS, MicroGPT
+from nn import load, save
+from nn.corpus import BigramModel, Vocabulary, load_names, split
+from nn.gpt import GPT, build_parser, generate, held_out_loss, main, train
+
+ROOT = Path(__file__).resolve().parent.parent
+SHORT = ["--steps", "5", "--samples", "3"]
+
+
+# --- the names -----------------------------------------------------------------------------
+
+def test_load_names():
+    names = load_names()
+    assert 5000 <= len(names) <= 5500
+    assert len(set(names)) == len(names)
+    assert all(name.isalpha() and name.islower() and name.isascii() for name in names)
+    assert names[:2] == ["mary", "patricia"] and "james" in names
+    assert load_names() == names
+    assert len(Vocabulary.from_words(names)) == 27
+
+
+def without(tmp_path, module: str) -> dict:
+    """An environment in which ``import module`` fails as if it were not installed."""
+    fake = tmp_path / "hide" / module
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        f"raise ModuleNotFoundError(\"No module named '{module}'\", name={module!r})\n")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "hide"), str(ROOT)])}
+
+
+def test_without_the_names_package_the_error_names_the_gpt_extra(tmp_path):
+    hint = 'part of chainrule\'s [gpt] extra: pip install "chainrule[gpt]"'
+    env = without(tmp_path, "names")
+    run = subprocess.run([sys.executable, "-c", "import nn.corpus; nn.corpus.load_names()"],
+                         env=env, capture_output=True, text=True)
+    assert run.returncode == 1 and f"needs names, {hint}" in run.stderr
+    run = subprocess.run([sys.executable, "-m", "nn.gpt", *SHORT], env=env,
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "Traceback" not in run.stderr and hint in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_vocabulary():
+    vocab = Vocabulary.from_words(["cab", "bad"])
+    assert (vocab.chars, vocab.bos, len(vocab)) == ("abcd", 4, 5)
+    assert vocab.encode("dab") == [4, 3, 0, 1, 4] and vocab.decode([4, 3, 0, 1, 4]) == "dab"
+    assert vocab.encode("") == [4, 4]
+    with pytest.raises(ValueError, match="'e', which is not in the vocabulary 'abcd'"):
+        vocab.encode("bed")
+    with pytest.raises(ValueError, match="repeat"):
+        Vocabulary("aa")
+    with pytest.raises(ValueError, match="non-empty"):
+        Vocabulary("")
+
+
+def test_split_is_seeded_and_disjoint():
+    words = [f"w{i}" for i in range(100)]
+    train_words, test_words = split(words, 0.1, seed=3)
+    assert len(test_words) == 10 and sorted(train_words + test_words) == sorted(words)
+    assert split(words, 0.1, seed=3) == (train_words, test_words)
+    assert split(words, 0.1, seed=4) != (train_words, test_words)
+    for bad in (0.0, 1.0, -0.5):
+        with pytest.raises(ValueError, match="strictly between 0 and 1"):
+            split(words, bad)
+    with pytest.raises(ValueError, match="at least 2 words"):
+        split(["a"], 0.5)
+
+
+def test_bigram_loss_by_hand():
+    # vocabulary a, b and BOS (index 2); training words "ab", "a": pairs
+    # BOS→a twice, a→b once, b→BOS once, a→BOS once. Add-one over 3 next tokens:
+    # p(a|BOS) = 3/5, p(b|a) = 2/5, p(BOS|a) = 2/5, p(BOS|b) = 2/4, p(a|b) = 1/4
+    model = BigramModel(Vocabulary("ab"), ["ab", "a"])
+    assert model.counts == [[0, 1, 1], [0, 0, 1], [2, 0, 0]]
+    # held out "ba": BOS→b (1/5), b→a (1/4), a→BOS (2/5): three targets
+    expected = -(math.log(1 / 5) + math.log(1 / 4) + math.log(2 / 5)) / 3
+    assert model.loss(["ba"]) == pytest.approx(expected, rel=1e-12)
+    # two words: the mean over all five targets, not the mean of the two words' means
+    both = -(math.log(1 / 5) + math.log(1 / 4) + math.log(2 / 5)
+             + math.log(3 / 5) + math.log(2 / 5)) / 5
+    assert model.loss(["ba", "a"]) == pytest.approx(both, rel=1e-12)
+    assert sum(model.probability(0, j) for j in range(3)) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="no words"):
+        model.loss([])
+
+
+# --- the model -----------------------------------------------------------------------------
+
+DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "charlotte", "amelia"]
+
+
+def microgpt_twin(model: GPT) -> MicroGPT:
+    """microgpt's own code (benchmarks/gpt.py) on floats, holding ``model``'s weights."""
+    twin = MicroGPT(FLOATS, DOCS)
+    block = model.blocks[0]
+    weights = {"wte": model.wte.weight, "wpe": model.wpe.weight,
+               "lm_head": model.lm_head.weight,
+               "layer0.attn_wq": block.attn.q_proj.weight,
+               "layer0.attn_wk": block.attn.k_proj.weight,
+               "layer0.attn_wv": block.attn.v_proj.weight,
+               "layer0.attn_wo": block.attn.out_proj.weight,
+               "layer0.mlp_fc1": block.fc1.weight, "layer0.mlp_fc2": block.fc2.weight}
+    assert set(weights) == set(twin.state_dict)
+    for name, matrix in weights.items():
+        twin.state_dict[name] = [[p.data for p in row] for row in matrix]
+    return twin
+
+
+def test_the_gpt_is_microgpts_model():
+    vocab = Vocabulary.from_words(DOCS)
+    model = GPT(len(vocab), seed=0)
+    assert len(model.parameters()) == 4192 - (27 - len(vocab)) * 2 * 16
+    twin = microgpt_twin(model)
+    assert twin.uchars == list(vocab.chars) and twin.bos == vocab.bos
+    for step, word in enumerate(DOCS):
+        assert model.loss(vocab.encode(word)).data == pytest.approx(twin.loss(step),
+                                                                      rel=1e-12)
+
+
+def test_gpt_gradients():
+    vocab = Vocabulary("ab")
+    model = GPT(len(vocab), block_size=4, n_embd=4, n_head=2, seed=1)
+    params = model.parameters()
+    tokens = vocab.encode("aba")  # three predictions, the cache grows to 3
+
+    def loss(*values):
+        stand_in = copy.deepcopy(model, {id(p): v for p, v in zip(params, values)})
+        assert all(a is b for a, b in zip(stand_in.parameters(), values))
+        return stand_in.loss(tokens)
+
+    assert gradcheck(loss, [p.data for p in params])
+
+
+def test_gpt_errors_and_truncation():
+    model = GPT(3, block_size=2, n_embd=4, n_head=2, seed=0)
+    with pytest.raises(ValueError, match="position must be an int from 0 to 1"):
+        model(0, 2, model.new_caches())
+    with pytest.raises(ValueError, match="at least 2 tokens"):
+        model.loss([2])
+    with pytest.raises(ValueError, match="divisible"):
+        GPT(3, n_embd=6, n_head=4)
+    # only block_size predictions count: the tail beyond it changes nothing
+    assert model.loss([2, 0, 1, 2]).data == model.loss([2, 0, 1, 0, 0]).data
+
+
+def test_a_few_steps_reduce_the_loss():
+    vocab = Vocabulary.from_words(DOCS)
+    model = GPT(len(vocab), seed=0)
+    before = held_out_loss(model, vocab, DOCS)
+    losses = train(model, vocab, DOCS, steps=24)
+    assert len(losses) == 24
+    assert held_out_loss(model, vocab, DOCS) < before - 0.5
+
+
+def test_save_and_reload_give_the_same_model(tmp_path):
+    vocab = Vocabulary.from_words(DOCS)
+    model = GPT(len(vocab), seed=0)
+    train(model, vocab, DOCS, steps=3)
+    save(model.state_dict(), tmp_path / "gpt.json")
+    fresh = GPT(len(vocab), seed=1)
+    assert held_out_loss(fresh, vocab, DOCS) != held_out_loss(model, vocab, DOCS)
+    fresh.load_state_dict(load(tmp_path / "gpt.json"))
+    assert fresh.state_dict() == model.state_dict()
+    assert held_out_loss(fresh, vocab, DOCS) == held_out_loss(model, vocab, DOCS)
+    assert generate(fresh, vocab, rng=5) == generate(model, vocab, rng=5)
+
+
+# --- the command ---------------------------------------------------------------------------
+
+def test_the_command_json_summary(tmp_path, capsys):
+    path = tmp_path / "gpt.json"
+    assert main([*SHORT, "--json", "--save", str(path)]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["status"] == "completed" and summary["steps"] == 5
+    assert summary["parameters"] == 4192 and len(summary["samples"]) == 3
+    assert summary["train_names"] + summary["held_out_names"] == summary["names"]
+    assert summary["reloaded_loss_equal"] and summary["saved"] == str(path)
+    assert 2.0 < summary["bigram_held_out_loss"] < summary["held_out_loss"] < 3.5
+    GPT(27).load_state_dict(load(path))  # the file fits the model (main compared the losses)
+
+
+def test_the_command_as_a_module_prints_its_report():
+    run = subprocess.run([sys.executable, "-m", "nn.gpt", *SHORT], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    out = run.stdout
+    assert "GPT(vocab_size=27" in out and "4,192 parameters" in out
+    assert "held-out loss (nats per character): GPT" in out and "bigram" in out
+    assert "3 sampled names" in out and "same held-out loss" in out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--steps", "0"], "--steps: must be at least 1, got 0"),
+    (["--temperature", "0"], "--temperature: must be a finite number > 0, got 0"),
+    (["--temperature", "nan"], "--temperature: must be a finite number > 0"),
+    (["--lr", "-1"], "--lr: must be a finite number > 0"),
+    (["--samples", "x"], "--samples: 'x' is not an integer"),
+])
+def test_bad_arguments_exit_2_with_a_message(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_save_path_that_cannot_be_written_is_refused_before_training(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*SHORT, "--save", str(tmp_path)])  # a folder
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--save: cannot save to" in err and "it is a folder" in err
+
+
+def test_the_script_and_the_extra_are_declared():
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["scripts"]["chainrule-gpt"] == "nn.gpt:main"
+    extras = project["optional-dependencies"]
+    assert any(d.startswith("names") for d in extras["gpt"])
+    assert "gpt" in extras["test"][0]
+    assert build_parser().parse_args([]).steps == 3000
