@@ -78,50 +78,69 @@ def ancestors(root: Value) -> list[Value]:
     return [*leaves, *order] if order else [root]
 
 
+def walk(root: Value, stop_at: Iterable[Value] = (), create_graph: bool = False,
+         on_step: OnStep | None = None) -> tuple[list[Value], list[Gradient]]:
+    """The walk: the nodes ``root`` depends on (root first, leaves last) and d root / d node.
+
+    Interior nodes are visited in reverse topological order, so when a node is reached every
+    node that uses it has been visited and its gradient is complete: it is final, and the node
+    adds ``gradient * local derivative`` to each parent's sum. The walk keeps only the sums
+    still open; what is open at the end belongs to the leaves and to the nodes of ``stop_at``.
+    ``create_graph`` and ``on_step`` are ``gradients``'.
+
+    >>> from autograd import Value
+    >>> x = Value(3.0); y = x * x + x
+    >>> nodes, grads = walk(y)
+    >>> [node.op for node in nodes], grads
+    (['+', '*', ''], [1.0, 1.0, 7.0])
+    """
+    nodes = topological_order(root, stop_at)[::-1]  # root first
+    finished: list[Gradient] = []  # the gradients of nodes[0], nodes[1], ... in turn
+    sums: dict[Value, Gradient] = {root: 1.0}  # the gradients still being added up
+    node = root
+    try:
+        with enable_grad() if create_graph else no_grad(), gc_paused():
+            for node in nodes:
+                grad = sums.pop(node, 0.0)  # complete; 0.0 if every contribution was 0
+                if not isfinite(grad):  # a Value's data, with create_graph
+                    raise _not_finite(grad)
+                parents = node._prev
+                partials = node._op.partials_at(node, create_graph)
+                if len(partials) != len(parents):
+                    raise TypeError(f"its rule gave {len(partials)} derivatives for "
+                                    f"{len(parents)} inputs")
+                for parent, local in zip(parents, partials):
+                    if local == 0.0 and type(local) is float:
+                        continue  # adds nothing: a relu that is off, a constant input
+                    total = sums.get(parent)
+                    sums[parent] = grad * local if total is None else total + grad * local
+                finished.append(grad)
+                if on_step is not None:
+                    on_step(node, grad, partials, sums)
+    except (ArithmeticError, ValueError, TypeError) as error:
+        raise _backward_error(node, error) from None
+    for end, grad in sums.items():  # the leaves and variables were not checked on the way
+        if not isfinite(grad):
+            raise OverflowError(f"backward: at {end!r}, {_not_finite(grad)}") from None
+    return nodes + list(sums), finished + list(sums.values())
+
+
 def gradients(root: Value, inputs: Sequence[Value] | None = None, create_graph: bool = False,
               on_step: OnStep | None = None) -> dict[Value, Gradient]:
     """d root / d node for every node ``root`` depends on, without touching any ``.grad``.
 
     With ``inputs``, the walk stops at those nodes (they act as the variables). With
     ``create_graph=True`` the rules are evaluated on the Values themselves, so the gradients
-    are Values that can be differentiated again. ``on_step(node, gradient, partials, grads)``,
-    if given, is called after each node has passed its gradient on.
+    are Values that can be differentiated again. ``on_step(node, gradient, partials, sums)``,
+    if given, is called after each node has passed its gradient on (``sums``: the gradients
+    still being added up).
 
     >>> from autograd import Value
     >>> x = Value(3.0); y = x * x
     >>> gradients(y, [x])[x]
     6.0
     """
-    order = topological_order(root, stop_at=inputs or ())
-    grads: dict[Value, Gradient] = {root: 1.0}
-    node = root
-    try:
-        with enable_grad() if create_graph else no_grad(), gc_paused():
-            for node in reversed(order):
-                grad = grads.setdefault(node, 0.0)  # 0.0 if every contribution was 0
-                if not isfinite(grad):  # a Value's data, with create_graph
-                    raise _not_finite(grad)
-                parents = node._prev
-                if create_graph:  # Value arithmetic: its own checks refuse NaN and overflow
-                    partials = node._op.derivatives(node, *parents)
-                else:
-                    partials = node._op.derivatives(node.data, *[p.data for p in parents])
-                if len(partials) != len(parents):
-                    raise TypeError(f"its rule gave {len(partials)} derivatives for "
-                                    f"{len(parents)} inputs")
-                for parent, local in zip(parents, partials):
-                    if type(local) is float and local == 0.0:
-                        continue  # adds nothing: a relu that is off, a constant input
-                    total = grads.get(parent)
-                    grads[parent] = grad * local if total is None else total + grad * local
-                if on_step is not None:
-                    on_step(node, grad, partials, grads)
-    except (ArithmeticError, ValueError, TypeError) as error:
-        raise _backward_error(node, error) from None
-    for end, grad in grads.items():  # the leaves and variables were not checked on the way
-        if not isfinite(grad):
-            raise OverflowError(f"backward: at {end!r}, {_not_finite(grad)}") from None
-    return grads
+    return dict(zip(*walk(root, inputs or (), create_graph, on_step)))
 
 
 def backward(root: Value, create_graph: bool = False) -> None:
@@ -135,8 +154,7 @@ def backward(root: Value, create_graph: bool = False) -> None:
         raise RuntimeError("backward: this Value was computed inside no_grad(), so it has no "
                            "graph to backpropagate through; compute it outside no_grad() (or "
                            "inside enable_grad())")
-    grads = gradients(root, create_graph=create_graph)
-    for node, grad in grads.items():
+    for node, grad in zip(*walk(root, create_graph=create_graph)):
         if node._prev or (type(node.grad) is float and node.grad == 0.0):
             node.grad = grad
         else:
