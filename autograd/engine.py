@@ -1,20 +1,23 @@
 """Reverse-mode differentiation: one walk from an output back to its inputs.
 
-``gradients(root)`` is the walk. It visits the interior nodes in reverse topological order
-(every node after all the nodes that use it), so when a node is reached its gradient
-d root/d node is complete; it then asks the node's op for the local derivatives and adds
-``gradient * local`` to each parent. Gradients are kept in a dict, so nothing is written until
-the walk has finished: an error leaves every ``.grad`` as it was. Two policies hold on every path:
+``walk(root)`` is the walk. It visits the interior nodes in reverse topological order (every
+node after all the nodes that use it), so when a node is reached its gradient d root/d node is
+complete; it then asks the node's op for the local derivatives and adds ``gradient * local`` to
+each parent's sum. The sums are kept in a dict, so nothing is written until the walk has
+finished: an error leaves every ``.grad`` as it was. Three policies hold on every path:
 
 - every node's rule is evaluated, whatever its gradient: a local derivative that is undefined
   (``sqrt`` at 0, ``log`` at 0) raises, even where it would be multiplied by 0;
+- a product with an exact 0 adds nothing: a local derivative of 0 (a relu that is off), or a
+  gradient of 0 (a node below it); a node that nothing reached gets 0.0;
 - a gradient that overflows raises ``OverflowError`` naming the op the walk was passing through
   (a NaN gradient can only come from infinities, so it is reported as the overflow it is).
 
-Everything else is this walk, specialised: ``backward()`` writes its result into ``.grad``;
-``create_graph=True`` evaluates the rules on Values instead of floats, which records the gradient
-computation as a graph of its own; ``autograd.grad``/``jacobian``/``hessian`` stop it at their
-variables; ``autograd.viz.trace_backward`` watches it step by step (``on_step``).
+Everything else is this walk, specialised: ``gradients`` returns its result as a dict and
+``backward()`` writes it into ``.grad``; ``create_graph=True`` evaluates the rules on Values
+instead of floats, which records the gradient computation as a graph of its own;
+``autograd.grad``/``jacobian``/``hessian`` stop it at their variables;
+``autograd.viz.trace_backward`` watches it step by step (``on_step``).
 """
 
 from __future__ import annotations
@@ -79,20 +82,21 @@ def ancestors(root: Value) -> list[Value]:
 
 
 def walk(root: Value, stop_at: Iterable[Value] = (), create_graph: bool = False,
-         on_step: OnStep | None = None) -> tuple[list[Value], list[Gradient]]:
-    """The walk: the nodes ``root`` depends on (root first, leaves last) and d root / d node.
+         on_step: OnStep | None = None
+         ) -> tuple[list[Value], list[Gradient], dict[Value, Gradient]]:
+    """The walk: d root / d node for the interior nodes (root first) and for the ends.
 
     Interior nodes are visited in reverse topological order, so when a node is reached every
     node that uses it has been visited and its gradient is complete: it is final, and the node
     adds ``gradient * local derivative`` to each parent's sum. The walk keeps only the sums
-    still open; what is open at the end belongs to the leaves and to the nodes of ``stop_at``.
-    ``create_graph`` and ``on_step`` are ``gradients``'.
+    still open; what is open at the end belongs to the ends: the leaves and the nodes of
+    ``stop_at``. ``create_graph`` and ``on_step`` are ``gradients``'.
 
     >>> from autograd import Value
     >>> x = Value(3.0); y = x * x + x
-    >>> nodes, grads = walk(y)
-    >>> [node.op for node in nodes], grads
-    (['+', '*', ''], [1.0, 1.0, 7.0])
+    >>> nodes, grads, ends = walk(y)
+    >>> [node.op for node in nodes], grads, ends[x]
+    (['+', '*'], [1.0, 1.0], 7.0)
     """
     nodes = topological_order(root, stop_at)[::-1]  # root first
     finished: list[Gradient] = []  # the gradients of nodes[0], nodes[1], ... in turn
@@ -109,11 +113,12 @@ def walk(root: Value, stop_at: Iterable[Value] = (), create_graph: bool = False,
                 if len(partials) != len(parents):
                     raise TypeError(f"its rule gave {len(partials)} derivatives for "
                                     f"{len(parents)} inputs")
-                for parent, local in zip(parents, partials):
-                    if local == 0.0 and type(local) is float:
-                        continue  # adds nothing: a relu that is off, a constant input
-                    total = sums.get(parent)
-                    sums[parent] = grad * local if total is None else total + grad * local
+                if grad != 0.0:  # else nothing arrived (below a relu that is off): pass nothing
+                    for parent, local in zip(parents, partials):
+                        if local == 0.0 and type(local) is float:
+                            continue  # adds nothing: a relu that is off, a constant input
+                        total = sums.get(parent)
+                        sums[parent] = grad * local if total is None else total + grad * local
                 finished.append(grad)
                 if on_step is not None:
                     on_step(node, grad, partials, sums)
@@ -122,7 +127,7 @@ def walk(root: Value, stop_at: Iterable[Value] = (), create_graph: bool = False,
     for end, grad in sums.items():  # the leaves and variables were not checked on the way
         if not isfinite(grad):
             raise OverflowError(f"backward: at {end!r}, {_not_finite(grad)}") from None
-    return nodes + list(sums), finished + list(sums.values())
+    return nodes, finished, sums
 
 
 def gradients(root: Value, inputs: Sequence[Value] | None = None, create_graph: bool = False,
@@ -140,7 +145,8 @@ def gradients(root: Value, inputs: Sequence[Value] | None = None, create_graph: 
     >>> gradients(y, [x])[x]
     6.0
     """
-    return dict(zip(*walk(root, inputs or (), create_graph, on_step)))
+    nodes, grads, ends = walk(root, inputs or (), create_graph, on_step)
+    return {**dict(zip(nodes, grads)), **ends}
 
 
 def backward(root: Value, create_graph: bool = False) -> None:
@@ -154,11 +160,11 @@ def backward(root: Value, create_graph: bool = False) -> None:
         raise RuntimeError("backward: this Value was computed inside no_grad(), so it has no "
                            "graph to backpropagate through; compute it outside no_grad() (or "
                            "inside enable_grad())")
-    for node, grad in zip(*walk(root, create_graph=create_graph)):
-        if node._prev or (type(node.grad) is float and node.grad == 0.0):
-            node.grad = grad
-        else:
-            node.grad = node.grad + grad
+    nodes, grads, leaves = walk(root, create_graph=create_graph)
+    for node, grad in zip(nodes, grads):
+        node.grad = grad
+    for leaf, grad in leaves.items():
+        leaf.grad = grad if type(leaf.grad) is float and leaf.grad == 0.0 else leaf.grad + grad
 
 
 def _not_finite(grad: Gradient) -> OverflowError:
