@@ -1390,6 +1390,8 @@ static int python_partials(Node *node)
             goto done;
         if (d == 0.0 && PyFloat_CheckExact(item))
             continue;   /* the reference skips a float 0 only */
+        if (g == 0.0 && isfinite(d))
+            continue;   /* nothing arrived: nothing to pass on (a non-finite d: see add) */
         parents[i]->grad.f += g * d;
         parents[i]->flags |= F_GOT;
     }
@@ -1400,10 +1402,13 @@ done:
 }
 
 /* Adds grad * local to a parent's grad, as the reference walk does: a local derivative of
- * exactly 0 adds nothing (a relu that is off), and F_GOT notes that something was added. */
+ * exactly 0 adds nothing (a relu that is off), nor does a gradient of exactly 0 (a node below
+ * it), and F_GOT notes that something was added. A gradient of 0 with a non-finite local
+ * derivative still adds (a NaN), so that the reference walk takes over and decides: its rule
+ * may raise there (sqrt at 0). */
 static inline void add(Node *parent, double grad, double local)
 {
-    if (local != 0.0) {
+    if (local != 0.0 && (grad != 0.0 || !isfinite(local))) {
         parent->grad.f += grad * local;
         parent->flags |= F_GOT;
     }

@@ -1,20 +1,23 @@
 """Reverse-mode differentiation: one walk from an output back to its inputs.
 
-``gradients(root)`` is the walk. It visits the interior nodes in reverse topological order
-(every node after all the nodes that use it), so when a node is reached its gradient
-d root/d node is complete; it then asks the node's op for the local derivatives and adds
-``gradient * local`` to each parent. Gradients are kept in a dict, so nothing is written until
-the walk has finished: an error leaves every ``.grad`` as it was. Two policies hold on every path:
+``walk(root)`` is the walk. It visits the interior nodes in reverse topological order (every
+node after all the nodes that use it), so when a node is reached its gradient d root/d node is
+complete; it then asks the node's op for the local derivatives and adds ``gradient * local`` to
+each parent's sum. The sums are kept in a dict, so nothing is written until the walk has
+finished: an error leaves every ``.grad`` as it was. Three policies hold on every path:
 
 - every node's rule is evaluated, whatever its gradient: a local derivative that is undefined
   (``sqrt`` at 0, ``log`` at 0) raises, even where it would be multiplied by 0;
+- a product with an exact 0 adds nothing: a local derivative of 0 (a relu that is off), or a
+  gradient of 0 (a node below it); a node that nothing reached gets 0.0;
 - a gradient that overflows raises ``OverflowError`` naming the op the walk was passing through
   (a NaN gradient can only come from infinities, so it is reported as the overflow it is).
 
-Everything else is this walk, specialised: ``backward()`` writes its result into ``.grad``;
-``create_graph=True`` evaluates the rules on Values instead of floats, which records the gradient
-computation as a graph of its own; ``autograd.grad``/``jacobian``/``hessian`` stop it at their
-variables; ``autograd.viz.trace_backward`` watches it step by step (``on_step``).
+Everything else is this walk, specialised: ``gradients`` returns its result as a dict and
+``backward()`` writes it into ``.grad``; ``create_graph=True`` evaluates the rules on Values
+instead of floats, which records the gradient computation as a graph of its own;
+``autograd.grad``/``jacobian``/``hessian`` stop it at their variables;
+``autograd.viz.trace_backward`` watches it step by step (``on_step``).
 """
 
 from __future__ import annotations
@@ -78,50 +81,72 @@ def ancestors(root: Value) -> list[Value]:
     return [*leaves, *order] if order else [root]
 
 
+def walk(root: Value, stop_at: Iterable[Value] = (), create_graph: bool = False,
+         on_step: OnStep | None = None
+         ) -> tuple[list[Value], list[Gradient], dict[Value, Gradient]]:
+    """The walk: d root / d node for the interior nodes (root first) and for the ends.
+
+    Interior nodes are visited in reverse topological order, so when a node is reached every
+    node that uses it has been visited and its gradient is complete: it is final, and the node
+    adds ``gradient * local derivative`` to each parent's sum. The walk keeps only the sums
+    still open; what is open at the end belongs to the ends: the leaves and the nodes of
+    ``stop_at``. ``create_graph`` and ``on_step`` are ``gradients``'.
+
+    >>> from autograd import Value
+    >>> x = Value(3.0); y = x * x + x
+    >>> nodes, grads, ends = walk(y)
+    >>> [node.op for node in nodes], grads, ends[x]
+    (['+', '*'], [1.0, 1.0], 7.0)
+    """
+    nodes = topological_order(root, stop_at)[::-1]  # root first
+    finished: list[Gradient] = []  # the gradients of nodes[0], nodes[1], ... in turn
+    sums: dict[Value, Gradient] = {root: 1.0}  # the gradients still being added up
+    node = root
+    try:
+        with enable_grad() if create_graph else no_grad(), gc_paused():
+            for node in nodes:
+                grad = sums.pop(node, 0.0)  # complete; 0.0 if every contribution was 0
+                if not isfinite(grad):  # a Value's data, with create_graph
+                    raise _not_finite(grad)
+                parents = node._prev
+                partials = node._op.partials_at(node, create_graph)
+                if len(partials) != len(parents):
+                    raise TypeError(f"its rule gave {len(partials)} derivatives for "
+                                    f"{len(parents)} inputs")
+                if grad != 0.0:  # else nothing arrived (below a relu that is off): pass nothing
+                    for parent, local in zip(parents, partials):
+                        if local == 0.0 and type(local) is float:
+                            continue  # adds nothing: a relu that is off, a constant input
+                        total = sums.get(parent)
+                        sums[parent] = grad * local if total is None else total + grad * local
+                finished.append(grad)
+                if on_step is not None:
+                    on_step(node, grad, partials, sums)
+    except (ArithmeticError, ValueError, TypeError) as error:
+        raise _backward_error(node, error) from None
+    for end, grad in sums.items():  # the leaves and variables were not checked on the way
+        if not isfinite(grad):
+            raise OverflowError(f"backward: at {end!r}, {_not_finite(grad)}") from None
+    return nodes, finished, sums
+
+
 def gradients(root: Value, inputs: Sequence[Value] | None = None, create_graph: bool = False,
               on_step: OnStep | None = None) -> dict[Value, Gradient]:
     """d root / d node for every node ``root`` depends on, without touching any ``.grad``.
 
     With ``inputs``, the walk stops at those nodes (they act as the variables). With
     ``create_graph=True`` the rules are evaluated on the Values themselves, so the gradients
-    are Values that can be differentiated again. ``on_step(node, gradient, partials, grads)``,
-    if given, is called after each node has passed its gradient on.
+    are Values that can be differentiated again. ``on_step(node, gradient, partials, sums)``,
+    if given, is called after each node has passed its gradient on (``sums``: the gradients
+    still being added up).
 
     >>> from autograd import Value
     >>> x = Value(3.0); y = x * x
     >>> gradients(y, [x])[x]
     6.0
     """
-    order = topological_order(root, stop_at=inputs or ())
-    grads: dict[Value, Gradient] = {root: 1.0}
-    node = root
-    try:
-        with enable_grad() if create_graph else no_grad(), gc_paused():
-            for node in reversed(order):
-                grad = grads.setdefault(node, 0.0)  # 0.0 if every contribution was 0
-                if not isfinite(grad):  # a Value's data, with create_graph
-                    raise _not_finite(grad)
-                parents = node._prev
-                if create_graph:  # Value arithmetic: its own checks refuse NaN and overflow
-                    partials = node._op.derivatives(node, *parents)
-                else:
-                    partials = node._op.derivatives(node.data, *[p.data for p in parents])
-                if len(partials) != len(parents):
-                    raise TypeError(f"its rule gave {len(partials)} derivatives for "
-                                    f"{len(parents)} inputs")
-                for parent, local in zip(parents, partials):
-                    if type(local) is float and local == 0.0:
-                        continue  # adds nothing: a relu that is off, a constant input
-                    total = grads.get(parent)
-                    grads[parent] = grad * local if total is None else total + grad * local
-                if on_step is not None:
-                    on_step(node, grad, partials, grads)
-    except (ArithmeticError, ValueError, TypeError) as error:
-        raise _backward_error(node, error) from None
-    for end, grad in grads.items():  # the leaves and variables were not checked on the way
-        if not isfinite(grad):
-            raise OverflowError(f"backward: at {end!r}, {_not_finite(grad)}") from None
-    return grads
+    nodes, grads, ends = walk(root, inputs or (), create_graph, on_step)
+    return {**dict(zip(nodes, grads)), **ends}
 
 
 def backward(root: Value, create_graph: bool = False) -> None:
@@ -135,12 +160,11 @@ def backward(root: Value, create_graph: bool = False) -> None:
         raise RuntimeError("backward: this Value was computed inside no_grad(), so it has no "
                            "graph to backpropagate through; compute it outside no_grad() (or "
                            "inside enable_grad())")
-    grads = gradients(root, create_graph=create_graph)
-    for node, grad in grads.items():
-        if node._prev or (type(node.grad) is float and node.grad == 0.0):
-            node.grad = grad
-        else:
-            node.grad = node.grad + grad
+    nodes, grads, leaves = walk(root, create_graph=create_graph)
+    for node, grad in zip(nodes, grads):
+        node.grad = grad
+    for leaf, grad in leaves.items():
+        leaf.grad = grad if type(leaf.grad) is float and leaf.grad == 0.0 else leaf.grad + grad
 
 
 def _not_finite(grad: Gradient) -> OverflowError:

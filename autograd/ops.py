@@ -9,7 +9,8 @@ An entry reads like a line of a derivative sheet::
 op's domain. ``derivatives(out, *inputs)`` returns one partial derivative ∂out/∂input per input,
 where ``out`` is the op's result. Every op takes its inputs as separate arguments, an n-ary op
 (``arity=0``: sum, dot, affine, logsumexp) as many as it is given, so there is one calling
-convention (``op.compute(inputs)`` and ``op.partials(out, inputs)`` spell it for a sequence).
+convention (``op.compute(inputs)`` and ``op.partials(out, inputs)`` spell it for a sequence,
+``op.compute_at(values)`` and ``op.partials_at(node)`` at the nodes of a graph).
 
 The rules use only arithmetic and the helpers ``exp``, ``log``, ``sin``, ``cos``, ``erf`` and
 ``sigmoid`` below, which work on floats and on ``Value``s alike:
@@ -31,7 +32,10 @@ import operator
 from dataclasses import dataclass
 from functools import cache
 from itertools import repeat
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+if TYPE_CHECKING:
+    from autograd.value import Value
 
 Interval = tuple[float, float]
 
@@ -82,6 +86,41 @@ class Op:
         (1.0, 1.0)
         """
         return self.derivatives(out, *inputs)
+
+    # The same convention at a node of the graph. Two inputs and one, by far the most common,
+    # are spelled out: the call then needs no list of the inputs' data.
+
+    def compute_at(self, inputs: Sequence[Value]) -> float:
+        """The forward on the data of ``inputs`` (Values): what ``apply`` records.
+
+        >>> from autograd import Value
+        >>> MUL.compute_at([Value(2.0), Value(3.0)])
+        6.0
+        """
+        if self.arity == 2:
+            return self.forward(inputs[0].data, inputs[1].data)
+        if self.arity == 1:
+            return self.forward(inputs[0].data)
+        return self.forward(*[x.data for x in inputs])
+
+    def partials_at(self, node: Value, create_graph: bool = False) -> Sequence[Any]:
+        """The local derivatives ∂node/∂parent at a node this op computed, one per parent.
+
+        On floats (the node's data and its parents'), or with ``create_graph`` on the node and
+        its parents themselves, so that the derivatives are Values in a graph of their own.
+
+        >>> from autograd import Value
+        >>> x = Value(3.0); MUL.partials_at(x * 2)
+        (2.0, 3.0)
+        """
+        parents = node._prev
+        if create_graph:
+            return self.derivatives(node, *parents)
+        if self.arity == 2:
+            return self.derivatives(node.data, parents[0].data, parents[1].data)
+        if self.arity == 1:
+            return self.derivatives(node.data, parents[0].data)
+        return self.derivatives(node.data, *[p.data for p in parents])
 
     def near_kink(self, inputs: Sequence[float], distance: float = 0.05) -> bool:
         """Whether ``inputs`` lie within ``distance`` of a kink (a fused neuron's are in z).

@@ -215,6 +215,16 @@ def test_diamond_graph():
     assert x.grad == pytest.approx(math.exp(0.5) * (math.sin(0.5) + math.cos(0.5)))
 
 
+def test_a_zero_gradient_passes_nothing_on_but_its_rule_is_evaluated():
+    x = Value(2.0)
+    below = x * -3.0  # below the 0: its gradient is exactly 0, and -0.0 would reach x
+    (below * 0.0).backward()
+    assert below.grad == 0.0 and math.copysign(1.0, below.grad) == 1.0
+    assert x.grad == 0.0 and math.copysign(1.0, x.grad) == 1.0  # untouched, not -0.0
+    with pytest.raises(ZeroDivisionError, match="sqrt"):
+        (Value(0.0).sqrt() * 0.0).backward()  # the rule still runs, and 0.5 / 0 is undefined
+
+
 def test_second_backward_accumulates_on_leaves_and_recomputes_interior_nodes():
     a = Value(2.0)
     b = a * a

@@ -71,7 +71,7 @@ def table_cases() -> dict[str, Any]:
         for i in range(12):
             point = [rng.choice(HOSTILE) for _ in range(width)]
             cases[f"{name} hostile {i} {point}"] = outcome(partial(forward_and_backward, op, point))
-        # an upstream gradient of exactly 0 still evaluates the rule (no zero-skip)
+        # an upstream gradient of exactly 0 still evaluates the rule, and passes nothing on
         for i, point in enumerate(sample_points(op, count=1, seed=3)):
             def zero_upstream(op=op, point=point):
                 leaves = [Value(x) for x in point]
