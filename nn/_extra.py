@@ -24,6 +24,8 @@ def require(module: str, needed_by: str, extra: str = "nn") -> ModuleType:
     except ModuleNotFoundError as error:
         if error.name != module.partition(".")[0]:
             raise  # the package is there but broken: its own error says more
+        if _running_the_gpt_command():
+            extra = "gpt"  # it includes [nn]: one install for everything the command needs
         message = (f"{needed_by} needs {error.name}, part of chainrule's [{extra}] extra: "
                    f'pip install "chainrule[{extra}]"')
         if _running_a_command():
@@ -40,3 +42,9 @@ def _running_a_command() -> bool:
     return program == "-m" or name.startswith("chainrule-") or (
         getattr(sys.modules.get("__main__"), "__spec__", None) is not None
         and sys.modules["__main__"].__spec__.name.startswith("nn."))
+
+
+def _running_the_gpt_command() -> bool:
+    """Whether this process is ``chainrule-gpt`` or ``python -m nn.gpt``."""
+    program = os.path.basename(sys.argv[0] if sys.argv else "").lower()
+    return program.startswith("chainrule-gpt") or "nn.gpt" in getattr(sys, "orig_argv", ())

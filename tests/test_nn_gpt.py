@@ -56,6 +56,16 @@ def test_without_the_names_package_the_error_names_the_gpt_extra(tmp_path):
     assert len(run.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("command", [["-m", "nn.gpt", *SHORT], [
+    "-c", "import sys; sys.argv[0] = '/venv/bin/chainrule-gpt'; from nn.gpt import main; main()"]])
+def test_the_gpt_command_without_numpy_names_the_gpt_extra(tmp_path, command):
+    run = subprocess.run([sys.executable, *command], env=without(tmp_path, "numpy"),
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip() == ("nn needs numpy, part of chainrule's [gpt] extra: "
+                                  'pip install "chainrule[gpt]"')
+
+
 def test_vocabulary():
     vocab = Vocabulary.from_words(["cab", "bad"])
     assert (vocab.chars, vocab.bos, len(vocab)) == ("abcd", 4, 5)
