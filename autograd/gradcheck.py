@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 from autograd.engine import gradients
@@ -28,6 +29,12 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Number], eps: float = 1e
     """
     if order not in (1, 2):
         raise ValueError(f"gradcheck: order must be 1 or 2, got {order!r}")
+    if not (isinstance(eps, (int, float)) and 0 < eps < math.inf):
+        raise ValueError(f"gradcheck: eps (the finite-difference step) must be a number > 0, "
+                         f"got {eps!r}")
+    for name, tolerance in (("atol", atol), ("rtol", rtol)):
+        if not (isinstance(tolerance, (int, float)) and 0 <= tolerance < math.inf):
+            raise ValueError(f"gradcheck: {name} must be a finite number >= 0, got {tolerance!r}")
     point = [float(x) for x in inputs]
     if order == 1:
         analytical = _gradient(f, point)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import autograd
-from autograd import Value, grad, hessian, logsumexp, no_grad, softmax
+from autograd import Value, grad, gradcheck, hessian, logsumexp, no_grad, softmax
 
 # --- D1: a failed backward() changes nothing ----------------------------------------------------
 
@@ -232,3 +232,10 @@ def test_grad_mode_is_per_thread_inside_a_generator_too():
     thread.start()
     thread.join()
     assert seen == [False] and autograd.is_grad_enabled()
+
+
+@pytest.mark.parametrize(("option", "bad"), [("eps", 0), ("eps", -1e-6), ("eps", math.nan),
+                                             ("atol", -1.0), ("rtol", math.inf)])
+def test_gradcheck_refuses_a_step_or_tolerance_it_cannot_use(option, bad):
+    with pytest.raises(ValueError, match=f"gradcheck: {option} .*got {bad!r}"):
+        gradcheck(lambda x: x * x, [1.0], **{option: bad})
