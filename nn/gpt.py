@@ -43,7 +43,7 @@ from autograd import Value, gc_paused, no_grad
 from nn.cli import _integer, _number, check_save
 from nn.corpus import BigramModel, Vocabulary, load_names, split
 from nn.losses import cross_entropy
-from nn.module import Module, _rng, _size
+from nn.module import Module, _describe, _rng, _size
 from nn.optim import Adam
 from nn.sequence import (
     CausalSelfAttention,
@@ -133,11 +133,27 @@ class GPT(Module):
                 or not 0 <= position < self.block_size:
             raise ValueError(f"GPT: position must be an int from 0 to {self.block_size - 1} "
                              f"(block_size {self.block_size}), got {position!r}")
+        self._check_caches(caches, position)
         x = [t + p for t, p in zip(self.wte(token), self.wpe(position))]
         x = self.norm(x)  # as microgpt: the residual stream starts normalised
-        for block, cache in zip(self.blocks, caches, strict=True):
+        for block, cache in zip(self.blocks, caches):
             x = block(x, cache)
         return self.lm_head(x)
+
+    def _check_caches(self, caches: Sequence[KVCache], position: int) -> None:
+        """``caches`` are ``n_layer`` KVCaches holding positions 0 to ``position - 1``."""
+        expected = (f"GPT: caches must be {self.n_layer} KVCache (one per layer, from "
+                    f"model.new_caches())")
+        if not isinstance(caches, Sequence) or not all(isinstance(c, KVCache) for c in caches):
+            raise TypeError(f"{expected}, got {_describe(caches)}")
+        if len(caches) != self.n_layer:
+            raise ValueError(f"{expected}, got {len(caches)}")
+        cached = len(caches[0])
+        if cached != position:
+            raise ValueError(f"GPT: position {position}, but the caches hold {cached} "
+                             f"position{'s' if cached != 1 else ''}: feed a sequence's positions "
+                             f"0, 1, 2... in order, with new caches (model.new_caches()) for "
+                             f"each new sequence")
 
     def loss(self, tokens: Sequence[int]) -> Value:
         """Mean ``-log p`` of ``tokens[1:]``, each predicted from the tokens before it.

@@ -256,3 +256,19 @@ def test_the_script_and_the_extra_are_declared():
     assert any(d.startswith("names") for d in extras["gpt"])
     assert "gpt" in extras["test"][0]
     assert build_parser().parse_args([]).steps == 3000
+
+
+def test_gpt_refuses_caches_that_do_not_match_the_position():
+    """Feeding position 3 to fresh caches would attend over one position with the embedding of
+    the fourth: a silent wrong answer. The caches must hold exactly ``position`` positions."""
+    model = GPT(3, block_size=4, n_embd=4, n_head=2, seed=0)
+    with pytest.raises(ValueError, match=r"position 3, but the caches hold 0 positions"):
+        model(0, 3, model.new_caches())
+    caches = model.new_caches()
+    model(0, 0, caches)
+    with pytest.raises(ValueError, match=r"position 0, but the caches hold 1 position"):
+        model(1, 0, caches)
+    with pytest.raises(ValueError, match=r"caches must be 1 KVCache \(one per layer"):
+        model(0, 0, [])
+    with pytest.raises(TypeError, match=r"caches must be 1 KVCache \(one per layer"):
+        model(0, 0, None)
