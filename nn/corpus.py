@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import random
 from collections.abc import Iterable, Sequence
 from importlib import resources
@@ -108,6 +109,11 @@ class Vocabulary:
         >>> Vocabulary("ab").decode([2, 1, 0, 2])
         'ba'
         """
+        ids = list(ids)
+        for i in ids:
+            if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i <= self.bos:
+                raise ValueError(f"Vocabulary.decode: id {i!r} is not a token id "
+                                 f"(0 to {self.bos})")
         return "".join(self.chars[i] for i in ids if i != self.bos)
 
     def __repr__(self) -> str:

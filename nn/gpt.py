@@ -190,9 +190,9 @@ def train(model: GPT, vocab: Vocabulary, words: Sequence[str], steps: int = STEP
     True
     """
     steps = _size("train", "steps", steps)
-    if not words:
+    sequences = _encode("train", model, vocab, words)
+    if not sequences:
         raise ValueError("train: needs at least one word")
-    sequences = [vocab.encode(word) for word in words]
     optimizer = Adam(model.parameters(), lr=lr, betas=BETAS, eps=1e-8)
     losses = []
     for k in range(steps):
@@ -219,9 +219,9 @@ def held_out_loss(model: GPT, vocab: Vocabulary, words: Sequence[str]) -> float:
     1.56
     """
     total, count = 0.0, 0
+    sequences = _encode("held_out_loss", model, vocab, words)
     with no_grad():
-        for word in words:
-            tokens = vocab.encode(word)
+        for tokens in sequences:
             n = min(model.block_size, len(tokens) - 1)
             total += model.loss(tokens).data * n
             count += n
@@ -238,6 +238,7 @@ def generate(model: GPT, vocab: Vocabulary, temperature: float = 0.5,
     >>> all(set(generate(GPT(3, seed=0), vocab, rng=s)) <= set("ab") for s in range(3))
     True
     """
+    _check_vocabulary("generate", model, vocab)
     rng = _rng(rng)
     token, ids = vocab.bos, []
     with no_grad():
@@ -248,6 +249,21 @@ def generate(model: GPT, vocab: Vocabulary, temperature: float = 0.5,
                 break
             ids.append(token)
     return vocab.decode(ids)
+
+
+def _check_vocabulary(owner: str, model: GPT, vocab: Vocabulary) -> None:
+    if len(vocab) != model.vocab_size:
+        raise ValueError(f"{owner}: the model is {model!r} but the vocabulary has {len(vocab)} "
+                         f"tokens ({vocab.chars!r} and BOS); build it with GPT(len(vocab))")
+
+
+def _encode(owner: str, model: GPT, vocab: Vocabulary, words: Sequence[str]) -> list[list[int]]:
+    """Each word as tokens, after checking ``vocab`` fits ``model`` and ``words`` is a list."""
+    _check_vocabulary(owner, model, vocab)
+    if isinstance(words, str):
+        raise TypeError(f"{owner}: words must be a list of words, got {_describe(words)} "
+                        f"(for one word, pass [{words!r}])")
+    return [vocab.encode(word) for word in words]
 
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:

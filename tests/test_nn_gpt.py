@@ -272,3 +272,33 @@ def test_gpt_refuses_caches_that_do_not_match_the_position():
         model(0, 0, [])
     with pytest.raises(TypeError, match=r"caches must be 1 KVCache \(one per layer"):
         model(0, 0, None)
+
+
+def test_a_vocabulary_that_does_not_fit_the_model_is_refused():
+    vocab = Vocabulary("ab")  # 3 tokens
+    model = GPT(5, block_size=4, n_embd=4, n_head=2, seed=0)
+    message = r"the model is GPT\(vocab_size=5.*\) but the vocabulary has 3 tokens"
+    with pytest.raises(ValueError, match="generate: " + message):
+        generate(model, vocab, rng=0)
+    with pytest.raises(ValueError, match="train: " + message):
+        train(model, vocab, ["ab"], steps=1)
+    with pytest.raises(ValueError, match="held_out_loss: " + message):
+        held_out_loss(model, vocab, ["ab"])
+
+
+def test_words_must_be_a_list_of_words_not_one_string():
+    vocab = Vocabulary("ab")
+    model = GPT(3, block_size=4, n_embd=4, n_head=2, seed=0)
+    for call in (lambda: train(model, vocab, "ab", steps=1),
+                 lambda: held_out_loss(model, vocab, "ab")):
+        with pytest.raises(TypeError, match=r"words must be a list of words, got str 'ab' \(for "
+                                            r"one word, pass \['ab'\]\)"):
+            call()
+
+
+def test_decode_refuses_ids_outside_the_vocabulary():
+    vocab = Vocabulary("ab")
+    for bad in (3, -1):
+        with pytest.raises(ValueError, match=rf"Vocabulary.decode: id {bad} is not a token id "
+                                             r"\(0 to 2\)"):
+            vocab.decode([0, bad])
