@@ -317,11 +317,15 @@ def sample_from_logits(logits: Sequence[Value | Number], temperature: float = 1.
                         f"{_describe(logits)}")
     if not logits:
         raise ValueError("sample_from_logits: logits are empty")
-    scores = [(z.data if isinstance(z, Value) else float(z)) / temperature for z in logits]
+    for i, z in enumerate(logits):
+        if isinstance(z, bool) or not isinstance(z, (Value, numbers.Real)):
+            raise TypeError(f"sample_from_logits: logits must be numbers or Values; logit {i} "
+                            f"is {_describe(z)}")
+    scores = [z.data if isinstance(z, Value) else float(z) for z in logits]
     if not all(map(math.isfinite, scores)):
         raise ValueError(f"sample_from_logits: logits must be finite, got {scores}")
     top = max(scores)
-    weights = [math.exp(s - top) for s in scores]
+    weights = [math.exp((s - top) / temperature) for s in scores]  # the top one's is 1
     threshold = _rng(rng).random() * math.fsum(weights)
     total = 0.0
     for i, w in enumerate(weights):

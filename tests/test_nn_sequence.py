@@ -310,3 +310,16 @@ def test_sampling_refuses_bad_logits():
         sample_from_logits(Value(1.0), 1.0)
     with pytest.raises(ValueError, match="logits must be finite"):
         sample_from_logits([0.0, math.nan], 1.0)
+
+
+def test_sampling_at_a_tiny_temperature_takes_the_most_likely_index():
+    # logits / 1e-310 overflow to inf: the logits were finite, so no error about them
+    assert sample_from_logits([0.0, 1.0, 0.5], 1e-310, rng=0) == 1
+    assert sample_from_logits([-2.0, -1.0], 1e-320, rng=0) == 1
+
+
+def test_sampling_names_a_logit_that_is_not_a_number():
+    with pytest.raises(TypeError, match=r"logits must be numbers or Values; logit 1 is str 'a'"):
+        sample_from_logits([0.0, "a"], 1.0)
+    with pytest.raises(TypeError, match=r"logit 0 is NoneType None"):
+        sample_from_logits([None], 1.0)
