@@ -180,7 +180,7 @@ def test_norm_errors(norm):
         norm(4, eps=0.0)
     with pytest.raises(ValueError, match="takes 4 input"):
         norm(4)([1.0])
-    with pytest.raises(ValueError, match="dim must be at least 1"):
+    with pytest.raises(ValueError, match="normalized_shape must be at least 1"):
         norm(0)
 
 
@@ -323,3 +323,17 @@ def test_sampling_names_a_logit_that_is_not_a_number():
         sample_from_logits([0.0, "a"], 1.0)
     with pytest.raises(TypeError, match=r"logit 0 is NoneType None"):
         sample_from_logits([None], 1.0)
+
+
+@pytest.mark.parametrize("norm", [RMSNorm, LayerNorm])
+def test_norms_take_pytorchs_argument_names(norm):
+    layer = norm(normalized_shape=3, eps=1e-6, elementwise_affine=False)
+    assert layer.normalized_shape == 3 and layer.parameters() == []
+    assert repr(layer) == f"{norm.__name__}(3, eps=1e-06, elementwise_affine=False)"
+    with pytest.raises(ValueError, match="normalized_shape must be at least 1"):
+        norm(0)
+
+
+def test_layernorm_repr_shows_what_it_leaves_out():
+    assert repr(LayerNorm(4)) == "LayerNorm(4, eps=1e-05)"
+    assert repr(LayerNorm(4, bias=False)) == "LayerNorm(4, eps=1e-05, bias=False)"
