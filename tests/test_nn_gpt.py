@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from benchmarks.gpt import FLOATS, MicroGPT
 from nn import load, save
 from nn.corpus import BigramModel, Vocabulary, load_names, split
 from nn.gpt import GPT, build_parser, generate, held_out_loss, main, train
+from tests.conftest import without
 
 ROOT = Path(__file__).resolve().parent.parent
 SHORT = ["--steps", "5", "--samples", "3"]
@@ -33,15 +33,6 @@ def test_load_names():
     assert names[:2] == ["mary", "patricia"] and "james" in names
     assert load_names() == names
     assert len(Vocabulary.from_words(names)) == 27
-
-
-def without(tmp_path, module: str) -> dict:
-    """An environment in which ``import module`` fails as if it were not installed."""
-    fake = tmp_path / "hide" / module
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(
-        f"raise ModuleNotFoundError(\"No module named '{module}'\", name={module!r})\n")
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "hide"), str(ROOT)])}
 
 
 def test_without_the_names_package_the_error_names_the_gpt_extra(tmp_path):
