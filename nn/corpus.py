@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from importlib import resources
 
 from nn._extra import require
+from nn.module import _rng
 
 NAME_FILES = ("dist.female.first", "dist.male.first")
 """The files of the ``names`` package read by ``load_names``: one name per line, then numbers."""
@@ -195,7 +196,7 @@ class BigramModel:
         >>> BigramModel(Vocabulary("ab"), ["ab"] * 50).sample(rng=0)
         'ab'
         """
-        rng = rng if isinstance(rng, random.Random) else random.Random(rng)
+        rng = _rng(rng)
         token, ids = self.vocab.bos, []
         population = range(len(self.vocab))
         for _ in range(max_length):
