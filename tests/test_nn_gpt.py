@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -293,3 +294,17 @@ def test_decode_refuses_ids_outside_the_vocabulary():
         with pytest.raises(ValueError, match=rf"Vocabulary.decode: id {bad} is not a token id "
                                              r"\(0 to 2\)"):
             vocab.decode([0, bad])
+
+
+def test_a_checkpoint_of_another_size_gives_a_short_error_that_says_so():
+    """Loading the 16-wide checkpoint into an 8-wide GPT: hundreds of entries do not fit; the
+    error names the first few of each kind and counts the rest (it was 11 kB long)."""
+    state = GPT(5, block_size=4, n_embd=16, n_head=4, seed=0).state_dict()
+    with pytest.raises(ValueError) as error:
+        GPT(5, block_size=4, n_embd=8, n_head=4).load_state_dict(state)
+    message = str(error.value)
+    assert len(message) < 1500, len(message)
+    assert "unexpected 'blocks.0.attn.q_proj.weight.8'" in message
+    assert re.search(r"and \d+ more unexpected", message), message
+    assert "'wte.weight.0' has 16 value(s) but the parameter has 8" in message
+    assert re.search(r"and \d+ more problems", message), message
