@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import random
 from collections.abc import Iterable, Sequence
 from importlib import resources
 
 from nn._extra import require
+from nn.module import _rng
 
 NAME_FILES = ("dist.female.first", "dist.male.first")
 """The files of the ``names`` package read by ``load_names``: one name per line, then numbers."""
@@ -108,6 +110,11 @@ class Vocabulary:
         >>> Vocabulary("ab").decode([2, 1, 0, 2])
         'ba'
         """
+        ids = list(ids)
+        for i in ids:
+            if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i <= self.bos:
+                raise ValueError(f"Vocabulary.decode: id {i!r} is not a token id "
+                                 f"(0 to {self.bos})")
         return "".join(self.chars[i] for i in ids if i != self.bos)
 
     def __repr__(self) -> str:
@@ -189,7 +196,7 @@ class BigramModel:
         >>> BigramModel(Vocabulary("ab"), ["ab"] * 50).sample(rng=0)
         'ab'
         """
-        rng = rng if isinstance(rng, random.Random) else random.Random(rng)
+        rng = _rng(rng)
         token, ids = self.vocab.bos, []
         population = range(len(self.vocab))
         for _ in range(max_length):

@@ -43,7 +43,7 @@ from autograd import Value, gc_paused, no_grad
 from nn.cli import _integer, _number, check_save
 from nn.corpus import BigramModel, Vocabulary, load_names, split
 from nn.losses import cross_entropy
-from nn.module import Module, _rng, _size
+from nn.module import Module, _describe, _rng, _size
 from nn.optim import Adam
 from nn.sequence import (
     CausalSelfAttention,
@@ -133,11 +133,27 @@ class GPT(Module):
                 or not 0 <= position < self.block_size:
             raise ValueError(f"GPT: position must be an int from 0 to {self.block_size - 1} "
                              f"(block_size {self.block_size}), got {position!r}")
+        self._check_caches(caches, position)
         x = [t + p for t, p in zip(self.wte(token), self.wpe(position))]
         x = self.norm(x)  # as microgpt: the residual stream starts normalised
-        for block, cache in zip(self.blocks, caches, strict=True):
+        for block, cache in zip(self.blocks, caches):
             x = block(x, cache)
         return self.lm_head(x)
+
+    def _check_caches(self, caches: Sequence[KVCache], position: int) -> None:
+        """``caches`` are ``n_layer`` KVCaches holding positions 0 to ``position - 1``."""
+        expected = (f"GPT: caches must be {self.n_layer} KVCache (one per layer, from "
+                    f"model.new_caches())")
+        if not isinstance(caches, Sequence) or not all(isinstance(c, KVCache) for c in caches):
+            raise TypeError(f"{expected}, got {_describe(caches)}")
+        if len(caches) != self.n_layer:
+            raise ValueError(f"{expected}, got {len(caches)}")
+        cached = len(caches[0])
+        if cached != position:
+            raise ValueError(f"GPT: position {position}, but the caches hold {cached} "
+                             f"position{'s' if cached != 1 else ''}: feed a sequence's positions "
+                             f"0, 1, 2... in order, with new caches (model.new_caches()) for "
+                             f"each new sequence")
 
     def loss(self, tokens: Sequence[int]) -> Value:
         """Mean ``-log p`` of ``tokens[1:]``, each predicted from the tokens before it.
@@ -174,9 +190,9 @@ def train(model: GPT, vocab: Vocabulary, words: Sequence[str], steps: int = STEP
     True
     """
     steps = _size("train", "steps", steps)
-    if not words:
+    sequences = _encode("train", model, vocab, words)
+    if not sequences:
         raise ValueError("train: needs at least one word")
-    sequences = [vocab.encode(word) for word in words]
     optimizer = Adam(model.parameters(), lr=lr, betas=BETAS, eps=1e-8)
     losses = []
     for k in range(steps):
@@ -203,9 +219,9 @@ def held_out_loss(model: GPT, vocab: Vocabulary, words: Sequence[str]) -> float:
     1.56
     """
     total, count = 0.0, 0
+    sequences = _encode("held_out_loss", model, vocab, words)
     with no_grad():
-        for word in words:
-            tokens = vocab.encode(word)
+        for tokens in sequences:
             n = min(model.block_size, len(tokens) - 1)
             total += model.loss(tokens).data * n
             count += n
@@ -222,6 +238,7 @@ def generate(model: GPT, vocab: Vocabulary, temperature: float = 0.5,
     >>> all(set(generate(GPT(3, seed=0), vocab, rng=s)) <= set("ab") for s in range(3))
     True
     """
+    _check_vocabulary("generate", model, vocab)
     rng = _rng(rng)
     token, ids = vocab.bos, []
     with no_grad():
@@ -232,6 +249,21 @@ def generate(model: GPT, vocab: Vocabulary, temperature: float = 0.5,
                 break
             ids.append(token)
     return vocab.decode(ids)
+
+
+def _check_vocabulary(owner: str, model: GPT, vocab: Vocabulary) -> None:
+    if len(vocab) != model.vocab_size:
+        raise ValueError(f"{owner}: the model is {model!r} but the vocabulary has {len(vocab)} "
+                         f"tokens ({vocab.chars!r} and BOS); build it with GPT(len(vocab))")
+
+
+def _encode(owner: str, model: GPT, vocab: Vocabulary, words: Sequence[str]) -> list[list[int]]:
+    """Each word as tokens, after checking ``vocab`` fits ``model`` and ``words`` is a list."""
+    _check_vocabulary(owner, model, vocab)
+    if isinstance(words, str):
+        raise TypeError(f"{owner}: words must be a list of words, got {_describe(words)} "
+                        f"(for one word, pass [{words!r}])")
+    return [vocab.encode(word) for word in words]
 
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:

@@ -154,7 +154,8 @@ class Module:
 
         Names missing from ``state_dict`` or unexpected in it (with ``strict=True``), entries of
         the wrong size and values that are not finite numbers raise ``StateDictError`` (a
-        ``ValueError`` and a ``KeyError``) naming every problem; the module is then untouched.
+        ``ValueError`` and a ``KeyError``) naming the problems (the first few of each kind, and
+        how many more); the module is then untouched.
         Any real number is accepted (``int``, ``float``, numpy's scalars...) and stored as a
         ``float``.
 
@@ -175,9 +176,9 @@ class Module:
             missing = [name for name in entries if name not in state_dict]
             unexpected = [name for name in state_dict if name not in entries]
             if missing:
-                problems.append("missing " + ", ".join(map(repr, missing)))
+                problems.append("missing " + _first_few(missing, "missing"))
             if unexpected:
-                problems.append("unexpected " + ", ".join(map(repr, unexpected)))
+                problems.append("unexpected " + _first_few(unexpected, "unexpected"))
         updates: list[tuple[Value, float]] = []
         for name, entry in entries.items():
             if name not in state_dict:
@@ -204,9 +205,20 @@ class Module:
                 else:
                     updates.extend(zip(entry, numbers_))
         if problems:
-            raise StateDictError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
+            shown = problems[:_SHOWN]  # the missing and unexpected lists come first
+            more = len(problems) - len(shown)
+            raise StateDictError(f"{type(self).__name__}.load_state_dict: " + "; ".join(shown)
+                                 + (f"; and {more} more problems" if more else ""))
         for value, number in updates:
             value.data = number
+
+
+_SHOWN = 8  # names or problems of one kind that a StateDictError lists before counting the rest
+
+
+def _first_few(names: list[str], kind: str) -> str:
+    shown = ", ".join(map(repr, names[:_SHOWN]))
+    return shown + (f" and {len(names) - _SHOWN} more {kind}" if len(names) > _SHOWN else "")
 
 
 def _find(obj: object, name: str, seen: set[int], containers: set[int],

@@ -142,17 +142,21 @@ class Linear(Module):
 class RMSNorm(Module):
     """``x / sqrt(mean(x²) + eps)``, times a learned ``weight`` (ones at first) per element.
 
-    As ``torch.nn.RMSNorm(dim, eps, elementwise_affine)``; ``eps`` defaults to 1e-5 (microgpt's).
-    With ``elementwise_affine=False`` it has no parameters, as in microgpt.
+    As ``torch.nn.RMSNorm(normalized_shape, eps, elementwise_affine)`` over one dimension: a
+    vector of ``normalized_shape`` elements. ``eps`` defaults to microgpt's 1e-5 (PyTorch's
+    default is the float type's machine epsilon). With ``elementwise_affine=False`` it has no
+    parameters, as in microgpt.
 
     >>> [round(v.data, 4) for v in RMSNorm(2)([Value(3.0), Value(-4.0)])]
     [0.8485, -1.1314]
     """
 
-    def __init__(self, dim: int, eps: float = 1e-5, elementwise_affine: bool = True) -> None:
-        self.dim = _size("RMSNorm", "dim", dim)
+    def __init__(self, normalized_shape: int, eps: float = 1e-5,
+                 elementwise_affine: bool = True) -> None:
+        self.normalized_shape = _size("RMSNorm", "normalized_shape", normalized_shape)
         self.eps = _eps("RMSNorm", eps)
-        self.weight = [Value(1.0) for _ in range(self.dim)] if elementwise_affine else None
+        self.weight = ([Value(1.0) for _ in range(self.normalized_shape)]
+                       if elementwise_affine else None)
 
     def forward(self, x: Sequence[Value | Number]) -> list[Value]:
         """``x`` normalised to a root mean square of 1 (then scaled by ``weight``).
@@ -160,33 +164,34 @@ class RMSNorm(Module):
         >>> len(RMSNorm(3, elementwise_affine=False)([1.0, 2.0, 3.0]))
         3
         """
-        x = _lift(_inputs(self, x, self.dim))
-        scale = (autograd.dot(x, x) * (1.0 / self.dim) + self.eps) ** -0.5
+        x = _lift(_inputs(self, x, self.normalized_shape))
+        scale = (autograd.dot(x, x) * (1.0 / self.normalized_shape) + self.eps) ** -0.5
         if self.weight is None:
             return [xi * scale for xi in x]
         return [xi * scale * w for xi, w in zip(x, self.weight)]
 
     def __repr__(self) -> str:
-        return (f"RMSNorm({self.dim}, eps={self.eps:g}"
+        return (f"RMSNorm({self.normalized_shape}, eps={self.eps:g}"
                 f"{'' if self.weight is not None else ', elementwise_affine=False'})")
 
 
 class LayerNorm(Module):
-    """``(x - mean(x)) / sqrt(var(x) + eps) * weight + bias``, over the ``dim`` elements.
+    """``(x - mean(x)) / sqrt(var(x) + eps) * weight + bias``, over a vector's elements.
 
-    As ``torch.nn.LayerNorm(dim, eps, elementwise_affine, bias)``: the variance is the biased one
-    (divided by ``dim``), ``weight`` starts at ones and ``bias`` at zeros.
+    As ``torch.nn.LayerNorm(normalized_shape, eps, elementwise_affine, bias)`` over one
+    dimension (``normalized_shape`` elements): the variance is the biased one (divided by
+    ``normalized_shape``), ``weight`` starts at ones and ``bias`` at zeros.
 
     >>> [round(v.data, 4) for v in LayerNorm(2)([Value(1.0), Value(3.0)])]
     [-1.0, 1.0]
     """
 
-    def __init__(self, dim: int, eps: float = 1e-5, elementwise_affine: bool = True,
+    def __init__(self, normalized_shape: int, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True) -> None:
-        self.dim = _size("LayerNorm", "dim", dim)
+        n = self.normalized_shape = _size("LayerNorm", "normalized_shape", normalized_shape)
         self.eps = _eps("LayerNorm", eps)
-        self.weight = [Value(1.0) for _ in range(self.dim)] if elementwise_affine else None
-        self.bias = [Value(0.0) for _ in range(self.dim)] if elementwise_affine and bias else None
+        self.weight = [Value(1.0) for _ in range(n)] if elementwise_affine else None
+        self.bias = [Value(0.0) for _ in range(n)] if elementwise_affine and bias else None
 
     def forward(self, x: Sequence[Value | Number]) -> list[Value]:
         """``x`` centred and scaled to unit variance (then ``* weight + bias``).
@@ -194,10 +199,11 @@ class LayerNorm(Module):
         >>> len(LayerNorm(3)([1.0, 2.0, 4.0]))
         3
         """
-        x = _lift(_inputs(self, x, self.dim))
-        mean = autograd.sum(x) * (1.0 / self.dim)
+        x = _lift(_inputs(self, x, self.normalized_shape))
+        mean = autograd.sum(x) * (1.0 / self.normalized_shape)
         centred = [xi - mean for xi in x]
-        scale = (autograd.dot(centred, centred) * (1.0 / self.dim) + self.eps) ** -0.5
+        scale = (autograd.dot(centred, centred) * (1.0 / self.normalized_shape)
+                 + self.eps) ** -0.5
         out = [c * scale for c in centred]
         if self.weight is not None:
             out = [o * w for o, w in zip(out, self.weight)]
@@ -206,7 +212,9 @@ class LayerNorm(Module):
         return out
 
     def __repr__(self) -> str:
-        return f"LayerNorm({self.dim}, eps={self.eps:g})"
+        left_out = (", elementwise_affine=False" if self.weight is None
+                    else ", bias=False" if self.bias is None else "")
+        return f"LayerNorm({self.normalized_shape}, eps={self.eps:g}{left_out})"
 
 
 class KVCache:
@@ -317,11 +325,15 @@ def sample_from_logits(logits: Sequence[Value | Number], temperature: float = 1.
                         f"{_describe(logits)}")
     if not logits:
         raise ValueError("sample_from_logits: logits are empty")
-    scores = [(z.data if isinstance(z, Value) else float(z)) / temperature for z in logits]
+    for i, z in enumerate(logits):
+        if isinstance(z, bool) or not isinstance(z, (Value, numbers.Real)):
+            raise TypeError(f"sample_from_logits: logits must be numbers or Values; logit {i} "
+                            f"is {_describe(z)}")
+    scores = [z.data if isinstance(z, Value) else float(z) for z in logits]
     if not all(map(math.isfinite, scores)):
         raise ValueError(f"sample_from_logits: logits must be finite, got {scores}")
     top = max(scores)
-    weights = [math.exp(s - top) for s in scores]
+    weights = [math.exp((s - top) / temperature) for s in scores]  # the top one's is 1
     threshold = _rng(rng).random() * math.fsum(weights)
     total = 0.0
     for i, w in enumerate(weights):

@@ -1,9 +1,11 @@
 """Shared test helpers: the ops to test (the table and members of its families), and points
-drawn from an op's stated domain."""
+drawn from an op's stated domain, and an environment without a given package."""
 
 from __future__ import annotations
 
+import os
 import random
+from pathlib import Path
 
 from autograd import ops
 from autograd.ops import Op
@@ -44,3 +46,15 @@ def sample_points(op: Op, count: int = 5, seed: int = 0, n_inputs: int = 3) -> l
         if not op.near_kink(point):
             points.append(point)
     return points
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def without(tmp_path, module: str) -> dict:
+    """An environment in which ``import module`` fails as if it were not installed."""
+    fake = tmp_path / "hide" / module
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        f"raise ModuleNotFoundError(\"No module named '{module}'\", name={module!r})\n")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "hide"), str(ROOT)])}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +18,7 @@ from benchmarks.gpt import FLOATS, MicroGPT
 from nn import load, save
 from nn.corpus import BigramModel, Vocabulary, load_names, split
 from nn.gpt import GPT, build_parser, generate, held_out_loss, main, train
+from tests.conftest import without
 
 ROOT = Path(__file__).resolve().parent.parent
 SHORT = ["--steps", "5", "--samples", "3"]
@@ -33,15 +34,6 @@ def test_load_names():
     assert names[:2] == ["mary", "patricia"] and "james" in names
     assert load_names() == names
     assert len(Vocabulary.from_words(names)) == 27
-
-
-def without(tmp_path, module: str) -> dict:
-    """An environment in which ``import module`` fails as if it were not installed."""
-    fake = tmp_path / "hide" / module
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(
-        f"raise ModuleNotFoundError(\"No module named '{module}'\", name={module!r})\n")
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "hide"), str(ROOT)])}
 
 
 def test_without_the_names_package_the_error_names_the_gpt_extra(tmp_path):
@@ -266,3 +258,63 @@ def test_the_script_and_the_extra_are_declared():
     assert any(d.startswith("names") for d in extras["gpt"])
     assert "gpt" in extras["test"][0]
     assert build_parser().parse_args([]).steps == 3000
+
+
+def test_gpt_refuses_caches_that_do_not_match_the_position():
+    """Feeding position 3 to fresh caches would attend over one position with the embedding of
+    the fourth: a silent wrong answer. The caches must hold exactly ``position`` positions."""
+    model = GPT(3, block_size=4, n_embd=4, n_head=2, seed=0)
+    with pytest.raises(ValueError, match=r"position 3, but the caches hold 0 positions"):
+        model(0, 3, model.new_caches())
+    caches = model.new_caches()
+    model(0, 0, caches)
+    with pytest.raises(ValueError, match=r"position 0, but the caches hold 1 position"):
+        model(1, 0, caches)
+    with pytest.raises(ValueError, match=r"caches must be 1 KVCache \(one per layer"):
+        model(0, 0, [])
+    with pytest.raises(TypeError, match=r"caches must be 1 KVCache \(one per layer"):
+        model(0, 0, None)
+
+
+def test_a_vocabulary_that_does_not_fit_the_model_is_refused():
+    vocab = Vocabulary("ab")  # 3 tokens
+    model = GPT(5, block_size=4, n_embd=4, n_head=2, seed=0)
+    message = r"the model is GPT\(vocab_size=5.*\) but the vocabulary has 3 tokens"
+    with pytest.raises(ValueError, match="generate: " + message):
+        generate(model, vocab, rng=0)
+    with pytest.raises(ValueError, match="train: " + message):
+        train(model, vocab, ["ab"], steps=1)
+    with pytest.raises(ValueError, match="held_out_loss: " + message):
+        held_out_loss(model, vocab, ["ab"])
+
+
+def test_words_must_be_a_list_of_words_not_one_string():
+    vocab = Vocabulary("ab")
+    model = GPT(3, block_size=4, n_embd=4, n_head=2, seed=0)
+    for call in (lambda: train(model, vocab, "ab", steps=1),
+                 lambda: held_out_loss(model, vocab, "ab")):
+        with pytest.raises(TypeError, match=r"words must be a list of words, got str 'ab' \(for "
+                                            r"one word, pass \['ab'\]\)"):
+            call()
+
+
+def test_decode_refuses_ids_outside_the_vocabulary():
+    vocab = Vocabulary("ab")
+    for bad in (3, -1):
+        with pytest.raises(ValueError, match=rf"Vocabulary.decode: id {bad} is not a token id "
+                                             r"\(0 to 2\)"):
+            vocab.decode([0, bad])
+
+
+def test_a_checkpoint_of_another_size_gives_a_short_error_that_says_so():
+    """Loading the 16-wide checkpoint into an 8-wide GPT: hundreds of entries do not fit; the
+    error names the first few of each kind and counts the rest (it was 11 kB long)."""
+    state = GPT(5, block_size=4, n_embd=16, n_head=4, seed=0).state_dict()
+    with pytest.raises(ValueError) as error:
+        GPT(5, block_size=4, n_embd=8, n_head=4).load_state_dict(state)
+    message = str(error.value)
+    assert len(message) < 1500, len(message)
+    assert "unexpected 'blocks.0.attn.q_proj.weight.8'" in message
+    assert re.search(r"and \d+ more unexpected", message), message
+    assert "'wte.weight.0' has 16 value(s) but the parameter has 8" in message
+    assert re.search(r"and \d+ more problems", message), message

@@ -180,7 +180,7 @@ def test_norm_errors(norm):
         norm(4, eps=0.0)
     with pytest.raises(ValueError, match="takes 4 input"):
         norm(4)([1.0])
-    with pytest.raises(ValueError, match="dim must be at least 1"):
+    with pytest.raises(ValueError, match="normalized_shape must be at least 1"):
         norm(0)
 
 
@@ -310,3 +310,30 @@ def test_sampling_refuses_bad_logits():
         sample_from_logits(Value(1.0), 1.0)
     with pytest.raises(ValueError, match="logits must be finite"):
         sample_from_logits([0.0, math.nan], 1.0)
+
+
+def test_sampling_at_a_tiny_temperature_takes_the_most_likely_index():
+    # logits / 1e-310 overflow to inf: the logits were finite, so no error about them
+    assert sample_from_logits([0.0, 1.0, 0.5], 1e-310, rng=0) == 1
+    assert sample_from_logits([-2.0, -1.0], 1e-320, rng=0) == 1
+
+
+def test_sampling_names_a_logit_that_is_not_a_number():
+    with pytest.raises(TypeError, match=r"logits must be numbers or Values; logit 1 is str 'a'"):
+        sample_from_logits([0.0, "a"], 1.0)
+    with pytest.raises(TypeError, match=r"logit 0 is NoneType None"):
+        sample_from_logits([None], 1.0)
+
+
+@pytest.mark.parametrize("norm", [RMSNorm, LayerNorm])
+def test_norms_take_pytorchs_argument_names(norm):
+    layer = norm(normalized_shape=3, eps=1e-6, elementwise_affine=False)
+    assert layer.normalized_shape == 3 and layer.parameters() == []
+    assert repr(layer) == f"{norm.__name__}(3, eps=1e-06, elementwise_affine=False)"
+    with pytest.raises(ValueError, match="normalized_shape must be at least 1"):
+        norm(0)
+
+
+def test_layernorm_repr_shows_what_it_leaves_out():
+    assert repr(LayerNorm(4)) == "LayerNorm(4, eps=1e-05)"
+    assert repr(LayerNorm(4, bias=False)) == "LayerNorm(4, eps=1e-05, bias=False)"

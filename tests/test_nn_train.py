@@ -20,6 +20,7 @@ import nn.train
 from nn import MLP, SGD
 from nn.cli import main
 from nn.train import History, TrainingDiverged, train
+from tests.conftest import without
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -312,15 +313,6 @@ def test_the_script_entry_point_is_the_cli():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     module, _, function = scripts["chainrule-train"].partition(":")
     assert (module, function) == ("nn.cli", "main")
-
-
-def without(tmp_path, module: str) -> dict:
-    """An environment in which ``import module`` fails as if it were not installed."""
-    fake = tmp_path / "hide" / module
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(
-        f"raise ModuleNotFoundError(\"No module named '{module}'\", name={module!r})\n")
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "hide"), str(ROOT)])}
 
 
 HINT = 'pip install "chainrule[nn]"'
