@@ -1388,8 +1388,8 @@ static int python_partials(Node *node)
         double d = PyFloat_AsDouble(item);
         if (d == -1.0 && PyErr_Occurred())
             goto done;
-        if (d == 0.0 && PyFloat_CheckExact(item))
-            continue;   /* the reference skips a float 0 only */
+        if (d == 0.0)
+            continue;   /* a derivative of 0 adds nothing, as in the reference */
         if (g == 0.0 && isfinite(d))
             continue;   /* nothing arrived: nothing to pass on (a non-finite d: see add) */
         parents[i]->grad.f += g * d;

@@ -115,7 +115,7 @@ def walk(root: Value, stop_at: Iterable[Value] = (), create_graph: bool = False,
                                     f"{len(parents)} inputs")
                 if grad != 0.0:  # else nothing arrived (below a relu that is off): pass nothing
                     for parent, local in zip(parents, partials):
-                        if local == 0.0 and type(local) is float:
+                        if local == 0.0:  # (a Value is never == 0.0: == is identity)
                             continue  # adds nothing: a relu that is off, a constant input
                         total = sums.get(parent)
                         sums[parent] = grad * local if total is None else total + grad * local
