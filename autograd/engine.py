@@ -6,8 +6,10 @@ complete; it then asks the node's op for the local derivatives and adds ``gradie
 each parent's sum. The sums are kept in a dict, so nothing is written until the walk has
 finished: an error leaves every ``.grad`` as it was. Three policies hold on every path:
 
-- every node's rule is evaluated, whatever its gradient: a local derivative that is undefined
-  (``sqrt`` at 0, ``log`` at 0) raises, even where it would be multiplied by 0;
+- every rule that can fail is evaluated, whatever the node's gradient: a local derivative that
+  is undefined (``sqrt`` at 0, ``log`` at 0) raises, even where it would be multiplied by 0 (a
+  rule that cannot fail, ``Op.always_defined``, is left out where the gradient is 0: it would
+  pass nothing on, so the outcome is the same);
 - a product with an exact 0 adds nothing: a local derivative of 0 (a relu that is off), or a
   gradient of 0 (a node below it); a node that nothing reached gets 0.0;
 - a gradient that overflows raises ``OverflowError`` naming the op the walk was passing through
@@ -108,6 +110,9 @@ def walk(root: Value, stop_at: Iterable[Value] = (), create_graph: bool = False,
                 grad = sums.pop(node, 0.0)  # complete; 0.0 if every contribution was 0
                 if not isfinite(grad):  # a Value's data, with create_graph
                     raise _not_finite(grad)
+                if grad == 0.0 and node._op.always_defined and on_step is None:
+                    finished.append(grad)  # nothing to pass on, and its rule cannot fail
+                    continue
                 parents = node._prev
                 partials = node._op.partials_at(node, create_graph)
                 if len(partials) != len(parents):

@@ -64,6 +64,9 @@ class Op:
     family: str = ""  # "power", "leaky_relu" or "activated" for a member of a family below
     parameter: float | None = None  # a family member's constant: the exponent, the slope
     activation: Op | None = None  # the activation inside a fused neuron (family "activated")
+    # the rule cannot fail where the forward succeeded: the walk need not evaluate it where the
+    # gradient is 0, as nothing would pass on (see engine.walk); unknown for a user's op
+    always_defined: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "domain", tuple(tuple(interval) for interval in self.domain))
@@ -143,9 +146,16 @@ OPS: dict[str, Op] = {}
 ``activated(op)`` make further ops on demand; the tests sample their members themselves."""
 
 
+# The table's rules that can fail where their forward succeeded: a division (``1 / y`` when
+# ``y * y`` underflows), ``1 / x`` for log, a power, ``0.5 / out`` for sqrt at 0, and logsumexp's
+# softmax. Every other rule of the table is products and constants of its inputs and output.
+_RULES_THAT_CAN_FAIL = {"/", "**", "log", "sqrt", "logsumexp"}
+
+
 def _op(name: str, forward: Callable[..., float], derivatives: Callable[..., Sequence[Any]],
         arity: int, domain: Sequence[Interval], **details: Any) -> Op:
-    op = Op(name, forward, derivatives, arity, domain, **details)
+    op = Op(name, forward, derivatives, arity, domain,
+            always_defined=name not in _RULES_THAT_CAN_FAIL, **details)
     OPS[name] = op
     return op
 
@@ -399,7 +409,7 @@ def leaky_relu(slope: float) -> Op:
 def _leaky_relu(slope: float) -> Op:
     return Op(f"leaky_relu({slope:g})", lambda x: x if x > 0.0 else slope * x,
               lambda out, x: (1.0 if x > 0 else slope,), 1, (ANY,), kinks=(0.0,),
-              family="leaky_relu", parameter=slope)
+              family="leaky_relu", parameter=slope, always_defined=True)
 
 
 @cache
@@ -435,7 +445,8 @@ def activated(activation: Op) -> Op:
     # the kinks are those of the activation, at the pre-activation z (see `Op.near_kink`)
     return Op(f"affine>{activation.name}", forward, derivatives, 0, (ANY,),
               kinks=activation.kinks, twice_differentiable=activation.twice_differentiable,
-              family="activated", activation=activation)
+              family="activated", activation=activation,
+              always_defined=activation.always_defined)
 
 
 def unary(name: str) -> Op:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 
 import pytest
 
@@ -137,6 +138,32 @@ def test_every_path_gives_the_same_gradient_or_the_same_error(op: Op):
             else:
                 assert outcome == pytest.approx(reference, rel=1e-12, abs=1e-300), \
                     f"{op.name} at {point}: {path}"
+
+
+EXTREMES = [0.0, -0.0, 5e-324, -5e-324, 1e-200, -1e-200, 1e300, -1e300, math.inf, -math.inf]
+
+
+@pytest.mark.parametrize("op", [op for op in ALL_OPS if op.always_defined],
+                         ids=lambda op: op.name)
+def test_a_rule_said_to_be_always_defined_never_fails_where_its_forward_succeeds(op: Op):
+    # what lets the walk leave it unevaluated where the gradient is 0 (see engine.walk)
+    rng = random.Random(op.name)
+    tried = 0
+    for _ in range(400):
+        point = [rng.choice([*EXTREMES, rng.uniform(-3.0, 3.0)]) for _ in range(n_inputs_of(op))]
+        try:
+            out = op.compute(point)
+        except (ArithmeticError, ValueError):
+            continue
+        op.partials(out, point)  # must not raise
+        tried += 1
+    assert tried >= 50
+
+
+def test_rules_that_can_fail_and_users_ops_are_not_said_to_be_always_defined():
+    assert not any(OPS[name].always_defined for name in ("/", "**", "log", "sqrt", "logsumexp"))
+    assert not FMA.always_defined and not autograd.ops.power(2).always_defined
+    assert autograd.ops.activated(autograd.ops.RELU).always_defined
 
 
 def test_a_derivative_undefined_where_it_is_multiplied_by_zero_raises_on_every_path():
