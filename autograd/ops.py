@@ -148,7 +148,8 @@ OPS: dict[str, Op] = {}
 
 # The table's rules that can fail where their forward succeeded: a division (``1 / y`` when
 # ``y * y`` underflows), ``1 / x`` for log, a power, ``0.5 / out`` for sqrt at 0, and logsumexp's
-# softmax. Every other rule of the table is products and constants of its inputs and output.
+# softmax. Every other rule of the table is made of products, constants and functions defined
+# everywhere (sigmoid, exp(-x²), sin, cos) of its inputs and output.
 _RULES_THAT_CAN_FAIL = {"/", "**", "log", "sqrt", "logsumexp"}
 
 
