@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable, Sequence
 
 from autograd.engine import gradients
@@ -29,11 +30,11 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Number], eps: float = 1e
     """
     if order not in (1, 2):
         raise ValueError(f"gradcheck: order must be 1 or 2, got {order!r}")
-    if not (isinstance(eps, (int, float)) and 0 < eps < math.inf):
+    if not (_is_real(eps) and 0 < eps < math.inf):
         raise ValueError(f"gradcheck: eps (the finite-difference step) must be a number > 0, "
                          f"got {eps!r}")
     for name, tolerance in (("atol", atol), ("rtol", rtol)):
-        if not (isinstance(tolerance, (int, float)) and 0 <= tolerance < math.inf):
+        if not (_is_real(tolerance) and 0 <= tolerance < math.inf):
             raise ValueError(f"gradcheck: {name} must be a finite number >= 0, got {tolerance!r}")
     point = [float(x) for x in inputs]
     if order == 1:
@@ -49,6 +50,10 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Number], eps: float = 1e
             _compare(hessian[i][j], numerical[i], atol, rtol,
                      f"d2 f / d input[{i}] d input[{j}]")
     return True
+
+
+def _is_real(x: object) -> bool:  # any real number but a bool, numpy's scalars included
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
 def gradgradcheck(f: Callable[..., Value], inputs: Sequence[Number], eps: float = 1e-6,

@@ -239,3 +239,8 @@ def test_grad_mode_is_per_thread_inside_a_generator_too():
 def test_gradcheck_refuses_a_step_or_tolerance_it_cannot_use(option, bad):
     with pytest.raises(ValueError, match=f"gradcheck: {option} .*got {bad!r}"):
         gradcheck(lambda x: x * x, [1.0], **{option: bad})
+
+
+def test_gradcheck_takes_numpy_scalars_as_its_step_and_tolerances():
+    assert gradcheck(lambda x: x * x, [1.0], eps=np.float32(1e-3), atol=np.float32(1e-4),
+                     rtol=np.int64(0))
