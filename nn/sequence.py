@@ -27,6 +27,7 @@ from collections.abc import Sequence
 
 import autograd
 from autograd import Value
+from nn._numbers import finite_float
 from nn.module import Module, Number, _check_parameter_count, _describe, _inputs, _rng, _size
 
 
@@ -34,18 +35,21 @@ def _gauss_matrix(rows: int, cols: int, std: float, rng: random.Random) -> list[
     return [[Value(rng.gauss(0.0, std)) for _ in range(cols)] for _ in range(rows)]
 
 
+def _finite(owner: str, what: str, x: object, positive: bool, hint: str = "") -> float:
+    """``x`` as a float, if it is a finite real number >= 0 (> 0 when ``positive``)."""
+    number = finite_float(x)
+    if number is None or number < 0 or (positive and number == 0):
+        raise ValueError(f"{owner}: {what} must be a finite number {'> 0' if positive else '>= 0'}"
+                         f", got {x!r}{hint}")
+    return number
+
+
 def _std(owner: str, std: object) -> float:
-    if isinstance(std, bool) or not isinstance(std, numbers.Real) or not std >= 0 \
-            or not math.isfinite(std):
-        raise ValueError(f"{owner}: std must be a finite number >= 0, got {std!r}")
-    return float(std)
+    return _finite(owner, "std", std, positive=False)
 
 
 def _eps(owner: str, eps: object) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0 \
-            or not math.isfinite(eps):
-        raise ValueError(f"{owner}: eps must be a finite number > 0, got {eps!r}")
-    return float(eps)
+    return _finite(owner, "eps", eps, positive=True)
 
 
 class Embedding(Module):
@@ -315,11 +319,8 @@ def sample_from_logits(logits: Sequence[Value | Number], temperature: float = 1.
     ...
     ValueError: sample_from_logits: temperature must be a finite number > 0, got 0 ...
     """
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
-            or not temperature > 0 or not math.isfinite(temperature):
-        raise ValueError(f"sample_from_logits: temperature must be a finite number > 0, got "
-                         f"{temperature!r} (for the most likely index, use "
-                         f"max(range(len(logits)), key=...))")
+    temperature = _finite("sample_from_logits", "temperature", temperature, positive=True,
+                          hint=" (for the most likely index, use max(range(len(logits)), key=...))")
     if isinstance(logits, (Value, numbers.Number, str)) or not isinstance(logits, Sequence):
         raise TypeError(f"sample_from_logits: logits must be a list of numbers or Values, got "
                         f"{_describe(logits)}")

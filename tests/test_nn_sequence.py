@@ -96,6 +96,8 @@ def test_embedding_errors():
         Embedding(3, 2.5)
     with pytest.raises(ValueError, match="std must be a finite number"):
         Embedding(3, 2, std=-1.0)
+    with pytest.raises(ValueError, match="std must be a finite number >= 0, got 1000"):
+        Embedding(3, 2, std=10**400)  # too large for a float
 
 
 # --- Linear --------------------------------------------------------------------------------
@@ -178,6 +180,8 @@ def test_layernorm_gradients(affine, bias):
 def test_norm_errors(norm):
     with pytest.raises(ValueError, match="eps must be a finite number > 0"):
         norm(4, eps=0.0)
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        norm(4, eps=10**400)
     with pytest.raises(ValueError, match="takes 4 input"):
         norm(4)([1.0])
     with pytest.raises(ValueError, match="normalized_shape must be at least 1"):
@@ -297,7 +301,7 @@ def test_sampling_takes_values_builds_no_graph_and_is_seeded():
     assert all(v.is_leaf for v in logits)
 
 
-@pytest.mark.parametrize("temperature", [0, -1.0, math.nan, math.inf, True, "1"])
+@pytest.mark.parametrize("temperature", [0, -1.0, math.nan, math.inf, True, "1", 10**400])
 def test_sampling_refuses_a_temperature_that_is_not_positive(temperature):
     with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
         sample_from_logits([0.0, 1.0], temperature)
