@@ -335,13 +335,7 @@ def sample_from_logits(logits: Sequence[Value | Number], temperature: float = 1.
         raise ValueError(f"sample_from_logits: logits must be finite, got {scores}")
     top = max(scores)
     weights = [math.exp((s - top) / temperature) for s in scores]  # the top one's is 1
-    threshold = _rng(rng).random() * math.fsum(weights)
-    total = 0.0
-    for i, w in enumerate(weights):
-        total += w
-        if threshold < total:
-            return i
-    return max(i for i, w in enumerate(weights) if w > 0)  # rounding left threshold at the end
+    return _rng(rng).choices(range(len(weights)), weights)[0]
 
 
 def _lift(x: Sequence[Value | Number]) -> list[Value]:
