@@ -1350,6 +1350,19 @@ fail:
     return -1;
 }
 
+/* Adds grad * local to a parent's grad, as the reference walk does: a local derivative of
+ * exactly 0 adds nothing (a relu that is off), nor does a gradient of exactly 0 (a node below
+ * it), and F_GOT notes that something was added. A gradient of 0 with a non-finite local
+ * derivative still adds (a NaN), so that the reference walk takes over and decides: its rule
+ * may raise there (sqrt at 0). */
+static inline void add(Node *parent, double grad, double local)
+{
+    if (local != 0.0 && (grad != 0.0 || !isfinite(local))) {
+        parent->grad.f += grad * local;
+        parent->flags |= F_GOT;
+    }
+}
+
 /* Calls a user's op.partials(out, [inputs' data]) and adds grad * partial into each parent. */
 static int python_partials(Node *node)
 {
@@ -1388,30 +1401,12 @@ static int python_partials(Node *node)
         double d = PyFloat_AsDouble(item);
         if (d == -1.0 && PyErr_Occurred())
             goto done;
-        if (d == 0.0)
-            continue;   /* a derivative of 0 adds nothing, as in the reference */
-        if (g == 0.0 && isfinite(d))
-            continue;   /* nothing arrived: nothing to pass on (a non-finite d: see add) */
-        parents[i]->grad.f += g * d;
-        parents[i]->flags |= F_GOT;
+        add(parents[i], g, d);
     }
     status = 0;
 done:
     Py_DECREF(seq);
     return status;
-}
-
-/* Adds grad * local to a parent's grad, as the reference walk does: a local derivative of
- * exactly 0 adds nothing (a relu that is off), nor does a gradient of exactly 0 (a node below
- * it), and F_GOT notes that something was added. A gradient of 0 with a non-finite local
- * derivative still adds (a NaN), so that the reference walk takes over and decides: its rule
- * may raise there (sqrt at 0). */
-static inline void add(Node *parent, double grad, double local)
-{
-    if (local != 0.0 && (grad != 0.0 || !isfinite(local))) {
-        parent->grad.f += grad * local;
-        parent->flags |= F_GOT;
-    }
 }
 
 /* Adds each parent's share of node's gradient: grad * the local derivative. */
