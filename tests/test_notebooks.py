@@ -1,5 +1,5 @@
-"""Every notebook runs, shows what its saved outputs show, and draws at notebook width; exercise
-solutions (cells tagged ``solution``) are collapsed and assert their answers.
+"""Every notebook runs, shows what its saved outputs show, and draws at notebook width (the
+exercises, recap and glossary are checked in ``tests/test_notebook_teaching.py``).
 
 The notebooks are committed with their outputs (see ``tests/notebook_outputs.py``); after
 editing one, ``./dev.sh notebooks`` saves its new outputs.
@@ -75,11 +75,3 @@ def test_a_cell_tagged_output_varies_is_not_compared():
 
     assert summary(notebook("torch: skipped"))[1] == summary(notebook("torch agrees"))[1]
     assert summary(notebook("torch: skipped"))[0] != summary(notebook("torch agrees"))[0]
-
-
-@pytest.mark.parametrize("path", notebook_paths(), ids=lambda path: path.stem)
-def test_exercise_solutions_are_collapsed_and_check_themselves(path):
-    for cell in nbformat.read(path, as_version=4).cells:
-        if "solution" in cell.metadata.get("tags", []):
-            assert cell.metadata.get("jupyter", {}).get("source_hidden"), cell.source[:60]
-            assert "assert " in cell.source, cell.source[:60]
