@@ -17,7 +17,8 @@ bigram count model's on the same names, prints sampled names, and saves and relo
     chainrule-gpt --steps 200 --json  # a short run; the last line is a JSON summary
 
 Exit status: 0 trained; 2 bad arguments (a ``--save`` that cannot be written is found before
-training); 1 the names package is missing; 130 interrupted by Ctrl-C.
+training); 1 the names package is missing; 130 interrupted by Ctrl-C, after saving the model as
+it was after the last completed step when ``--save`` is given (as ``chainrule-train`` does).
 
 >>> vocab = Vocabulary("abc")
 >>> model = GPT(len(vocab), seed=0)
@@ -181,7 +182,9 @@ def train(model: GPT, vocab: Vocabulary, words: Sequence[str], steps: int = STEP
 
     The learning rate falls linearly from ``lr`` to 0 over the run (microgpt's schedule).
     ``on_step(step, loss)`` is called after each step. The cycle collector is paused during a
-    step (``autograd.gc_paused``), as in ``nn.train``.
+    step (``autograd.gc_paused``), as in ``nn.train``. A step is all-or-nothing for the
+    parameters: on Ctrl-C (``KeyboardInterrupt``) or an error in the middle of one, they are put
+    back as they were after the last completed step before the exception goes on.
 
     >>> vocab = Vocabulary("ab")
     >>> model = GPT(len(vocab), seed=0)
@@ -193,17 +196,24 @@ def train(model: GPT, vocab: Vocabulary, words: Sequence[str], steps: int = STEP
     sequences = _encode("train", model, vocab, words)
     if not sequences:
         raise ValueError("train: needs at least one word")
-    optimizer = Adam(model.parameters(), lr=lr, betas=BETAS, eps=1e-8)
+    params = model.parameters()
+    optimizer = Adam(params, lr=lr, betas=BETAS, eps=1e-8)
     losses = []
     for k in range(steps):
         optimizer.lr = lr * (1.0 - k / steps)
-        with gc_paused():
-            loss = model.loss(sequences[k % len(sequences)])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.data)
-            del loss  # free the graph while the collector is still paused
+        before = [p.data for p in params]
+        try:
+            with gc_paused():
+                loss = model.loss(sequences[k % len(sequences)])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.data)
+                del loss  # free the graph while the collector is still paused
+        except BaseException:  # Ctrl-C or an error: undo a half-done update
+            for p, x in zip(params, before):
+                p.data = x
+            raise
         if on_step is not None:
             on_step(k + 1, losses[-1])
     return losses
@@ -327,7 +337,23 @@ def _run(args: argparse.Namespace, prog: str) -> int:
               f"{args.steps} steps, Adam lr {args.lr:g}; engine: {autograd.implementation}",
               flush=True)
     start = time.perf_counter()
-    losses = _train_with_progress(model, vocab, train_words, args)
+    completed: list[float] = []
+    try:
+        losses = _train_with_progress(model, vocab, train_words, args, completed)
+    except KeyboardInterrupt:  # the parameters are those of the last completed step
+        if args.save:
+            save(model.state_dict(), args.save)
+        note = (f"; saved the model after step {len(completed)} to {args.save}" if args.save
+                else "")
+        if args.json:
+            print(json.dumps({"status": "interrupted", "steps": args.steps,
+                              "steps_completed": len(completed), "seed": args.seed,
+                              "lr": args.lr, "saved": args.save,
+                              "engine": autograd.implementation}), flush=True)
+        else:
+            print(f"{prog}: interrupted after {len(completed)} of {args.steps} steps{note}",
+                  file=sys.stderr, flush=True)
+        return 130
     seconds = time.perf_counter() - start
     gpt_loss = held_out_loss(model, vocab, test_words)
     bigram_loss = bigram.loss(test_words)
@@ -362,8 +388,9 @@ def _run(args: argparse.Namespace, prog: str) -> int:
 
 
 def _train_with_progress(model: GPT, vocab: Vocabulary, words: list[str],
-                         args: argparse.Namespace) -> list[float]:
-    """``train`` with a tqdm bar on stderr (shown when stderr is a terminal)."""
+                         args: argparse.Namespace, completed: list[float]) -> list[float]:
+    """``train`` with a tqdm bar on stderr (shown when stderr is a terminal); ``completed``
+    collects the losses of the steps as they finish, for a report after Ctrl-C."""
     from nn._extra import require
 
     tqdm = require("tqdm", PROG).tqdm
@@ -372,6 +399,7 @@ def _train_with_progress(model: GPT, vocab: Vocabulary, words: list[str],
         recent: list[float] = []
 
         def on_step(step: int, loss: float) -> None:
+            completed.append(loss)
             recent.append(loss)
             if step % 10 == 0 or step == args.steps:
                 bar.set_postfix({"loss": f"{sum(recent[-50:]) / len(recent[-50:]):.3f}"},

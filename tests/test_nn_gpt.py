@@ -6,13 +6,17 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+import nn.gpt
 from autograd import gradcheck
 from benchmarks.gpt import FLOATS, MicroGPT
 from nn import load, save
@@ -318,3 +322,68 @@ def test_a_checkpoint_of_another_size_gives_a_short_error_that_says_so():
     assert re.search(r"and \d+ more unexpected", message), message
     assert "'wte.weight.0' has 16 value(s) but the parameter has 8" in message
     assert re.search(r"and \d+ more problems", message), message
+
+
+# --- Ctrl-C (issue 20: chainrule-gpt ignored --save on Ctrl-C) ---------------------------------
+
+def interrupted_adam(after: int):
+    """An Adam whose step number ``after + 1`` updates the parameters, then is interrupted."""
+    class Interrupted(nn.gpt.Adam):
+        def step(self):
+            super().step()
+            if self.steps > after:
+                raise KeyboardInterrupt
+
+    return Interrupted
+
+
+def test_an_interrupted_step_is_undone(monkeypatch):
+    vocab = Vocabulary("ab")
+    words = ["ab", "ba", "aab"]
+    three = GPT(len(vocab), seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(three, vocab, words, steps=50, on_step=lambda k, loss: k == 3 and stop())
+    monkeypatch.setattr(nn.gpt, "Adam", interrupted_adam(3))
+    model = GPT(len(vocab), seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, vocab, words, steps=50)
+    assert model.state_dict() == three.state_dict()  # the 4th step's update was put back
+
+
+def stop():
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_saves_the_last_completed_step(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(nn.gpt, "Adam", interrupted_adam(3))
+    path = tmp_path / "gpt.json"
+    assert main([*SHORT, "--steps", "50", "--json", "--save", str(path)]) == 130
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["status"] == "interrupted" and summary["steps_completed"] == 3
+    assert summary["saved"] == str(path)
+    assert main([*SHORT, "--steps", "50", "--save", str(path)]) == 130
+    assert (f"interrupted after 3 of 50 steps; saved the model after step 3 to {path}"
+            in capsys.readouterr().err)
+    monkeypatch.undo()  # the same run, stopped after 3 steps, gives the saved model
+    words = load_names()
+    vocab = Vocabulary.from_words(words)
+    model = GPT(len(vocab), seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, vocab, split(words, 0.1, seed=0)[0], 50,
+              on_step=lambda k, loss: k == 3 and stop())
+    assert load(path) == model.state_dict()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+def test_sigint_exits_130_cleanly_and_saves(tmp_path):
+    saved = tmp_path / "gpt.json"
+    process = subprocess.Popen([sys.executable, "-m", "nn.gpt", "--steps", "100000", "--save",
+                                str(saved)], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    process.stdout.readline()  # the header: training has begun
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "interrupted after" in err and str(saved) in err
+    GPT(27).load_state_dict(load(saved))
