@@ -17,11 +17,13 @@ from pathlib import Path
 import pytest
 
 import nn.gpt
+import nn.gpt_cli
 from autograd import gradcheck
 from benchmarks.gpt import FLOATS, MicroGPT
 from nn import load, save
 from nn.corpus import BigramModel, Vocabulary, load_names, split
-from nn.gpt import GPT, build_parser, generate, held_out_loss, main, train
+from nn.gpt import GPT, generate, held_out_loss, train
+from nn.gpt_cli import build_parser, main
 from tests.conftest import without
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +55,8 @@ def test_without_the_names_package_the_error_names_the_gpt_extra(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["-m", "nn.gpt", *SHORT], [
-    "-c", "import sys; sys.argv[0] = '/venv/bin/chainrule-gpt'; from nn.gpt import main; main()"]])
+    "-c", "import sys; sys.argv[0] = '/venv/bin/chainrule-gpt'; "
+          "from nn.gpt_cli import main; main()"]])
 def test_the_gpt_command_without_numpy_names_the_gpt_extra(tmp_path, command):
     run = subprocess.run([sys.executable, *command], env=without(tmp_path, "numpy"),
                          capture_output=True, text=True)
@@ -233,11 +236,11 @@ def test_the_command_as_a_module_prints_its_report():
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--steps", "0"], "--steps: must be at least 1, got 0"),
+    (["--steps", "0"], "--steps: must be an int >= 1, got 0"),
     (["--temperature", "0"], "--temperature: must be a finite number > 0, got 0"),
     (["--temperature", "nan"], "--temperature: must be a finite number > 0"),
     (["--lr", "-1"], "--lr: must be a finite number > 0"),
-    (["--samples", "x"], "--samples: 'x' is not an integer"),
+    (["--samples", "x"], "--samples: must be an int >= 0, got 'x'"),
 ])
 def test_bad_arguments_exit_2_with_a_message(args, message, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -257,7 +260,7 @@ def test_a_save_path_that_cannot_be_written_is_refused_before_training(tmp_path,
 def test_the_script_and_the_extra_are_declared():
     tomllib = pytest.importorskip("tomllib")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["scripts"]["chainrule-gpt"] == "nn.gpt:main"
+    assert project["scripts"]["chainrule-gpt"] == "nn.gpt_cli:main"
     extras = project["optional-dependencies"]
     assert any(d.startswith("names") for d in extras["gpt"])
     assert "gpt" in extras["test"][0]
