@@ -44,6 +44,16 @@ need_dot() {  # the notebooks render graphs with Graphviz's dot program
     fi
 }
 
+need_torch() {  # nn.to_torch's tests: the pinned CPU wheel, from disk only (never a CUDA build
+    # from the index); without it those tests are skipped, saying why. WHEELS=DIR to look elsewhere
+    "$venv/bin/python" -c 'import torch' 2>/dev/null && return
+    local tag wheel
+    tag=$("$venv/bin/python" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
+    wheel=$(ls "${WHEELS:-/opt/wheels}"/torch-2.13.0+cpu-"$tag"-*.whl 2>/dev/null | head -n 1 || true)
+    [ -n "$wheel" ] && "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel"
+    return 0
+}
+
 case "${1:-}" in
     demo)
         shift
@@ -53,6 +63,7 @@ case "${1:-}" in
     test)
         shift
         setup test
+        need_torch
         need_dot
         "$venv/bin/ruff" check .
         "$venv/bin/python" -c 'import autograd as a; print("engine:", a.implementation, a._compiled.reason)'

@@ -31,6 +31,7 @@ from nn.losses import (  # noqa: E402
 )
 from nn.module import MLP, Layer, Module, Neuron, StateDictError  # noqa: E402
 from nn.optim import SGD, Adam, AdamW, Optimizer  # noqa: E402
+from nn.pytorch import from_torch, to_torch  # noqa: E402  (torch is imported when called)
 from nn.sequence import (  # noqa: E402
     CausalSelfAttention,
     Embedding,
@@ -62,6 +63,7 @@ __all__ = [
     "StateDictError",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
+    "from_torch",
     "get_activation",
     "hinge_loss",
     "load",
@@ -72,4 +74,5 @@ __all__ = [
     "mse_loss",
     "sample_from_logits",
     "save",
+    "to_torch",
 ]
