@@ -29,7 +29,14 @@ from typing import Union
 import autograd
 from autograd import Value
 from nn.activations import get_activation
-from nn.validation import check_int, check_sample, describe, finite_float, make_rng
+from nn.validation import (
+    check_int,
+    check_sample,
+    describe,
+    finite_float,
+    make_rng,
+    overflow_hint,
+)
 
 Number = Union[int, float]
 StateDict = dict[str, Union[float, list[float]]]
@@ -99,7 +106,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        try:
+            return self.forward(*args, **kwargs)
+        except OverflowError as error:  # say it shortly, with its usual cause in training
+            raise overflow_hint(type(self).__name__, error,
+                                (p.data for p in self.parameters()), "its parameters") from None
 
     def _entries(self) -> list[tuple[str, Value | list[Value]]]:
         """(name, parameter or list of parameters) for every parameter, each Value once."""

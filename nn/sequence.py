@@ -310,8 +310,9 @@ def sample_from_logits(logits: Sequence[Value | Number], temperature: float = 1.
     ...
     ValueError: sample_from_logits: temperature must be a finite number > 0, got 0 ...
     """
-    temperature = check_number("sample_from_logits", "temperature", temperature, positive=True,
-                          hint=" (for the most likely index, use max(range(len(logits)), key=...))")
+    temperature = check_number(
+        "sample_from_logits", "temperature", temperature, positive=True,
+        hint=" (for the most likely index, use max(range(len(logits)), key=...))")
     if isinstance(logits, (Value, numbers.Number, str)) or not isinstance(logits, Sequence):
         raise TypeError(f"sample_from_logits: logits must be a list of numbers or Values, got "
                         f"{describe(logits)}")

@@ -19,7 +19,7 @@ import math
 import numbers
 import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from autograd import Value
 from nn.serialization import check_target
@@ -118,6 +118,39 @@ def make_rng(seed: int | random.Random | None) -> random.Random:
     True
     """
     return seed if isinstance(seed, random.Random) else random.Random(seed)
+
+
+class OverflowHint(OverflowError):
+    """An overflow in an ``nn`` module or loss, said shortly and with its likely cause.
+
+    >>> raise OverflowHint("MLP: affine: the result overflows a float")
+    Traceback (most recent call last):
+    ...
+    nn.validation.OverflowHint: MLP: affine: the result overflows a float
+    """
+
+
+def overflow_hint(owner: str, error: OverflowError, numbers_: Iterable[float],
+                  what: str) -> OverflowError:
+    """``error`` (an overflow inside ``owner``) as an ``OverflowHint``: the engine's reason,
+    shortened, the size ``what`` (``numbers_``) reached, and a hint at the learning rate.
+
+    An ``OverflowHint`` from a module inside ``owner`` is returned as it is.
+
+    >>> print(overflow_hint("MLP", OverflowError("affine: the result overflows a float "
+    ...                     "(|x| > 1.8e308) at inputs [1e200, 3e200]"), [2.5e180, -1.0],
+    ...                     "its parameters"))
+    MLP: affine: the result overflows a float (|x| > 1.8e308), and its parameters reach 2.5e+180: \
+if this happens while training, the learning rate is probably too large
+    """
+    if isinstance(error, OverflowHint):
+        return error
+    reason = str(error).split(" at inputs")[0]
+    if len(reason) > 120:
+        reason = reason[:117] + "..."
+    largest = max((abs(x) for x in numbers_ if math.isfinite(x)), default=0.0)
+    return OverflowHint(f"{owner}: {reason}, and {what} reach {largest:.3g}: if this happens "
+                        f"while training, the learning rate is probably too large")
 
 
 _SCALARS = frozenset((float, int, Value))
