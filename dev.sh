@@ -5,6 +5,7 @@
 #                          twice: on the compiled core, then on the pure-Python reference
 #   ./dev.sh asan [ARGS]   the compiled core built with AddressSanitizer, and its tests (.ci/asan)
 #   ./dev.sh lab [ARGS]    JupyterLab on notebooks/, with chainrule installed in its kernel
+#   ./dev.sh docs [ARGS]   the reference site into results/site (docs/build_site.py; ARGS go to it)
 #   ./dev.sh notebooks     run every notebook and save its outputs in place (the test compares
 #                          a fresh run with the saved outputs, so rerun this after editing one)
 #   ./dev.sh bench [ARGS]  the benchmark suite against micrograd (ARGS go to benchmarks.run, e.g.
@@ -86,6 +87,11 @@ case "${1:-}" in
         root=(); [ "$(id -u)" = 0 ] && root=(--allow-root)  # JupyterLab refuses root without it
         exec "$venv/bin/jupyter" lab --ServerApp.root_dir=notebooks ${root[@]+"${root[@]}"} "$@"
         ;;
+    docs)
+        shift
+        setup docs
+        exec "$venv/bin/python" docs/build_site.py "$@"
+        ;;
     notebooks)
         shift
         setup test
@@ -101,7 +107,7 @@ case "${1:-}" in
         ;;
     *)
         echo "usage: ./dev.sh demo | test [pytest args] | asan [pytest args] | lab [jupyter args] |" \
-             "notebooks | bench [--torch] [args]" >&2
+             "docs | notebooks | bench [--torch] [args]" >&2
         exit 2
         ;;
 esac
