@@ -97,7 +97,7 @@ def test_a_training_loop_imports_nothing_of_its_command(loop, command):
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True)
     loaded = run.stdout
-    assert loop in loaded and f"'{command}'" not in loaded and "argparse" not in loaded
+    assert f"'{loop}'" in loaded and f"'{command}'" not in loaded
 
 
 def test_neurons_forward_is_not_public():
