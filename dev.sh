@@ -5,6 +5,7 @@
 #                          twice: on the compiled core, then on the pure-Python reference
 #   ./dev.sh asan [ARGS]   the compiled core built with AddressSanitizer, and its tests (.ci/asan)
 #   ./dev.sh lab [ARGS]    JupyterLab on notebooks/, with chainrule installed in its kernel
+#   ./dev.sh docs [ARGS]   the reference site into results/site (docs/build_site.py; ARGS go to it)
 #   ./dev.sh notebooks     run every notebook and save its outputs in place (the test compares
 #                          a fresh run with the saved outputs, so rerun this after editing one)
 #   ./dev.sh bench [ARGS]  the benchmark suite against micrograd (ARGS go to benchmarks.run, e.g.
@@ -44,6 +45,16 @@ need_dot() {  # the notebooks render graphs with Graphviz's dot program
     fi
 }
 
+need_torch() {  # nn.to_torch's tests: the pinned CPU wheel, from disk only (never a CUDA build
+    # from the index); without it those tests are skipped, saying why. WHEELS=DIR to look elsewhere
+    "$venv/bin/python" -c 'import torch' 2>/dev/null && return
+    local tag wheel
+    tag=$("$venv/bin/python" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
+    wheel=$(ls "${WHEELS:-/opt/wheels}"/torch-2.13.0+cpu-"$tag"-*.whl 2>/dev/null | head -n 1 || true)
+    [ -n "$wheel" ] && "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel"
+    return 0
+}
+
 case "${1:-}" in
     demo)
         shift
@@ -53,6 +64,7 @@ case "${1:-}" in
     test)
         shift
         setup test
+        need_torch
         need_dot
         "$venv/bin/ruff" check .
         "$venv/bin/python" -c 'import autograd as a; print("engine:", a.implementation, a._compiled.reason)'
@@ -75,6 +87,11 @@ case "${1:-}" in
         root=(); [ "$(id -u)" = 0 ] && root=(--allow-root)  # JupyterLab refuses root without it
         exec "$venv/bin/jupyter" lab --ServerApp.root_dir=notebooks ${root[@]+"${root[@]}"} "$@"
         ;;
+    docs)
+        shift
+        setup docs
+        exec "$venv/bin/python" docs/build_site.py "$@"
+        ;;
     notebooks)
         shift
         setup test
@@ -90,7 +107,7 @@ case "${1:-}" in
         ;;
     *)
         echo "usage: ./dev.sh demo | test [pytest args] | asan [pytest args] | lab [jupyter args] |" \
-             "notebooks | bench [--torch] [args]" >&2
+             "docs | notebooks | bench [--torch] [args]" >&2
         exit 2
         ;;
 esac

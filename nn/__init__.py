@@ -9,10 +9,11 @@
 
 Sequence models (``Embedding``, ``Linear``, ``RMSNorm``, ``CausalSelfAttention``...) are in
 ``nn.sequence``; the census names and a bigram baseline in ``nn.corpus``; a tiny GPT and its
-command ``chainrule-gpt`` in ``nn.gpt`` (the names need the ``[gpt]`` extra).
+training loop in ``nn.gpt`` (the names need the ``[gpt]`` extra).
 
 It needs the ``[nn]`` extra (numpy, matplotlib, tqdm): ``pip install "chainrule[nn]"``. The
-training command is ``chainrule-train`` or ``python -m nn.train`` (see ``nn/cli.py``).
+commands are ``chainrule-train`` (``nn/cli.py``) and ``chainrule-gpt`` (``nn/gpt_cli.py``), or
+``python -m nn train`` and ``python -m nn gpt``.
 """
 
 import nn._autograd_check  # noqa: F401  first: is "autograd" chainrule's, not HIPS autograd?
@@ -28,8 +29,9 @@ from nn.losses import (  # noqa: E402
     hinge_loss,
     mse_loss,
 )
-from nn.module import MLP, Layer, Module, Neuron, StateDictError, neurons_forward  # noqa: E402
+from nn.module import MLP, Layer, Module, Neuron, StateDictError  # noqa: E402
 from nn.optim import SGD, Adam, AdamW, Optimizer  # noqa: E402
+from nn.pytorch import from_torch, to_torch  # noqa: E402  (torch is imported when called)
 from nn.sequence import (  # noqa: E402
     CausalSelfAttention,
     Embedding,
@@ -61,6 +63,7 @@ __all__ = [
     "StateDictError",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
+    "from_torch",
     "get_activation",
     "hinge_loss",
     "load",
@@ -69,7 +72,7 @@ __all__ = [
     "make_moons",
     "make_spirals",
     "mse_loss",
-    "neurons_forward",
     "sample_from_logits",
     "save",
+    "to_torch",
 ]

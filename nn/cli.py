@@ -1,4 +1,7 @@
-"""The training command, ``chainrule-train`` (or ``python -m nn.train``): an MLP on a toy 2-D set.
+"""The training command, ``chainrule-train`` (or ``python -m nn train``, ``python -m nn.train``).
+
+It trains an MLP on a toy 2-D dataset with ``nn.train.train``, the loop, which knows nothing of
+the command.
 
 By default it is micrograd's demo: 100 points of the two moons (noise 0.1), ``MLP(2, [16, 16,
 1])`` with relu, the hinge loss plus ``1e-4 * Σ p²``, and full-batch SGD whose learning rate
@@ -35,6 +38,7 @@ from nn.module import MLP
 from nn.optim import SGD, Adam, AdamW, Optimizer
 from nn.serialization import check_target, save
 from nn.train import LOSSES, History, TrainingDiverged, evaluate, train
+from nn.validation import check_save_argument, int_argument, number_argument
 
 PROG = "chainrule-train"
 
@@ -56,33 +60,6 @@ OPTIMIZERS: dict[str, tuple[type[Optimizer], float]] = {
 """Each optimizer's class and the learning rate the command uses when ``--lr`` is not given."""
 
 PLOTS = ("decision_boundary.png", "loss.png")
-
-
-def _integer(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-    parse.__name__ = f"integer >= {minimum}"
-    return parse
-
-
-def _number(positive: bool) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not math.isfinite(value) or value < 0 or (positive and value == 0):
-            raise argparse.ArgumentTypeError(
-                f"must be a finite number {'> 0' if positive else '>= 0'}, got {text}")
-        return value
-    parse.__name__ = "positive number" if positive else "non-negative number"
-    return parse
 
 
 def _hidden(text: str) -> list[int]:
@@ -116,11 +93,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                "last completed step is saved with --save).")
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="moons",
                         help="the toy dataset (default: moons)")
-    parser.add_argument("--samples", type=_integer(1), default=100,
+    parser.add_argument("--samples", type=int_argument(1), default=100,
                         help="number of points (default: 100)")
-    parser.add_argument("--steps", type=_integer(1), default=100,
+    parser.add_argument("--steps", type=int_argument(1), default=100,
                         help="full-batch training steps (default: 100)")
-    parser.add_argument("--lr", type=_number(positive=True), default=None,
+    parser.add_argument("--lr", type=number_argument(positive=True), default=None,
                         help="initial learning rate (default: 1.0 for sgd, 0.05 for adam/adamw)")
     parser.add_argument("--schedule", choices=("linear", "constant"), default="linear",
                         help="linear: the learning rate falls to a tenth of --lr over the run, "
@@ -133,10 +110,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                         help="default: sgd")
     parser.add_argument("--loss", choices=LOSSES, default=None,
                         help="default: hinge for two classes, cross_entropy for more")
-    parser.add_argument("--l2", type=_number(positive=False), default=1e-4,
+    parser.add_argument("--l2", type=number_argument(positive=False), default=1e-4,
                         help="coefficient of the penalty l2 * Σ p² added to the loss "
                              "(default: 1e-4, micrograd's)")
-    parser.add_argument("--seed", type=_integer(0), default=0,
+    parser.add_argument("--seed", type=int_argument(0), default=0,
                         help="seeds the data and the initial weights (default: 0)")
     parser.add_argument("--out", metavar="DIR",
                         help="write decision_boundary.png and loss.png into DIR (made if "
@@ -256,26 +233,7 @@ def _check_outputs(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
             except OSError as error:
                 parser.error(f"--out: {error}")
     if args.save:
-        check_save(parser, args.save)
-
-
-def check_save(parser: argparse.ArgumentParser, path: str) -> None:
-    """Refuse (``parser.error``: exit status 2) a ``--save PATH`` that could not be written;
-    a missing folder is made. Commands call it before training.
-
-    >>> check_save(build_parser(), "model.json")  # a new file in a writable folder: fine
-    """
-    directory = os.path.dirname(path)
-    if directory and not os.path.exists(directory) and not os.path.islink(path):
-        try:
-            os.makedirs(directory, exist_ok=True)
-        except OSError as error:
-            parser.error(f"--save {path}: cannot create the folder {directory} "
-                         f"({error.strerror})")
-    try:
-        check_target(path)
-    except OSError as error:
-        parser.error(f"--save: {error}")
+        check_save_argument(parser, args.save)
 
 
 def _save(model: MLP, path: str | None) -> str | None:

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from importlib import resources
 
 from nn._extra import require
-from nn.module import _rng
+from nn.validation import make_rng
 
 NAME_FILES = ("dist.female.first", "dist.male.first")
 """The files of the ``names`` package read by ``load_names``: one name per line, then numbers."""
@@ -196,7 +196,7 @@ class BigramModel:
         >>> BigramModel(Vocabulary("ab"), ["ab"] * 50).sample(rng=0)
         'ab'
         """
-        rng = _rng(rng)
+        rng = make_rng(rng)
         token, ids = self.vocab.bos, []
         population = range(len(self.vocab))
         for _ in range(max_length):

@@ -22,7 +22,7 @@ from typing import Union
 
 import numpy as np
 
-from nn._numbers import finite_float
+from nn.validation import check_int, check_number, finite_float
 
 __all__ = ["make_blobs", "make_circles", "make_moons", "make_spirals"]
 
@@ -40,7 +40,7 @@ def make_moons(n_samples: int = 100, *, shuffle: bool = True, noise: float | Non
     >>> X.shape, y.shape, sorted(set(y.tolist()))
     ((100, 2), (100,), [0, 1])
     """
-    _integer("make_moons", "n_samples", n_samples, 2)
+    check_int("make_moons", "n_samples", n_samples, 2)
     noise = _non_negative("make_moons", "noise", noise)
     rng = _generator("make_moons", random_state, seed)
     n_upper = n_samples // 2
@@ -64,7 +64,7 @@ def make_circles(n_samples: int = 100, *, shuffle: bool = True, noise: float | N
     >>> np.round(np.hypot(X[:, 0], X[:, 1])[y == 1], 6).tolist()
     [0.5, 0.5, 0.5, 0.5, 0.5]
     """
-    _integer("make_circles", "n_samples", n_samples, 2)
+    check_int("make_circles", "n_samples", n_samples, 2)
     noise = _non_negative("make_circles", "noise", noise)
     number = finite_float(factor)
     if number is None or not 0.0 < number < 1.0:
@@ -95,12 +95,10 @@ def make_spirals(n_samples: int = 100, n_classes: int = 2, noise: float | None =
     >>> X.shape, np.bincount(y).tolist()
     ((90, 2), [30, 30, 30])
     """
-    n_classes = _integer("make_spirals", "n_classes", n_classes, 2)
-    _integer("make_spirals", "n_samples", n_samples, n_classes)
+    n_classes = check_int("make_spirals", "n_classes", n_classes, 2)
+    check_int("make_spirals", "n_samples", n_samples, n_classes)
     noise = _non_negative("make_spirals", "noise", noise)
-    number = finite_float(turns)
-    if number is None or number <= 0:
-        raise ValueError(f"make_spirals: turns must be a finite number > 0, got {turns!r}")
+    number = check_number("make_spirals", "turns", turns, positive=True)
     rng = _generator("make_spirals", random_state, seed)
     parts, labels = [], []
     for k, count in enumerate(_split(n_samples, n_classes)):
@@ -127,7 +125,7 @@ def make_blobs(n_samples: int = 100, centers: int | Sequence[Sequence[float]] | 
     """
     rng = _generator("make_blobs", random_state, seed)
     if centers is None or isinstance(centers, numbers.Number):
-        count = _integer("make_blobs", "centers", 3 if centers is None else centers, 1)
+        count = check_int("make_blobs", "centers", 3 if centers is None else centers, 1)
         box = [finite_float(v) for v in np.asarray(center_box, dtype=object).ravel()]
         if len(box) != 2 or None in box or not box[0] < box[1]:
             raise ValueError(f"make_blobs: center_box must be a pair of finite numbers (low, "
@@ -140,11 +138,8 @@ def make_blobs(n_samples: int = 100, centers: int | Sequence[Sequence[float]] | 
                              f"{center_array.shape}")
         if not np.isfinite(center_array).all():
             raise ValueError("make_blobs: centers must be finite numbers")
-    std = finite_float(cluster_std)
-    if std is None or std < 0:
-        raise ValueError(f"make_blobs: cluster_std must be a finite number >= 0, got "
-                         f"{cluster_std!r}")
-    _integer("make_blobs", "n_samples", n_samples, len(center_array))
+    std = check_number("make_blobs", "cluster_std", cluster_std)
+    check_int("make_blobs", "n_samples", n_samples, len(center_array))
     counts = _split(n_samples, len(center_array))
     X = np.repeat(center_array, counts, axis=0)
     y = np.repeat(np.arange(len(center_array), dtype=np.int64), counts)
@@ -173,23 +168,9 @@ def _generator(name: str, random_state: RandomState, seed: RandomState) -> np.ra
         random_state = seed
     if random_state is None or isinstance(random_state, np.random.Generator):
         return np.random.default_rng(random_state)
-    state = _integer(name, "random_state", random_state, 0)
+    state = check_int(name, "random_state", random_state, 0)
     return np.random.default_rng(state)
 
 
-def _integer(name: str, what: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: {what} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name}: {what} must be at least {minimum}, got {value}")
-    return int(value)
-
-
 def _non_negative(name: str, what: str, value: float | None) -> float:
-    if value is None:
-        return 0.0
-    number = finite_float(value)
-    if number is None or number < 0:
-        raise ValueError(f"{name}: {what} must be a finite number >= 0 (or None), got "
-                         f"{value!r}")
-    return number
+    return 0.0 if value is None else check_number(name, what, value, hint=" (None is allowed too)")

@@ -6,17 +6,45 @@ any input: the log-losses go through ``softplus`` and ``logsumexp``, never ``log
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
-from collections.abc import Sequence
-from typing import Union
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar, Union
 
 import autograd
 from autograd import Value
+from nn.validation import overflow_hint
 
 Number = Union[int, float]
+Loss = TypeVar("Loss", bound=Callable[..., Value])
 
 
+def _hinting_at_overflow(loss: Loss) -> Loss:
+    """``loss``, an overflow inside it said shortly, with the size the model's outputs reached
+    and a hint at the learning rate (``nn.validation.overflow_hint``)."""
+    @functools.wraps(loss)
+    def hinted(outputs: Any, targets: Any) -> Value:
+        try:
+            return loss(outputs, targets)
+        except OverflowError as error:
+            raise overflow_hint(loss.__name__, error, _numbers(outputs),
+                                "the model's outputs") from None
+    return hinted  # type: ignore[return-value]
+
+
+def _numbers(x: Any) -> Iterator[float]:
+    """The floats in ``x``: Values, numbers and lists of them, nested."""
+    if isinstance(x, Value):
+        yield x.data
+    elif _is_real(x):
+        yield float(x)
+    elif isinstance(x, (list, tuple)):
+        for item in x:
+            yield from _numbers(item)
+
+
+@_hinting_at_overflow
 def mse_loss(predictions: Sequence[Value | Number] | Value,
              targets: Sequence[Number] | Number) -> Value:
     """Mean squared error, ``mean((prediction - target)**2)``.
@@ -30,6 +58,7 @@ def mse_loss(predictions: Sequence[Value | Number] | Value,
     return autograd.dot(diffs, diffs) * (1.0 / len(diffs))  # Σ d² as one node
 
 
+@_hinting_at_overflow
 def hinge_loss(scores: Sequence[Value | Number] | Value,
                labels: Sequence[Number] | Number) -> Value:
     """The max-margin loss of micrograd's demo, ``mean(relu(1 - label * score))``; labels ±1.
@@ -50,6 +79,7 @@ def hinge_loss(scores: Sequence[Value | Number] | Value,
     return autograd.sum(margins) * (1.0 / len(margins))
 
 
+@_hinting_at_overflow
 def binary_cross_entropy_with_logits(logits: Sequence[Value | Number] | Value,
                                      targets: Sequence[Number] | Number) -> Value:
     """Binary cross-entropy of ``sigmoid(logit)`` against targets in [0, 1], computed stably.
@@ -70,6 +100,7 @@ def binary_cross_entropy_with_logits(logits: Sequence[Value | Number] | Value,
     return autograd.sum(terms) * (1.0 / len(terms))
 
 
+@_hinting_at_overflow
 def cross_entropy(logits: Sequence[Value | Number] | Sequence[Sequence[Value | Number]],
                   target: int | Sequence[int]) -> Value:
     """``logsumexp(logits) - logits[target]``: softmax cross-entropy for one sample or a batch.

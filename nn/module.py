@@ -28,8 +28,15 @@ from typing import Union
 
 import autograd
 from autograd import Value
-from nn._numbers import finite_float
 from nn.activations import get_activation
+from nn.validation import (
+    check_int,
+    check_sample,
+    describe,
+    finite_float,
+    make_rng,
+    overflow_hint,
+)
 
 Number = Union[int, float]
 StateDict = dict[str, Union[float, list[float]]]
@@ -44,7 +51,7 @@ of filling the memory. Set ``nn.module.MAX_PARAMETERS`` higher if you mean it.
 """
 
 
-def neurons_forward(x: Sequence[Value | Number], weights: Sequence[Sequence[Value]],
+def _neurons_forward(x: Sequence[Value | Number], weights: Sequence[Sequence[Value]],
                     biases: Sequence[Value], activation: str) -> list[Value]:
     """``activation(w · x + b)`` for each row ``w`` of ``weights``: a layer of neurons' outputs.
 
@@ -53,7 +60,7 @@ def neurons_forward(x: Sequence[Value | Number], weights: Sequence[Sequence[Valu
     node for ``linear``), so a network has as many op nodes as neurons.
 
     >>> w, b = [[Value(1.0), Value(-1.0)]], [Value(0.5)]
-    >>> [(v.op, round(v.data, 4)) for v in neurons_forward([2.0, 1.0], w, b, "tanh")]
+    >>> [(v.op, round(v.data, 4)) for v in _neurons_forward([2.0, 1.0], w, b, "tanh")]
     [('affine>tanh', 0.9051)]
     """
     return autograd.linear(x, weights, biases, activation=get_activation(activation).op)
@@ -99,7 +106,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        try:
+            return self.forward(*args, **kwargs)
+        except OverflowError as error:  # say it shortly, with its usual cause in training
+            raise overflow_hint(type(self).__name__, error,
+                                (p.data for p in self.parameters()), "its parameters") from None
 
     def _entries(self) -> list[tuple[str, Value | list[Value]]]:
         """(name, parameter or list of parameters) for every parameter, each Value once."""
@@ -187,12 +198,12 @@ class Module:
             if isinstance(entry, Value):
                 number = finite_float(given)
                 if number is None:
-                    problems.append(f"{name!r} must be a finite number, got {_describe(given)}")
+                    problems.append(f"{name!r} must be a finite number, got {describe(given)}")
                 else:
                     updates.append((entry, number))
             elif isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Collection):
                 problems.append(f"{name!r} must be a list of {len(entry)} numbers, "
-                                f"got {_describe(given)}")
+                                f"got {describe(given)}")
             elif len(given) != len(entry):
                 problems.append(f"{name!r} has {len(given)} value(s) but the parameter has "
                                 f"{len(entry)}")
@@ -201,7 +212,7 @@ class Module:
                 if None in numbers_:
                     i = numbers_.index(None)
                     problems.append(f"{name!r} must hold finite numbers, got "
-                                    f"{_describe(list(given)[i])} at index {i}")
+                                    f"{describe(list(given)[i])} at index {i}")
                 else:
                     updates.extend(zip(entry, numbers_))
         if problems:
@@ -280,27 +291,14 @@ def _holds_parameters(obj: object) -> bool:
     return any(_holds_parameters(item) for item in items)
 
 
-def _describe(x: object) -> str:
-    if isinstance(x, (list, tuple)):
-        return f"a {type(x).__name__} of {len(x)}"
-    text = repr(x)
-    return f"{type(x).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+def check_parameter_count(call: str, count: int) -> None:
+    """Refuse a module of more than ``MAX_PARAMETERS`` parameters before it is allocated.
 
-
-def _rng(seed: int | random.Random | None) -> random.Random:
-    return seed if isinstance(seed, random.Random) else random.Random(seed)
-
-
-def _size(owner: str, what: str, value: object, minimum: int = 1) -> int:
-    """An int argument (numpy's ints too, not bools) that is at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{owner}: {what} must be an int, got {_describe(value)}")
-    if value < minimum:
-        raise ValueError(f"{owner}: {what} must be at least {minimum}, got {value}")
-    return int(value)
-
-
-def _check_parameter_count(call: str, count: int) -> None:
+    >>> check_parameter_count("MLP(10**9, [1])", 10**9 + 1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: MLP(10**9, [1]) would have 1,000,000,001 parameters, more than ...
+    """
     if count > MAX_PARAMETERS:
         raise ValueError(f"{call} would have {count:,} parameters, more than "
                          f"nn.module.MAX_PARAMETERS = {MAX_PARAMETERS:,}: each is a Python "
@@ -322,11 +320,11 @@ class Neuron(Module):
 
     def __init__(self, nin: int, activation: str = "relu", *, fan_out: int = 1,
                  seed: int | random.Random | None = None) -> None:
-        nin = _size("Neuron", "nin", nin)
-        fan_out = _size("Neuron", "fan_out", fan_out)
-        _check_parameter_count(f"Neuron({nin})", nin + 1)
+        nin = check_int("Neuron", "nin", nin)
+        fan_out = check_int("Neuron", "fan_out", fan_out)
+        check_parameter_count(f"Neuron({nin})", nin + 1)
         self.activation = get_activation(activation).name
-        rng = _rng(seed)
+        rng = make_rng(seed)
         bound = get_activation(activation).init_bound(nin, fan_out)
         self.weight = [Value(rng.uniform(-bound, bound)) for _ in range(nin)]
         self.bias = Value(0.0)
@@ -348,8 +346,8 @@ class Neuron(Module):
 
     def forward(self, x: Sequence[Value | Number]) -> Value:
         """``activation(weight · x + bias)``. ``Neuron(1, "linear", seed=0)([0.0]).data == 0.0``."""
-        x = _inputs(self, x, self.nin)
-        return neurons_forward(x, [self.weight], [self.bias], self.activation)[0]
+        x = check_sample(type(self).__name__, x, self.nin)
+        return _neurons_forward(x, [self.weight], [self.bias], self.activation)[0]
 
     def __repr__(self) -> str:
         return f"Neuron({self.nin}, activation={self.activation!r})"
@@ -365,10 +363,10 @@ class Layer(Module):
 
     def __init__(self, nin: int, nout: int, activation: str = "relu", *,
                  seed: int | random.Random | None = None) -> None:
-        nin, nout = _size("Layer", "nin", nin), _size("Layer", "nout", nout)
-        _check_parameter_count(f"Layer({nin}, {nout})", (nin + 1) * nout)
+        nin, nout = check_int("Layer", "nin", nin), check_int("Layer", "nout", nout)
+        check_parameter_count(f"Layer({nin}, {nout})", (nin + 1) * nout)
         self.activation = get_activation(activation).name
-        rng = _rng(seed)
+        rng = make_rng(seed)
         self.neurons = [Neuron(nin, activation, fan_out=nout, seed=rng) for _ in range(nout)]
 
     @property
@@ -382,11 +380,11 @@ class Layer(Module):
         >>> len(Layer(2, 4, seed=0)([1.0, 2.0]))
         4
         """
-        out = self._forward(_inputs(self, x, self.nin))
+        out = self._forward(check_sample(type(self).__name__, x, self.nin))
         return out[0] if len(out) == 1 else out
 
     def _forward(self, x: Sequence[Value | Number]) -> list[Value]:
-        return neurons_forward(x, [n.weight for n in self.neurons],
+        return _neurons_forward(x, [n.weight for n in self.neurons],
                                [n.bias for n in self.neurons], self.activation)
 
     def __repr__(self) -> str:
@@ -410,19 +408,19 @@ class MLP(Module):
 
     def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu",
                  seed: int | random.Random | None = None) -> None:
-        nin = _size("MLP", "nin", nin)
+        nin = check_int("MLP", "nin", nin)
         if isinstance(nouts, numbers.Number) or not isinstance(nouts, Collection) \
                 or isinstance(nouts, (str, Mapping)):
             raise TypeError(f"MLP: nouts is the list of layer sizes, the last one being the "
                             f"number of outputs, like MLP(2, [16, 16, 1]); got "
-                            f"{_describe(nouts)} (for a single layer write [{nouts!r}])")
-        sizes = [nin, *(_size("MLP", f"nouts[{i}]", n) for i, n in enumerate(nouts))]
+                            f"{describe(nouts)} (for a single layer write [{nouts!r}])")
+        sizes = [nin, *(check_int("MLP", f"nouts[{i}]", n) for i, n in enumerate(nouts))]
         if len(sizes) == 1:
             raise ValueError("MLP needs at least one layer: nouts is empty")
-        _check_parameter_count(f"MLP({nin}, {sizes[1:]})",
+        check_parameter_count(f"MLP({nin}, {sizes[1:]})",
                                sum((a + 1) * b for a, b in itertools.pairwise(sizes)))
         self.activation = get_activation(activation).name
-        rng = _rng(seed)
+        rng = make_rng(seed)
         last = len(sizes) - 2
         self.layers = [Layer(sizes[i], sizes[i + 1], activation if i < last else "linear",
                              seed=rng)
@@ -444,42 +442,10 @@ class MLP(Module):
         >>> len(MLP(2, [4, 3], seed=0)([1.0, 2.0]))
         3
         """
-        x = _inputs(self, x, self.nin)
+        x = check_sample(type(self).__name__, x, self.nin)
         for layer in self.layers:  # checked once here, not again by each layer
             x = layer._forward(x)
         return x[0] if len(x) == 1 else x
 
     def __repr__(self) -> str:
         return f"MLP({self.nin}, {self.nouts}, activation={self.activation!r})"
-
-
-_SCALARS = frozenset((float, int, Value))
-
-
-def _inputs(module: Module, x: Sequence, nin: int) -> Sequence:
-    """``x`` as one sample of ``nin`` inputs (a list, a tuple or a 1-D array), or an error."""
-    name = type(module).__name__
-    expected = f"{name} takes one sample: a list of {nin} number(s) or Value(s)"
-    if isinstance(x, (list, tuple)):
-        pass
-    elif hasattr(x, "ndim") and hasattr(x, "tolist"):  # a numpy array
-        if x.ndim != 1:
-            raise ValueError(f"{expected}; got an array of shape {tuple(x.shape)}. For a "
-                             f"batch, call it on each row: [model(x) for x in X.tolist()]")
-        x = x.tolist()
-    elif isinstance(x, (Value, numbers.Number)):
-        raise TypeError(f"{expected}, got {_describe(x)}" +
-                        (" (wrap it in a list: model([x]))" if nin == 1 else ""))
-    elif isinstance(x, Sequence) and not isinstance(x, (str, bytes)):
-        pass
-    else:
-        raise TypeError(f"{expected}, got {_describe(x)}")
-    if len(x) != nin:
-        raise ValueError(f"{name} takes {nin} input(s), got {len(x)}")
-    for i, xi in enumerate(x):
-        if type(xi) not in _SCALARS and not isinstance(xi, (Value, numbers.Real)):
-            raise TypeError(f"{expected}; input {i} is {_describe(xi)}" +
-                            (" (a batch? call the model on one sample at a time)"
-                             if isinstance(xi, (list, tuple)) else ""))
-    return x
-

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from autograd import Value
-from nn._numbers import finite_float
+from nn.validation import finite_float, int_rule, number_rule
 
 
 class Optimizer:
@@ -113,7 +113,7 @@ class Optimizer:
             raise ValueError(f"{where}: missing {', '.join(map(repr, missing))}")
         steps = state["steps"]
         if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
-            raise ValueError(f"{where}: 'steps' must be an int >= 0, got {steps!r}")
+            raise ValueError(f"{where}: 'steps' must be {int_rule(0)}, got {steps!r}")
         try:
             probe = type(self)(self.params, **{k: state[k] for k in self._hyperparameters})
         except (TypeError, ValueError) as error:
@@ -143,7 +143,7 @@ class Optimizer:
                 continue
             number = finite_float(x)
             if number is None or (at_least_0 and number < 0):
-                wanted = "a finite number >= 0" if at_least_0 else "a finite number"
+                wanted = number_rule(positive=False) if at_least_0 else "a finite number"
                 raise ValueError(f"{where}: {key!r}[{i}] must be {wanted}"
                                  f"{' or None' if allows_none else ''}, got {x!r}")
             loaded.append(number)
@@ -331,5 +331,5 @@ def _check(what: str, x: float) -> float:
         raise TypeError(f"{what} must be a number, got {type(x).__name__} {x!r}")
     number = finite_float(x)
     if number is None or number < 0.0:
-        raise ValueError(f"Invalid {what}: {x} (it must be a finite number >= 0)")
+        raise ValueError(f"Invalid {what}: {x} (it must be {number_rule(positive=False)})")
     return number

@@ -27,29 +27,20 @@ from collections.abc import Sequence
 
 import autograd
 from autograd import Value
-from nn._numbers import finite_float
-from nn.module import Module, Number, _check_parameter_count, _describe, _inputs, _rng, _size
+from nn.module import Module, Number, check_parameter_count
+from nn.validation import check_int, check_number, check_sample, describe, make_rng
 
 
 def _gauss_matrix(rows: int, cols: int, std: float, rng: random.Random) -> list[list[Value]]:
     return [[Value(rng.gauss(0.0, std)) for _ in range(cols)] for _ in range(rows)]
 
 
-def _finite(owner: str, what: str, x: object, positive: bool, hint: str = "") -> float:
-    """``x`` as a float, if it is a finite real number >= 0 (> 0 when ``positive``)."""
-    number = finite_float(x)
-    if number is None or number < 0 or (positive and number == 0):
-        raise ValueError(f"{owner}: {what} must be a finite number {'> 0' if positive else '>= 0'}"
-                         f", got {x!r}{hint}")
-    return number
-
-
 def _std(owner: str, std: object) -> float:
-    return _finite(owner, "std", std, positive=False)
+    return check_number(owner, "std", std)
 
 
 def _eps(owner: str, eps: object) -> float:
-    return _finite(owner, "eps", eps, positive=True)
+    return check_number(owner, "eps", eps, positive=True)
 
 
 class Embedding(Module):
@@ -68,12 +59,12 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, *, std: float = 1.0,
                  seed: int | random.Random | None = None) -> None:
-        self.num_embeddings = _size("Embedding", "num_embeddings", num_embeddings)
-        self.embedding_dim = _size("Embedding", "embedding_dim", embedding_dim)
-        _check_parameter_count(f"Embedding({num_embeddings}, {embedding_dim})",
+        self.num_embeddings = check_int("Embedding", "num_embeddings", num_embeddings)
+        self.embedding_dim = check_int("Embedding", "embedding_dim", embedding_dim)
+        check_parameter_count(f"Embedding({num_embeddings}, {embedding_dim})",
                                self.num_embeddings * self.embedding_dim)
         self.weight = _gauss_matrix(self.num_embeddings, self.embedding_dim,
-                                    _std("Embedding", std), _rng(seed))
+                                    _std("Embedding", std), make_rng(seed))
 
     def forward(self, index: int) -> list[Value]:
         """Row ``index`` of the table (an int from 0 to ``num_embeddings - 1``).
@@ -84,7 +75,7 @@ class Embedding(Module):
         IndexError: Embedding(3, 2): index 3 is out of range (0 to 2)
         """
         if isinstance(index, bool) or not isinstance(index, numbers.Integral):
-            raise TypeError(f"{self!r} takes one index (an int), got {_describe(index)}")
+            raise TypeError(f"{self!r} takes one index (an int), got {describe(index)}")
         if not 0 <= index < self.num_embeddings:
             raise IndexError(f"{self!r}: index {index} is out of range "
                              f"(0 to {self.num_embeddings - 1})")
@@ -109,11 +100,11 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
                  std: float | None = None, seed: int | random.Random | None = None) -> None:
-        self.in_features = _size("Linear", "in_features", in_features)
-        self.out_features = _size("Linear", "out_features", out_features)
-        _check_parameter_count(f"Linear({in_features}, {out_features})",
+        self.in_features = check_int("Linear", "in_features", in_features)
+        self.out_features = check_int("Linear", "out_features", out_features)
+        check_parameter_count(f"Linear({in_features}, {out_features})",
                                (self.in_features + bool(bias)) * self.out_features)
-        rng = _rng(seed)
+        rng = make_rng(seed)
         if std is None:
             bound = 1.0 / math.sqrt(self.in_features)
             self.weight = [[Value(rng.uniform(-bound, bound)) for _ in range(self.in_features)]
@@ -133,7 +124,7 @@ class Linear(Module):
         ...
         ValueError: Linear takes 2 input(s), got 1
         """
-        x = _inputs(self, x, self.in_features)
+        x = check_sample(type(self).__name__, x, self.in_features)
         if self.bias is None:
             return [autograd.dot(row, x) for row in self.weight]
         return autograd.linear(x, self.weight, self.bias)
@@ -157,7 +148,7 @@ class RMSNorm(Module):
 
     def __init__(self, normalized_shape: int, eps: float = 1e-5,
                  elementwise_affine: bool = True) -> None:
-        self.normalized_shape = _size("RMSNorm", "normalized_shape", normalized_shape)
+        self.normalized_shape = check_int("RMSNorm", "normalized_shape", normalized_shape)
         self.eps = _eps("RMSNorm", eps)
         self.weight = ([Value(1.0) for _ in range(self.normalized_shape)]
                        if elementwise_affine else None)
@@ -168,7 +159,7 @@ class RMSNorm(Module):
         >>> len(RMSNorm(3, elementwise_affine=False)([1.0, 2.0, 3.0]))
         3
         """
-        x = _lift(_inputs(self, x, self.normalized_shape))
+        x = _lift(check_sample(type(self).__name__, x, self.normalized_shape))
         scale = (autograd.dot(x, x) * (1.0 / self.normalized_shape) + self.eps) ** -0.5
         if self.weight is None:
             return [xi * scale for xi in x]
@@ -192,7 +183,7 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape: int, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True) -> None:
-        n = self.normalized_shape = _size("LayerNorm", "normalized_shape", normalized_shape)
+        n = self.normalized_shape = check_int("LayerNorm", "normalized_shape", normalized_shape)
         self.eps = _eps("LayerNorm", eps)
         self.weight = [Value(1.0) for _ in range(n)] if elementwise_affine else None
         self.bias = [Value(0.0) for _ in range(n)] if elementwise_affine and bias else None
@@ -203,7 +194,7 @@ class LayerNorm(Module):
         >>> len(LayerNorm(3)([1.0, 2.0, 4.0]))
         3
         """
-        x = _lift(_inputs(self, x, self.normalized_shape))
+        x = _lift(check_sample(type(self).__name__, x, self.normalized_shape))
         mean = autograd.sum(x) * (1.0 / self.normalized_shape)
         centred = [xi - mean for xi in x]
         scale = (autograd.dot(centred, centred) * (1.0 / self.normalized_shape)
@@ -264,13 +255,13 @@ class CausalSelfAttention(Module):
 
     def __init__(self, n_embd: int, n_head: int, bias: bool = False, *,
                  std: float | None = None, seed: int | random.Random | None = None) -> None:
-        self.n_embd = _size("CausalSelfAttention", "n_embd", n_embd)
-        self.n_head = _size("CausalSelfAttention", "n_head", n_head)
+        self.n_embd = check_int("CausalSelfAttention", "n_embd", n_embd)
+        self.n_head = check_int("CausalSelfAttention", "n_head", n_head)
         if self.n_embd % self.n_head:
             raise ValueError(f"CausalSelfAttention: n_embd ({n_embd}) must be divisible by "
                              f"n_head ({n_head}); each head gets n_embd // n_head elements")
         self.head_dim = self.n_embd // self.n_head
-        rng = _rng(seed)
+        rng = make_rng(seed)
         self.q_proj, self.k_proj, self.v_proj, self.out_proj = (
             Linear(self.n_embd, self.n_embd, bias, std=std, seed=rng) for _ in range(4))
 
@@ -284,8 +275,8 @@ class CausalSelfAttention(Module):
         """
         if not isinstance(cache, KVCache):
             raise TypeError(f"CausalSelfAttention: cache must be a KVCache (one per sequence), "
-                            f"got {_describe(cache)}")
-        x = _lift(_inputs(self, x, self.n_embd))
+                            f"got {describe(cache)}")
+        x = _lift(check_sample(type(self).__name__, x, self.n_embd))
         q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
         cache.keys.append(k)
         cache.values.append(v)
@@ -319,23 +310,24 @@ def sample_from_logits(logits: Sequence[Value | Number], temperature: float = 1.
     ...
     ValueError: sample_from_logits: temperature must be a finite number > 0, got 0 ...
     """
-    temperature = _finite("sample_from_logits", "temperature", temperature, positive=True,
-                          hint=" (for the most likely index, use max(range(len(logits)), key=...))")
+    temperature = check_number(
+        "sample_from_logits", "temperature", temperature, positive=True,
+        hint=" (for the most likely index, use max(range(len(logits)), key=...))")
     if isinstance(logits, (Value, numbers.Number, str)) or not isinstance(logits, Sequence):
         raise TypeError(f"sample_from_logits: logits must be a list of numbers or Values, got "
-                        f"{_describe(logits)}")
+                        f"{describe(logits)}")
     if not logits:
         raise ValueError("sample_from_logits: logits are empty")
     for i, z in enumerate(logits):
         if isinstance(z, bool) or not isinstance(z, (Value, numbers.Real)):
             raise TypeError(f"sample_from_logits: logits must be numbers or Values; logit {i} "
-                            f"is {_describe(z)}")
+                            f"is {describe(z)}")
     scores = [z.data if isinstance(z, Value) else float(z) for z in logits]
     if not all(map(math.isfinite, scores)):
         raise ValueError(f"sample_from_logits: logits must be finite, got {scores}")
     top = max(scores)
     weights = [math.exp((s - top) / temperature) for s in scores]  # the top one's is 1
-    return _rng(rng).choices(range(len(weights)), weights)[0]
+    return make_rng(rng).choices(range(len(weights)), weights)[0]
 
 
 def _lift(x: Sequence[Value | Number]) -> list[Value]:

@@ -1,6 +1,7 @@
 """``train``: full-batch training of a model on a toy dataset, the loop behind the command.
 
-The command itself (``chainrule-train``, or ``python -m nn.train``) lives in ``nn/cli.py``.
+The loop imports nothing of the command. The command (``chainrule-train``, ``python -m nn
+train``, or ``python -m nn.train`` by the lines at the end of this file) lives in ``nn/cli.py``.
 
 Each step builds the graph of the whole batch, backpropagates and updates, with CPython's cycle
 collector paused (``autograd.gc_paused``): the graph has no reference cycles, so the collector
@@ -215,7 +216,7 @@ def _accuracy(outputs: list, labels: list[int]) -> float:
     return hits / len(labels)
 
 
-if __name__ == "__main__":  # python -m nn.train: the command, under the name it was run by
+if __name__ == "__main__":  # python -m nn.train: the command (nn/cli.py), by that name
     from nn.cli import main
 
     sys.exit(main(prog="python -m nn.train"))

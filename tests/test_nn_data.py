@@ -94,7 +94,7 @@ def test_random_state_is_scikit_learns_word_and_seed_its_alias(make):
         make(30, random_state=1, seed=1)
     with pytest.raises(TypeError, match="random_state must be an int"):
         make(30, random_state="7")
-    with pytest.raises(ValueError, match="random_state must be at least 0"):
+    with pytest.raises(ValueError, match="random_state must be an int >= 0"):
         make(30, random_state=-1)
 
 

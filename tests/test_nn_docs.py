@@ -11,15 +11,18 @@ import nn.activations
 import nn.cli
 import nn.corpus
 import nn.gpt
+import nn.gpt_cli
+import nn.module
 import nn.plots
 import nn.sequence
 import nn.serialization
 import nn.train
+import nn.validation
 
 
 def public_names():
     for module in (nn, nn.activations, nn.cli, nn.serialization, nn.train, nn.plots,
-                   nn.sequence, nn.corpus, nn.gpt):
+                   nn.sequence, nn.corpus, nn.gpt, nn.gpt_cli, nn.module, nn.validation):
         names = module.__all__ if hasattr(module, "__all__") else [
             n for n, obj in vars(module).items()
             if not n.startswith("_") and getattr(obj, "__module__", None) == module.__name__]

@@ -6,18 +6,24 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+import nn.gpt
+import nn.gpt_cli
 from autograd import gradcheck
 from benchmarks.gpt import FLOATS, MicroGPT
 from nn import load, save
 from nn.corpus import BigramModel, Vocabulary, load_names, split
-from nn.gpt import GPT, build_parser, generate, held_out_loss, main, train
+from nn.gpt import GPT, generate, held_out_loss, train
+from nn.gpt_cli import build_parser, main
 from tests.conftest import without
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +55,8 @@ def test_without_the_names_package_the_error_names_the_gpt_extra(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["-m", "nn.gpt", *SHORT], [
-    "-c", "import sys; sys.argv[0] = '/venv/bin/chainrule-gpt'; from nn.gpt import main; main()"]])
+    "-c", "import sys; sys.argv[0] = '/venv/bin/chainrule-gpt'; "
+          "from nn.gpt_cli import main; main()"]])
 def test_the_gpt_command_without_numpy_names_the_gpt_extra(tmp_path, command):
     run = subprocess.run([sys.executable, *command], env=without(tmp_path, "numpy"),
                          capture_output=True, text=True)
@@ -229,11 +236,11 @@ def test_the_command_as_a_module_prints_its_report():
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--steps", "0"], "--steps: must be at least 1, got 0"),
+    (["--steps", "0"], "--steps: must be an int >= 1, got 0"),
     (["--temperature", "0"], "--temperature: must be a finite number > 0, got 0"),
     (["--temperature", "nan"], "--temperature: must be a finite number > 0"),
     (["--lr", "-1"], "--lr: must be a finite number > 0"),
-    (["--samples", "x"], "--samples: 'x' is not an integer"),
+    (["--samples", "x"], "--samples: must be an int >= 0, got 'x'"),
 ])
 def test_bad_arguments_exit_2_with_a_message(args, message, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -253,7 +260,7 @@ def test_a_save_path_that_cannot_be_written_is_refused_before_training(tmp_path,
 def test_the_script_and_the_extra_are_declared():
     tomllib = pytest.importorskip("tomllib")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["scripts"]["chainrule-gpt"] == "nn.gpt:main"
+    assert project["scripts"]["chainrule-gpt"] == "nn.gpt_cli:main"
     extras = project["optional-dependencies"]
     assert any(d.startswith("names") for d in extras["gpt"])
     assert "gpt" in extras["test"][0]
@@ -318,3 +325,68 @@ def test_a_checkpoint_of_another_size_gives_a_short_error_that_says_so():
     assert re.search(r"and \d+ more unexpected", message), message
     assert "'wte.weight.0' has 16 value(s) but the parameter has 8" in message
     assert re.search(r"and \d+ more problems", message), message
+
+
+# --- Ctrl-C (issue 20: chainrule-gpt ignored --save on Ctrl-C) ---------------------------------
+
+def interrupted_adam(after: int):
+    """An Adam whose step number ``after + 1`` updates the parameters, then is interrupted."""
+    class Interrupted(nn.gpt.Adam):
+        def step(self):
+            super().step()
+            if self.steps > after:
+                raise KeyboardInterrupt
+
+    return Interrupted
+
+
+def test_an_interrupted_step_is_undone(monkeypatch):
+    vocab = Vocabulary("ab")
+    words = ["ab", "ba", "aab"]
+    three = GPT(len(vocab), seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(three, vocab, words, steps=50, on_step=lambda k, loss: k == 3 and stop())
+    monkeypatch.setattr(nn.gpt, "Adam", interrupted_adam(3))
+    model = GPT(len(vocab), seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, vocab, words, steps=50)
+    assert model.state_dict() == three.state_dict()  # the 4th step's update was put back
+
+
+def stop():
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_saves_the_last_completed_step(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(nn.gpt, "Adam", interrupted_adam(3))
+    path = tmp_path / "gpt.json"
+    assert main([*SHORT, "--steps", "50", "--json", "--save", str(path)]) == 130
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["status"] == "interrupted" and summary["steps_completed"] == 3
+    assert summary["saved"] == str(path)
+    assert main([*SHORT, "--steps", "50", "--save", str(path)]) == 130
+    assert (f"interrupted after 3 of 50 steps; saved the model after step 3 to {path}"
+            in capsys.readouterr().err)
+    monkeypatch.undo()  # the same run, stopped after 3 steps, gives the saved model
+    words = load_names()
+    vocab = Vocabulary.from_words(words)
+    model = GPT(len(vocab), seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, vocab, split(words, 0.1, seed=0)[0], 50,
+              on_step=lambda k, loss: k == 3 and stop())
+    assert load(path) == model.state_dict()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+def test_sigint_exits_130_cleanly_and_saves(tmp_path):
+    saved = tmp_path / "gpt.json"
+    process = subprocess.Popen([sys.executable, "-m", "nn.gpt", "--steps", "100000", "--save",
+                                str(saved)], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    process.stdout.readline()  # the header: training has begun
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "interrupted after" in err and str(saved) in err
+    GPT(27).load_state_dict(load(saved))

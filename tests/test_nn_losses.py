@@ -190,3 +190,53 @@ def test_cross_entropy_with_numpy_arrays():
     assert cross_entropy(np.array([0.5, 1.0]), np.int64(1)).data == \
         cross_entropy(logits[0], 1).data
     assert cross_entropy(logits[0], np.array(1)).data == cross_entropy(logits[0], 1).data
+
+
+# --- an overflow in a hand-written loop hints at the learning rate (issue 20) -----------------
+
+def test_an_overflow_in_a_hand_written_loop_hints_at_the_learning_rate():
+    """The issue's case: plain SGD by hand with too large a step; it printed the 200 numbers of
+    the overflowing node and no hint (the command gave one)."""
+    import nn
+    from nn.validation import OverflowHint
+
+    X, y = nn.make_moons(100, noise=0.1, random_state=0)
+    model = nn.MLP(2, [16, 16, 1], seed=0)
+    with pytest.raises(OverflowHint) as error:
+        for _ in range(100):
+            loss = nn.mse_loss([model(x) for x in X.tolist()], y.tolist())
+            model.zero_grad()
+            loss.backward()
+            for p in model.parameters():
+                p.data -= 10.0 * p.grad
+    text = str(error.value)
+    assert text.endswith("if this happens while training, the learning rate is probably too "
+                         "large")
+    assert text.startswith(("mse_loss: ", "MLP: ")) and len(text) < 300
+    assert isinstance(error.value, OverflowError)
+
+
+def test_a_module_that_overflows_names_itself_and_its_largest_parameter():
+    import nn
+    from nn.validation import OverflowHint
+
+    model = nn.MLP(2, [3, 1], seed=0)
+    model.layers[0].neurons[0].weight[0].data = 1e300
+    with pytest.raises(OverflowHint, match=r"^MLP: .*overflows.*, and its parameters reach "
+                                           r"1e\+300: if this happens while training"):
+        model([1e10, 0.0])
+    head = nn.Linear(2, 2, seed=0)
+    head.weight[1][1].data = -3e307
+    layers = [nn.Linear(2, 2, seed=0), head]
+
+    class Stack(nn.Module):
+        def __init__(self):
+            self.layers = layers
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+    with pytest.raises(OverflowHint, match=r"^Linear: .*parameters reach 3e\+307"):
+        Stack()([1e10, 1e10])  # the innermost module that overflowed says it, once

@@ -90,7 +90,7 @@ def test_embedding_errors():
         emb(1.0)
     with pytest.raises(TypeError, match="one index"):
         emb(True)
-    with pytest.raises(ValueError, match="num_embeddings must be at least 1"):
+    with pytest.raises(ValueError, match="num_embeddings must be an int >= 1"):
         Embedding(0, 2)
     with pytest.raises(TypeError, match="embedding_dim must be an int"):
         Embedding(3, 2.5)
@@ -136,7 +136,7 @@ def test_linear_errors():
         layer([1.0, 2.0, 3.0])
     with pytest.raises(TypeError, match="Linear takes one sample"):
         layer(1.0)
-    with pytest.raises(ValueError, match="out_features must be at least 1"):
+    with pytest.raises(ValueError, match="out_features must be an int >= 1"):
         Linear(2, 0)
     assert repr(Linear(2, 3, bias=False)) == "Linear(2, 3, bias=False)"
 
@@ -184,7 +184,7 @@ def test_norm_errors(norm):
         norm(4, eps=10**400)
     with pytest.raises(ValueError, match="takes 4 input"):
         norm(4)([1.0])
-    with pytest.raises(ValueError, match="normalized_shape must be at least 1"):
+    with pytest.raises(ValueError, match="normalized_shape must be an int >= 1"):
         norm(0)
 
 
@@ -334,7 +334,7 @@ def test_norms_take_pytorchs_argument_names(norm):
     layer = norm(normalized_shape=3, eps=1e-6, elementwise_affine=False)
     assert layer.normalized_shape == 3 and layer.parameters() == []
     assert repr(layer) == f"{norm.__name__}(3, eps=1e-06, elementwise_affine=False)"
-    with pytest.raises(ValueError, match="normalized_shape must be at least 1"):
+    with pytest.raises(ValueError, match="normalized_shape must be an int >= 1"):
         norm(0)
 
 

@@ -320,3 +320,207 @@ def test_numpy_numbers_are_saved_as_plain_numbers(tmp_path):
     assert loaded == {"w": [0.5, 1.5], "n": 3, "b": 2.0} and type(loaded["n"]) is int
     with pytest.raises(ValueError, match=r"state_dict\['x'\] is nan"):
         nn.save({"x": np.float32("nan")}, path)
+
+
+# --- memory, cycles, duplicate keys, full disks (issue 20) ------------------------------------
+
+def json_shapes(n=20_000):
+    """JSON documents built to cost the most memory per byte, each shape of CPython's objects."""
+    return {
+        "empty objects": "[" + ",".join(["{}"] * n) + "]",
+        "empty lists": "[" + ",".join(["[]"] * n) + "]",
+        "nested lists": "[" + ",".join(["[[]]"] * n) + "]",
+        "objects of objects": "{" + ",".join(f'"{i}":{{}}' for i in range(n)) + "}",
+        "one-key objects": "[" + ",".join(['{"a":0}'] * n) + "]",
+        "many keys": "{" + ",".join(f'"{i}":1' for i in range(n)) + "}",
+        "short floats": "[" + ",".join(["0.5"] * n) + "]",
+        "ints": "[" + ",".join(["1000"] * n) + "]",
+        "short strings": "[" + ",".join(['"ab"'] * n) + "]",
+        "astral strings": "[" + ",".join(['"a\U0001F600"'] * n) + "]",
+        "a state dict": json.dumps({"format": FORMAT, "version": VERSION,
+                                    "state_dict": MLP(2, [64, 64, 1], seed=0).state_dict()},
+                                   separators=(",", ":")),  # as save writes it
+    }
+
+
+@pytest.mark.parametrize("shape", sorted(json_shapes()))
+def test_memory_needed_bounds_what_parsing_takes(shape):
+    import tracemalloc
+
+    from nn.serialization import _finite, _unique_keys, memory_needed
+
+    raw = json_shapes()[shape].encode()
+    tracemalloc.start()
+    try:
+        document = json.loads(raw.decode(), parse_float=_finite, object_pairs_hook=_unique_keys)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del document
+    assert peak <= memory_needed(raw) - len(raw)  # the bytes are already held
+    if shape == "a state dict":  # and it is not far above it for the files we write
+        assert memory_needed(raw) < 6 * len(raw)
+
+
+def test_a_file_is_refused_for_the_memory_it_needs_not_only_its_bytes(tmp_path):
+    path = write(tmp_path / "objects.json", b"[" + b"{}," * 300_000 + b"{}]")  # 900 kB
+    with pytest.raises(ValueError, match=r"objects.json is not a chainrule state dict: reading "
+                                         r"it would take about 38\.\d MB of memory .*more "
+                                         r"than max_memory=10,000,000 "):
+        nn.load(path, max_memory=10_000_000)
+    floats = tmp_path / "floats.json"  # the same size in floats fits the same limit
+    nn.save({"w": [0.125] * 150_000}, floats)
+    assert floats.stat().st_size > path.stat().st_size
+    assert nn.load(floats, max_memory=10_000_000) == {"w": [0.125] * 150_000}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux's /proc")
+def test_a_large_file_under_an_address_space_limit_is_refused_at_once(tmp_path):
+    """The issue's case: a 192 MiB file of empty objects under a 3 GB limit (ulimit -v) ended
+    in a bare MemoryError after 16 s; now a ValueError before parsing."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "objects.json"
+    with open(path, "wb") as f:
+        f.write(b"[")
+        f.write(b"{}," * (192 * 2**20 // 3 - 1))
+        f.write(b"{}]")
+    code = ("import resource, sys, time, nn.serialization as s\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (3 * 10**9, resource.RLIM_INFINITY))\n"
+            "start = time.perf_counter()\n"
+            "for limit in (s.MAX_MEMORY, 2**40):\n"
+            "    try:\n"
+            f"        s.load({str(path)!r}, max_memory=limit)\n"
+            "    except ValueError as error:\n"
+            "        print(error)\n"
+            "print(round(time.perf_counter() - start, 1))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    by_limit, by_process, seconds = run.stdout.splitlines()
+    assert "more than max_memory=4,294,967,296" in by_limit
+    assert "more than this process can get now" in by_process and "ulimit -v" in by_process
+    assert float(seconds) < 10
+
+
+def test_running_out_of_memory_while_parsing_is_a_value_error(tmp_path, monkeypatch):
+    import nn.serialization
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    path = tmp_path / "m.json"
+    nn.save({"w": [1.0, 2.0]}, path)
+    monkeypatch.setattr(nn.serialization.json, "loads", exhausted)
+    with pytest.raises(ValueError, match=r"m.json is not a chainrule state dict: the process ran "
+                                         "out of memory while parsing it"):
+        nn.load(path)
+
+
+@pytest.mark.parametrize("data", [
+    b'{"format": "chainrule.state_dict", "version": 1, "state_dict": {"w": 1.0, "w": 2.0}}',
+    b'{"format": "chainrule.state_dict", "format": "x", "version": 1, "state_dict": {}}',
+    b'{"format": "chainrule.state_dict", "version": 1, "state_dict": {"o": [{"w": 1, "w": 2}]}}',
+])
+def test_load_refuses_a_key_given_twice(tmp_path, data):
+    key = "w" if b'"w": 2' in data else "format"
+    with pytest.raises(ValueError, match=f"dup.json is not a chainrule state dict: the key "
+                                         f"'{key}' appears twice in one object"):
+        nn.load(write(tmp_path / "dup.json", data))
+
+
+def test_save_refuses_a_state_dict_that_holds_itself(tmp_path):
+    looped: dict = {"w": [1.0]}
+    looped["self"] = looped
+    listed: list = [1.0]
+    listed.append(listed)
+    for state, place in ((looped, r"\['self'\]"), ({"w": listed}, r"\['w'\]\[1\]")):
+        with pytest.raises(ValueError, match=f"save to .*m.json: state_dict{place} holds itself"):
+            nn.save(state, tmp_path / "m.json")
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_refuses_a_state_dict_nested_too_deeply(tmp_path):
+    from nn.serialization import MAX_DEPTH
+
+    def nested(depth):
+        value: object = 1.0
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    path = tmp_path / "m.json"
+    nn.save({"w": nested(MAX_DEPTH - 1)}, path)  # the deepest allowed: loads back
+    assert nn.load(path) == {"w": nested(MAX_DEPTH - 1)}
+    for depth in (MAX_DEPTH, 100_000):  # used to be a bare RecursionError
+        with pytest.raises(ValueError, match=f"save to .*m.json: the state dict is nested more "
+                                             f"than {MAX_DEPTH} levels deep"):
+            nn.save({"w": nested(depth)}, path)
+
+
+def test_save_refuses_a_mapping_that_gives_a_key_twice(tmp_path):
+    from collections.abc import Mapping
+
+    class Pairs(Mapping):  # a mapping whose items() repeats a key (the last would win)
+        def __init__(self, pairs):
+            self.pairs = pairs
+
+        def __getitem__(self, key):
+            return dict(self.pairs)[key]
+
+        def __iter__(self):
+            return (key for key, _ in self.pairs)
+
+        def __len__(self):
+            return len(self.pairs)
+
+    with pytest.raises(ValueError, match=r"save to .*m.json: state_dict gives the key 'w' twice"):
+        nn.save(Pairs([("w", 1.0), ("w", 2.0)]), tmp_path / "m.json")
+
+
+def test_save_of_a_model_suggests_its_state_dict(tmp_path):
+    model = MLP(2, [4, 1], seed=0)
+    for obj, kind in ((model, "MLP"), (nn.SGD(model.parameters(), lr=0.1), "SGD")):
+        with pytest.raises(TypeError, match=rf"got the {kind} itself; save what its "
+                                            rf"state_dict\(\) returns: nn.save\(model.state_"):
+            nn.save(obj, tmp_path / "m.json")
+
+
+def test_a_full_disk_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    import errno
+
+    path = tmp_path / "m.json"
+    nn.save({"b": 1.0}, path)
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match=rf"cannot save to {path}: No space left on device \(the "
+                                      rf"disk is full: [\d,]+ bytes to write\); the old "
+                                      rf"{path} is unchanged") as error:
+        nn.save({"b": [2.0] * 1000}, path)
+    assert error.value.errno == errno.ENOSPC
+    monkeypatch.undo()
+    assert nn.load(path) == {"b": 1.0} and os.listdir(tmp_path) == ["m.json"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE is POSIX")
+def test_a_file_size_limit_names_the_file(tmp_path):
+    """A real write error from the kernel: ulimit -f (RLIMIT_FSIZE) below the file's size."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "m.json"
+    code = ("import resource, nn\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.RLIM_INFINITY))\n"
+            "try:\n"
+            f"    nn.save({{'w': [0.5] * 1000}}, {str(path)!r})\n"
+            "except OSError as error:\n"
+            "    print(error.errno, error)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("27 [Errno 27] cannot save to ")  # EFBIG
+    assert f"{path}: File too large (a file-size limit, ulimit -f" in run.stdout
+    assert "nothing was written" in run.stdout and os.listdir(tmp_path) == []
