@@ -17,6 +17,7 @@ them. Nothing is downloaded: the driver and the browser are the installed ones.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import io
 import json
 import os
@@ -36,17 +37,26 @@ from notebook_outputs import notebook_paths
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
-                       reason="needs Chromium and its driver: apt-get install chromium "
-                              "chromium-driver (./dev.sh test does it as root)"),
-    pytest.mark.skipif(bool(os.environ.get("CHAINRULE_PURE_PYTHON")),
-                       reason="the browser shows saved outputs, whichever engine runs: "
-                              "tested once, on the run without CHAINRULE_PURE_PYTHON"),
-    pytest.mark.slow,
-]
-selenium = pytest.importorskip("selenium", reason="needs selenium: pip install -e '.[test]'")
-pytest.importorskip("jupyterlab", reason="needs jupyterlab: pip install -e '.[test]'")
+
+
+def _why_not() -> str | None:
+    """Why this machine cannot run the test, or None (checked before any heavy import)."""
+    if os.environ.get("CHAINRULE_PURE_PYTHON"):
+        return ("the browser shows saved outputs, whichever engine runs: tested once, on the "
+                "run without CHAINRULE_PURE_PYTHON")
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        return ("needs Chromium and its driver: apt-get install chromium chromium-driver "
+                "(./dev.sh test does it as root)")
+    for package in ("selenium", "jupyterlab", "PIL"):
+        if importlib.util.find_spec(package) is None:
+            return f"needs {package}: pip install -e '.[test]'"
+    return None
+
+
+if _why_not():
+    pytest.skip(_why_not(), allow_module_level=True)
+pytestmark = pytest.mark.slow
+
 from PIL import Image  # noqa: E402  (matplotlib's dependency, in the test extra)
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import math
 import re
 import shutil
@@ -268,6 +269,12 @@ def test_jupyter_output_carries_svg_png_and_what_it_draws(neuron):
     assert shown["height"] == pytest.approx(height_pt * 96 / 72, abs=1)
     assert colour_type == 3  # gd's palette: a third of the bytes of cairo's true colour
     assert len(png) < 15_000
+    image = pytest.importorskip("PIL.Image").open(io.BytesIO(png)).convert("RGB")
+    assert image.getpixel((1, 1)) == (255, 255, 255)  # white, as the SVG's background
+    colours = {rgb: n for n, rgb in image.getcolors(width * height)}
+    leaf_fill = [n for rgb, n in colours.items()  # gd's palette moves a colour a little
+                 if max(abs(a - b) for a, b in zip(rgb, (0xDB, 0xE8, 0xFB))) <= 3]
+    assert sum(leaf_fill) > width * height / 100  # x, w and b: blue records
 
 
 @needs_dot
