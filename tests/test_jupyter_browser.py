@@ -185,7 +185,7 @@ def open_notebook(browser, name: str) -> None:
         "const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');"
         "return tab && tab.textContent === arguments[0] && panel "
         "&& panel.querySelectorAll('.jp-Cell').length > 0", name),
-        f"JupyterLab to open {name}", timeout=45)
+        f"JupyterLab to open {name}")
 
 
 @pytest.fixture(scope="module")
@@ -230,18 +230,20 @@ def test_every_saved_drawing_shows_in_an_untrusted_notebook(path, lab_page, scre
     browser = lab_page
     saved = saved_drawings(path)
     open_notebook(browser, path.name)
-    def images():
-        return browser.execute_script(IMAGES_JS)
 
-    shown = wait_for(lambda: (lambda found: found if len(found) >= len(saved)
-                              and all(image["complete"] for image in found) else None)(images()),
-                     f"the {len(saved)} saved images of {path.name} to load", seen=images)
+    def loaded() -> list[dict[str, Any]] | None:
+        found = browser.execute_script(IMAGES_JS)
+        return found if len(found) >= len(saved) and all(i["complete"] for i in found) else None
+
+    shown = wait_for(loaded, f"the {len(saved)} saved images of {path.name} to load",
+                     seen=lambda: browser.execute_script(IMAGES_JS))
     assert [image["natural"] for image in shown] == [image["natural"] for image in saved]
     text = browser.execute_script(
         "return [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
         ".jp-OutputArea-output')].map(out => out.innerText).join('\\n')")
     assert "Digraph at 0x" not in text and "<graph of " not in text  # no drawing as its text
-    assert not browser.find_elements(By.CSS_SELECTOR, ".jp-RenderedSVG")  # untrusted: no SVG
+    # trusted, JupyterLab would prefer the SVG; untrusted, it shows none (SVG can run scripts)
+    assert not browser.find_elements(By.CSS_SELECTOR, ".jp-RenderedSVG")
     elements = browser.find_elements(
         By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output img")
     first = True
