@@ -5,7 +5,8 @@ saved drawing must be visible.
 JupyterLab shows no SVG from an untrusted notebook (SVG can carry scripts); it shows PNG. So
 each drawing's output carries both (``autograd.viz``), and this test looks at what the browser
 shows: for each saved drawing, a loaded ``<img>`` of the saved PNG's pixel size, shown at its
-``width``, and a screenshot of it that holds the drawing's colours. The screenshots are kept in
+``width``, and a screenshot of it that holds the drawing's colours. A control: a trusted copy
+of one notebook shows the SVG instead. The screenshots are kept in
 pytest's temporary folder (the path is printed; ``-s`` shows it), or in
 ``$CHAINRULE_SCREENSHOTS`` when set.
 
@@ -88,6 +89,7 @@ def saved_drawings(path: Path) -> list[dict[str, Any]]:
 
 WITH_DRAWINGS = [path for path in notebook_paths()
                  if any(image["drawing"] for image in saved_drawings(path))]
+TRUSTED = "trusted-copy.ipynb"
 
 
 def free_port() -> int:
@@ -109,6 +111,13 @@ def lab(tmp_path_factory):
         ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
         ("JUPYTER_RUNTIME_DIR", "runtime"), ("JUPYTERLAB_SETTINGS_DIR", "settings"),
         ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("IPYTHONDIR", "ipython")]}}
+    # the control: one copy trusted as ./dev.sh lab does it. Trust goes by content, so the copy
+    # differs from the untrusted one by a metadata field
+    trusted = nbformat.read(WITH_DRAWINGS[0], as_version=4)
+    trusted.metadata["chainrule_test"] = "trusted copy"
+    nbformat.write(trusted, root / TRUSTED)
+    subprocess.run([sys.executable, "-m", "jupyter", "trust", TRUSTED], cwd=root, env=env,
+                   check=True, capture_output=True)
     port, token = free_port(), secrets.token_hex(16)
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
@@ -259,3 +268,16 @@ def test_every_saved_drawing_shows_in_an_untrusted_notebook(path, lab_page, scre
             (screenshots / f"{path.stem}.png").write_bytes(browser.get_screenshot_as_png())
             first = False
     (screenshots / f"{path.stem}.json").write_text(json.dumps(shown, indent=1))
+
+
+def test_the_control_a_trusted_copy_shows_svg(lab_page):
+    """The same drawings, trusted: JupyterLab shows their SVG and no PNG. So the test above,
+    which finds no SVG, did look at an untrusted notebook."""
+    browser = lab_page
+    drawings = sum(image["drawing"] for image in saved_drawings(WITH_DRAWINGS[0]))
+    open_notebook(browser, TRUSTED)
+    panel = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+    wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, f"{panel} .jp-RenderedSVG"))
+             == drawings, f"the {drawings} SVG drawings of the trusted copy")
+    assert len(browser.find_elements(By.CSS_SELECTOR, f"{panel} .jp-RenderedImage")) == sum(
+        not image["drawing"] for image in saved_drawings(WITH_DRAWINGS[0]))  # plots only
