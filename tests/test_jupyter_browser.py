@@ -63,7 +63,7 @@ from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
-LEAF_FILL = (0xDB, 0xE8, 0xFB)  # viz's colour for a leaf, in every drawing
+LEAF_FILL = (0xDB, 0xE8, 0xFB)  # viz's colour for a leaf
 OP_FILL = (0xEE, 0xEE, 0xEE)  # and for an op
 
 
@@ -87,8 +87,9 @@ def saved_drawings(path: Path) -> list[dict[str, Any]]:
     return images
 
 
-WITH_DRAWINGS = [path for path in notebook_paths()
-                 if any(image["drawing"] for image in saved_drawings(path))]
+WITH_DRAWINGS = [path for path in notebook_paths() if any(
+    "image/svg+xml" in output.get("data", {})
+    for cell in nbformat.read(path, as_version=4).cells for output in cell.get("outputs", []))]
 TRUSTED = "trusted-copy.ipynb"
 
 
@@ -226,6 +227,13 @@ def colour_share(png: bytes, colour: tuple[int, int, int], tolerance: int = 6) -
     return near / (image.width * image.height)
 
 
+def dark_share(png: bytes) -> float:
+    """The share of a screenshot's pixels dark enough to be text or a line."""
+    image = Image.open(io.BytesIO(png)).convert("L")
+    dark = sum(n for n, level in image.getcolors(256) if level < 100)
+    return dark / (image.width * image.height)
+
+
 IMAGES_JS = """
 return [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output')]
   .flatMap(out => [...out.querySelectorAll('img')].map(img => ({
@@ -262,8 +270,11 @@ def test_every_saved_drawing_shows_in_an_untrusted_notebook(path, lab_page, scre
         assert on_page["shown"] == pytest.approx(min(image["width"], on_page["room"]), abs=2)
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
         picture = element.screenshot_as_png  # what the reader sees of this drawing
-        assert colour_share(picture, LEAF_FILL) > 0.005, f"{path.name}: a drawing shows no leaf"
-        assert colour_share(picture, OP_FILL) > 0.001, f"{path.name}: a drawing shows no op"
+        # a drawing, not a blank or broken image: viz's fills (a leaf's blue, an op's grey),
+        # and dark text and lines
+        fills = colour_share(picture, LEAF_FILL) + colour_share(picture, OP_FILL)
+        assert fills > 0.005, f"{path.name}: a drawing shows neither a leaf nor an op"
+        assert dark_share(picture) > 0.002, f"{path.name}: a drawing shows no text"
         if first:  # the notebook as the reader sees it, at its first drawing
             (screenshots / f"{path.stem}.png").write_bytes(browser.get_screenshot_as_png())
             first = False
