@@ -11,8 +11,8 @@
 #   ./dev.sh bench [ARGS]  the benchmark suite against micrograd (ARGS go to benchmarks.run, e.g.
 #                          --write to update benchmarks/RESULTS.md; --torch first adds PyTorch: the
 #                          pinned CPU build, e.g. PIP_FIND_LINKS=DIR holding its wheel)
-# Installs what each needs: a venv with the package and its extras, and Graphviz's `dot` for the
-# notebooks (with apt-get when run as root; otherwise it says how).
+# Installs what each needs: a venv with the package and its extras, Graphviz's `dot` for the
+# notebooks, and for `test` Chromium (with apt-get when run as root; otherwise it says how).
 set -euo pipefail
 cd "$(dirname "$0")"
 venv=.venv
@@ -55,6 +55,19 @@ need_torch() {  # nn.to_torch's tests: the pinned CPU wheel, from disk only (nev
     return 0
 }
 
+need_browser() {  # tests/test_jupyter_browser.py opens the notebooks in headless Chromium
+    command -v chromedriver >/dev/null && { command -v chromium >/dev/null ||
+        command -v chromium-browser >/dev/null; } && return
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing Chromium (apt-get install chromium chromium-driver) for the browser test" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            chromium chromium-driver >/dev/null
+    else
+        echo "Chromium is missing, so the browser test will be skipped. To run it:" >&2
+        echo "  Debian/Ubuntu: sudo apt-get install chromium chromium-driver" >&2
+    fi
+}
+
 case "${1:-}" in
     demo)
         shift
@@ -66,6 +79,7 @@ case "${1:-}" in
         setup test
         need_torch
         need_dot
+        need_browser
         "$venv/bin/ruff" check .
         "$venv/bin/python" -c 'import autograd as a; print("engine:", a.implementation, a._compiled.reason)'
         "$venv/bin/python" -m pytest "$@"

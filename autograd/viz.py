@@ -1,10 +1,12 @@
 """Draw computation graphs, and replay the backward pass one node at a time.
 
-``draw(root)`` returns a ``graphviz.Digraph``, which Jupyter renders inline as SVG. Each Value is
-a record (its label, ``data`` and ``grad`` to 4 significant digits) and each op a small oval;
-edges follow the data, from inputs to outputs. ``trace_backward(root)`` lists what ``backward()``
-does, node by node, without touching any ``.grad``; ``draw_step`` draws the graph after one of
-those steps.
+``draw(root)`` returns a ``graphviz.Digraph``, which Jupyter shows inline: its output carries the
+drawing as SVG, as PNG (an untrusted notebook shows no SVG, but does show the PNG) and as a line
+of text saying what it draws (``<graph of 9 nodes (6 Values, 3 ops), root y = 0.2891>``). Each
+Value is a record (its label, ``data`` and ``grad`` to 4 significant digits) and each op a small
+oval; edges follow the data, from inputs to outputs. ``trace_backward(root)`` lists what
+``backward()`` does, node by node, without touching any ``.grad``; ``draw_step`` draws the graph
+after one of those steps.
 
 Drawing needs the ``graphviz`` Python package (``pip install chainrule[viz]``), imported only
 when a drawing is made, and rendering needs Graphviz's ``dot`` program; building a graph and
@@ -16,12 +18,17 @@ reading its ``.source`` work without ``dot``.
 >>> y.backward()
 >>> "x | data 2 | grad 4" in draw(y).source
 True
+>>> draw(y)
+<graph of 3 nodes (2 Values, 1 op), root = 4 (from *)>
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import shutil
+import struct
+import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Union
 
@@ -112,7 +119,10 @@ def _digraph_class() -> type[graphviz.Digraph]:
             raise DotNotFoundError(INSTALL_DOT) from error
 
     class Digraph(graphviz.Digraph):
-        """A ``graphviz.Digraph`` whose rendering checks for ``dot`` first."""
+        """A ``graphviz.Digraph`` whose rendering checks for ``dot`` first, and which Jupyter
+        shows as SVG, or as PNG where SVG is not shown (an untrusted notebook)."""
+
+        description = ""  # what it draws, for its text form; set by draw() and draw_step()
 
         def pipe(self, *args: Any, **kwargs: Any) -> Any:
             return _with_dot(super().pipe, *args, **kwargs)
@@ -120,15 +130,97 @@ def _digraph_class() -> type[graphviz.Digraph]:
         def render(self, *args: Any, **kwargs: Any) -> Any:
             return _with_dot(super().render, *args, **kwargs)
 
+        def __repr__(self) -> str:
+            return f"<{self.description}>" if self.description else super().__repr__()
+
         def _repr_mimebundle_(self, include: Any = None, exclude: Any = None,
-                              **kwargs: Any) -> dict[str, Any]:
+                              **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             # Jupyter's display: the install instructions instead of a traceback
             if shutil.which("dot") is None:
-                return {"text/plain": INSTALL_DOT}
-            return super()._repr_mimebundle_(include, exclude, **kwargs)
+                return {"text/plain": INSTALL_DOT}, {}
+            wanted = set(MIME_TYPES if include is None else include) - set(exclude or ())
+            data: dict[str, Any] = {"text/plain": repr(self)} if "text/plain" in wanted else {}
+            metadata: dict[str, Any] = {}
+            if "image/svg+xml" in wanted:
+                data["image/svg+xml"] = self.pipe(format="svg", encoding="utf-8")
+            if "image/png" in wanted:
+                png, width, height = _png(self)
+                data["image/png"] = base64.b64encode(png).decode("ascii")
+                metadata["image/png"] = {"width": width, "height": height}
+            return data, metadata
 
     Digraph.__module__, Digraph.__qualname__ = __name__, "Digraph"
     return Digraph
+
+
+MIME_TYPES = ("image/svg+xml", "image/png", "text/plain")
+"""What a drawing's output in Jupyter carries. A trusted notebook shows the SVG (sharp at any
+zoom); an untrusted one (a notebook opened for the first time, or one whose outputs were not made
+on this machine) shows no SVG, for SVG can carry scripts, but shows the PNG; a terminal, the
+text."""
+
+PNG_DPI = 144
+"""The PNG's resolution: 1.5 pixels per pixel of the drawing as shown (96 dpi), so that it stays
+crisp on a high-density screen; its ``width`` metadata shows it at the SVG's size."""
+
+MAX_PNG_PX = 4000
+"""A PNG larger than this on either side is drawn at a lower resolution (a graph near
+``max_nodes``): it is unreadable at any resolution, and would otherwise weigh megabytes."""
+
+PNG_FORMATTER = "gd"
+"""Drawn by cairo (smooth text), written by gd as a PNG of at most 256 colours: a third to a half
+of the size of cairo's own true-colour PNG, which is the fallback for a Graphviz built without
+gd."""
+
+_formatter_works: dict[str, bool] = {}
+
+
+def _png(graph: graphviz.Digraph) -> tuple[bytes, int, int]:
+    """``graph`` as PNG bytes, with the width and height (CSS pixels) at which to show it."""
+    dpi = PNG_DPI
+    for _ in range(2):  # pixels scale with dpi: one lower dpi brings a large drawing in bounds
+        copy = graph.copy()  # dpi scales the SVG too: set it on a copy only
+        copy.graph_attr["dpi"] = f"{dpi:g}"
+        png = _pipe_png(copy)
+        width, height = struct.unpack(">II", png[16:24])  # PNG's header: its IHDR chunk first
+        if max(width, height) <= MAX_PNG_PX:
+            break
+        dpi = dpi * MAX_PNG_PX / max(width, height) * 0.99
+    return png, round(width * 96 / dpi), round(height * 96 / dpi)
+
+
+def _pipe_png(graph: graphviz.Digraph) -> bytes:
+    """PNG bytes through ``PNG_FORMATTER`` where this Graphviz has it, else cairo's own."""
+    import graphviz
+
+    if _formatter_works.get(PNG_FORMATTER, True):
+        try:
+            png = graph.pipe(format="png", renderer="cairo", formatter=PNG_FORMATTER,
+                             quiet=True)  # dot's "not recognized" is handled here
+            _formatter_works[PNG_FORMATTER] = True
+            return _white_background(png)
+        except graphviz.CalledProcessError as error:
+            if "not recognized" not in str(error.stderr):
+                raise
+            _formatter_works[PNG_FORMATTER] = False  # ask once per process
+    return graph.pipe(format="png")
+
+
+def _white_background(png: bytes) -> bytes:
+    """``png`` with the near-white colours of its palette made white: gd's palette turns the
+    white background into (252, 254, 252), a tinted box on a white page."""
+    chunks, at = [png[:8]], 8  # the signature, then chunks: length, type, data, CRC
+    while at < len(png):
+        length = int.from_bytes(png[at:at + 4], "big")
+        kind, data = png[at + 4:at + 8], png[at + 8:at + 8 + length]
+        if kind == b"PLTE":
+            data = b"".join(b"\xff\xff\xff" if min(data[i:i + 3]) >= 250 else data[i:i + 3]
+                            for i in range(0, len(data), 3))
+            chunks.append(png[at:at + 8] + data + struct.pack(">I", zlib.crc32(kind + data)))
+        else:
+            chunks.append(png[at:at + 12 + length])
+        at += 12 + length
+    return b"".join(chunks)
 
 
 # --- drawing ------------------------------------------------------------------------------------
@@ -212,8 +304,10 @@ def _draw(root: Value, rankdir: str, max_nodes: int, highlight: Iterable[Value],
                    "labelfontsize": "8", "labelfontcolor": "#777777", "labeldistance": "1.4"},
     )
     horizontal = rankdir in ("LR", "RL")  # records lay their fields across the rank direction
+    drawn = {"record": 0, "op": 0}
 
     def record(node_id: str, name: str, data: float, grad: float | None, style: dict) -> None:
+        drawn["record"] += 1
         numbers = f"data {_fmt(data)}" + ("" if grad is None else f" | grad {_fmt(grad)}")
         # narrow records: left to right, the fields stacked (name, data, grad); top to bottom,
         # the name beside data and grad, stacked (braces turn a record's fields by 90°)
@@ -238,11 +332,13 @@ def _draw(root: Value, rankdir: str, max_nodes: int, highlight: Iterable[Value],
             graph.node(op_id, _escape(AFFINE.name), **_OP)
             graph.edge(op_id, op_id + "_z")
             graph.node(op_id + "_act", _escape(activation.name), **_OP)
+            drawn["op"] += 2
             graph.edge(op_id + "_z", op_id + "_act")
             graph.edge(op_id + "_act", ids[node], weight="10")
         else:
             graph.node(op_id, _escape(node.op), **_OP)
             graph.edge(op_id, ids[node], weight="10")  # heavy: the op sits in line with it
+            drawn["op"] += 1
         input_names = _input_names(node)
         order = sorted(range(len(node.parents)), key=lambda i: node.parents[i] not in main_line)
         for i in order:  # the path's edge first: Graphviz then keeps the side inputs on one side
@@ -255,7 +351,19 @@ def _draw(root: Value, rankdir: str, max_nodes: int, highlight: Iterable[Value],
             if parent in main_line:
                 attrs["weight"] = "10"  # the path drawn straight, its side inputs around it
             graph.edge(ids[parent], op_id, **attrs)
+    graph.description = _describe(drawn["record"], drawn["op"], names.get(root, root.label), root)
     return graph
+
+
+def _describe(values: int, ops: int, name: str, root: Value) -> str:
+    """A drawing's text form: ``graph of 9 nodes (6 Values, 3 ops), root y = 0.2891``."""
+    def count(n: int, noun: str) -> str:
+        return f"{n} {noun}{'' if n == 1 else 's'}"
+
+    made_by = "" if root.is_leaf else f" (from {root.op})"
+    return (f"graph of {count(values + ops, 'node')} ({count(values, 'Value')}, "
+            f"{count(ops, 'op')}), root {name + ' ' if name else ''}= {_fmt(root.data)}"
+            + ("" if name else made_by))
 
 
 def _all_nodes(root: Value) -> list[Value]:
@@ -455,6 +563,9 @@ def draw_step(root: Value, steps: Sequence[BackwardStep], k: int, rankdir: str =
             grads[edge.parent] = edge.total
     labels = {(current.node, i): f"local {_fmt(edge.local)}"
               for i, edge in enumerate(current.edges)}
-    return _draw(root, rankdir, max_nodes, [current.node],
-                 grad_of=lambda node: grads.get(node, 0.0), edge_labels=labels, params=params,
-                 paths_from=paths_from, size=size)
+    graph = _draw(root, rankdir, max_nodes, [current.node],
+                  grad_of=lambda node: grads.get(node, 0.0), edge_labels=labels, params=params,
+                  paths_from=paths_from, size=size)
+    graph.description += (f"; backward step {k % len(steps)} of 0..{len(steps) - 1} "
+                           f"highlighted: {_name(current.node)}")
+    return graph

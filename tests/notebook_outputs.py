@@ -7,15 +7,17 @@ notebook, save its new outputs with ``./dev.sh notebooks`` (``python -m tests.no
 --write [NOTEBOOK ...]``).
 
 What is compared: the text a cell prints or returns (with times such as ``1.23 s`` and object
-addresses masked), which kinds of output each cell shows (a PNG plot, an SVG drawing), and the
-text inside each SVG drawing. Pixels are not compared: they change with matplotlib's and
-Graphviz's versions, not with the notebook. Output on stderr (warnings, "building the font
-cache") is neither kept nor compared.
+addresses masked), which kinds of output each cell shows (a PNG plot; a drawing as SVG, PNG and
+text), and the text inside each SVG drawing; a drawing's PNG is checked to be its SVG's layout at
+``autograd.viz.PNG_DPI`` (``png_mismatch``). Pixels are not compared: they change with
+matplotlib's, Graphviz's and cairo's versions, not with the notebook. Output on stderr
+(warnings, "building the font cache") is neither kept nor compared.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import re
 import sys
@@ -180,6 +182,49 @@ def drawings(notebook: Any) -> list[Drawing]:
     return found
 
 
+def png_mismatch(output: Any) -> str | None:
+    """What is wrong with the PNG of a drawing's output, or None: it must be there (an untrusted
+    notebook shows no SVG), drawn at ``autograd.viz.PNG_DPI`` from the SVG's layout, and shown
+    (its ``width`` and ``height`` metadata) at the SVG's size. Its pixels are not compared: they
+    change with Graphviz's and cairo's versions.
+
+    >>> svg = '<svg width="300pt" height="60pt" viewBox="0.00 0.00 300.00 60.00"></svg>'
+    >>> png = base64.b64encode(bytes(16) + (600).to_bytes(4, "big") + (120).to_bytes(4, "big"))
+    >>> output = {"data": {"image/svg+xml": svg, "image/png": png.decode()},
+    ...           "metadata": {"image/png": {"width": 400, "height": 80}}}
+    >>> png_mismatch(output) is None  # 300 pt at 144 dpi is 600 px, shown at 400 (96 dpi)
+    True
+    >>> output["metadata"]["image/png"]["width"] = 600
+    >>> png_mismatch(output)
+    'the PNG is 600x120 px, not 300 pt at 144 dpi: 600x120; shown at 600x80, not 400x80 px'
+    """
+    from autograd.viz import PNG_DPI
+
+    data = output.get("data", {})
+    if "image/png" not in data:
+        return "no PNG beside the SVG: an untrusted notebook shows the drawing as text"
+    svg = _text(data["image/svg+xml"])
+    width_pt, height_pt = (float(size) for size in re.search(
+        r'<svg[^>]*\swidth="([\d.]+)pt"[^>]*\sheight="([\d.]+)pt"', svg).groups())
+    png = base64.b64decode(_text(data["image/png"]))
+    got = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    want = round(width_pt * PNG_DPI / 72), round(height_pt * PNG_DPI / 72)
+    shown_meta = output.get("metadata", {}).get("image/png", {})
+    shown = shown_meta.get("width"), shown_meta.get("height")
+    svg_px = round(width_pt * PX_PER_PT), round(height_pt * PX_PER_PT)
+    close = all(isinstance(a, (int, float)) and abs(a - b) <= 1
+                for a, b in [*zip(got, want), *zip(shown, svg_px)])
+    return None if close else (
+        f"the PNG is {got[0]}x{got[1]} px, not {width_pt:g} pt at {PNG_DPI} dpi: "
+        f"{want[0]}x{want[1]}; shown at {shown[0]}x{shown[1]}, not {svg_px[0]}x{svg_px[1]} px")
+
+
+def drawing_pngs(notebook: Any) -> list[tuple[int, str | None]]:
+    """(cell, ``png_mismatch``) for every SVG drawing the notebook shows."""
+    return [(index, png_mismatch(output)) for index, cell in enumerate(notebook.cells)
+            for output in cell.get("outputs", []) if "image/svg+xml" in output.get("data", {})]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.notebook_outputs",
@@ -202,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
             if not drawing.fits:
                 print(f"  cell {drawing.cell}: drawing {drawing.width_px:.0f} px wide, smallest "
                       f"text {drawing.smallest_text_px:.1f} px", file=sys.stderr)
+        for cell, mismatch in drawing_pngs(nbformat.read(path, as_version=4)):
+            if mismatch:
+                print(f"  cell {cell}: {mismatch}", file=sys.stderr)
+                status |= not args.write
     return status
 
 

@@ -7,6 +7,7 @@ editing one, ``./dev.sh notebooks`` saves its new outputs.
 
 from __future__ import annotations
 
+import base64
 import shutil
 
 import nbformat
@@ -15,10 +16,12 @@ from notebook_outputs import (
     MAX_WIDTH_PX,
     MIN_TEXT_PX,
     VARIES,
+    drawing_pngs,
     drawings,
     execute,
     measure,
     notebook_paths,
+    png_mismatch,
     summary,
 )
 
@@ -54,6 +57,28 @@ def test_every_drawing_fits_the_notebook_width(run):
     for drawing in drawings(fresh):
         assert drawing.width_px <= MAX_WIDTH_PX, drawing
         assert drawing.smallest_text_px >= MIN_TEXT_PX, drawing
+
+
+def test_every_drawing_carries_a_png_of_itself(run):
+    """An untrusted notebook (the README's own-environment path) shows a drawing's PNG, not its
+    SVG: both the saved and a fresh run's drawings carry one, the SVG's layout at PNG_DPI."""
+    for notebook in run:
+        for cell, mismatch in drawing_pngs(notebook):
+            assert mismatch is None, f"cell {cell}: {mismatch} (run ./dev.sh notebooks)"
+
+
+def test_a_png_of_another_size_or_none_is_caught():
+    svg = '<svg width="300pt" height="60pt" viewBox="0.00 0.00 300.00 60.00"></svg>'
+
+    def output(width: int, height: int, shown: int) -> dict:
+        png = bytes(16) + width.to_bytes(4, "big") + height.to_bytes(4, "big")
+        return {"data": {"image/svg+xml": svg, "image/png": base64.b64encode(png).decode()},
+                "metadata": {"image/png": {"width": shown, "height": 80}}}
+
+    assert png_mismatch(output(600, 120, 400)) is None  # 300 pt at 144 dpi, shown at 400 px
+    assert "not 300 pt at 144 dpi" in png_mismatch(output(400, 80, 400))
+    assert "shown at 300x80" in png_mismatch(output(600, 120, 300))
+    assert "no PNG" in png_mismatch({"data": {"image/svg+xml": svg}})
 
 
 def test_measure_scales_a_wide_drawing_down():

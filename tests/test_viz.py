@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 import re
 import shutil
+import struct
 import subprocess
 import sys
 
 import pytest
 
 import autograd
-from autograd import Value
+from autograd import Value, viz
 from autograd.viz import DotNotFoundError, draw, draw_step, require_dot, trace_backward
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is missing")
@@ -211,8 +214,8 @@ def test_missing_dot_says_how_to_install_it(no_dot, neuron):
 
 def test_missing_dot_in_jupyter_shows_the_message_not_a_traceback(no_dot, neuron):
     *_, y = neuron
-    bundle = draw(y)._repr_mimebundle_()
-    assert set(bundle) == {"text/plain"}
+    bundle, metadata = draw(y)._repr_mimebundle_()
+    assert set(bundle) == {"text/plain"} and metadata == {}
     assert "brew install graphviz" in bundle["text/plain"]
 
 
@@ -231,8 +234,107 @@ def test_renders_svg(neuron):
     svg = draw(y).pipe(format="svg", encoding="utf-8")
     assert svg.startswith("<?xml") and "<svg" in svg
     assert "data 0.2891" in svg
-    bundle = draw(y)._repr_mimebundle_()
+    bundle, _ = draw(y)._repr_mimebundle_()
     assert "<svg" in bundle["image/svg+xml"]
+
+
+def png_header(png: bytes) -> tuple[int, int, int]:
+    """A PNG's width, height and colour type (2 RGB, 3 a palette, 6 RGBA), from its IHDR chunk."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", png[16:24])
+    return width, height, png[25]
+
+
+def svg_size_pt(svg: str) -> tuple[float, float]:
+    width, height = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg).groups()
+    return float(width), float(height)
+
+
+@needs_dot
+def test_jupyter_output_carries_svg_png_and_what_it_draws(neuron):
+    """An untrusted notebook shows no SVG but shows a PNG; both show the same drawing, the PNG
+    at 1.5 pixels per CSS pixel and shown at the SVG's size."""
+    *_, y = neuron
+    graph = draw(y)
+    bundle, metadata = graph._repr_mimebundle_()
+    assert set(bundle) == {"image/svg+xml", "image/png", "text/plain"}
+    assert bundle["text/plain"] == "<graph of 9 nodes (6 Values, 3 ops), root y = 0.2891>"
+    png = base64.b64decode(bundle["image/png"], validate=True)
+    width, height, colour_type = png_header(png)
+    width_pt, height_pt = svg_size_pt(bundle["image/svg+xml"])
+    assert width == pytest.approx(width_pt * viz.PNG_DPI / 72, abs=1)
+    assert height == pytest.approx(height_pt * viz.PNG_DPI / 72, abs=1)
+    shown = metadata["image/png"]
+    assert shown["width"] == pytest.approx(width_pt * 96 / 72, abs=1)
+    assert shown["height"] == pytest.approx(height_pt * 96 / 72, abs=1)
+    assert colour_type == 3  # gd's palette: a third of the bytes of cairo's true colour
+    assert len(png) < 15_000
+    image = pytest.importorskip("PIL.Image").open(io.BytesIO(png)).convert("RGB")
+    assert image.getpixel((1, 1)) == (255, 255, 255)  # white, as the SVG's background
+    colours = {rgb: n for n, rgb in image.getcolors(width * height)}
+    leaf_fill = [n for rgb, n in colours.items()  # gd's palette moves a colour a little
+                 if max(abs(a - b) for a, b in zip(rgb, (0xDB, 0xE8, 0xFB))) <= 3]
+    assert sum(leaf_fill) > width * height / 100  # x, w and b: blue records
+
+
+@needs_dot
+def test_ipython_displays_the_bundle_with_its_metadata(neuron):
+    """IPython's own formatter, as a kernel runs it: our text, and the PNG's display size."""
+    formatters = pytest.importorskip("IPython.core.formatters")
+    *_, y = neuron
+    data, metadata = formatters.DisplayFormatter().format(draw(y, show_grad=False))
+    assert set(data) == {"image/svg+xml", "image/png", "text/plain"}
+    assert data["text/plain"] == "<graph of 9 nodes (6 Values, 3 ops), root y = 0.2891>"
+    assert " at 0x" not in data["text/plain"]
+    assert set(metadata["image/png"]) == {"width", "height"}
+
+
+@needs_dot
+def test_include_and_exclude_choose_the_forms(neuron):
+    graph = draw(neuron[-1])
+    assert set(graph._repr_mimebundle_(include=["image/png"])[0]) == {"image/png"}
+    data, metadata = graph._repr_mimebundle_(exclude=["image/png"])
+    assert set(data) == {"image/svg+xml", "text/plain"} and metadata == {}
+
+
+@needs_dot
+def test_a_huge_drawing_gets_a_png_of_bounded_size(monkeypatch, neuron):
+    monkeypatch.setattr(viz, "MAX_PNG_PX", 300)
+    graph = draw(neuron[-1])
+    bundle, metadata = graph._repr_mimebundle_()
+    width, height, _ = png_header(base64.b64decode(bundle["image/png"]))
+    assert max(width, height) <= 300 and width > 250  # at a lower resolution, not cropped
+    width_pt, _ = svg_size_pt(bundle["image/svg+xml"])
+    assert metadata["image/png"]["width"] == pytest.approx(width_pt * 96 / 72, abs=2)
+
+
+@needs_dot
+def test_without_the_gd_formatter_the_png_is_cairos_own(monkeypatch, capfd, neuron):
+    """A Graphviz built without gd: once dot says it does not know the format, cairo's PNG."""
+    monkeypatch.setattr(viz, "PNG_FORMATTER", "gdiplus")  # Windows only: unknown to dot here
+    monkeypatch.setattr(viz, "_formatter_works", {})
+    graph = draw(neuron[-1])
+    for _ in range(2):
+        bundle, _ = graph._repr_mimebundle_(include=["image/png"])
+        assert png_header(base64.b64decode(bundle["image/png"]))[2] in (2, 6)  # true colour
+    assert viz._formatter_works == {"gdiplus": False}
+    assert "not recognized" not in capfd.readouterr().err
+
+
+def test_the_text_form_says_what_is_drawn(neuron):
+    x, w, b, y = neuron
+    assert repr(draw(y)) == "<graph of 9 nodes (6 Values, 3 ops), root y = 0.2891>"
+    assert repr(draw(y, paths_from=[b])) == "<graph of 6 nodes (4 Values, 2 ops), root y = 0.2891>"
+    assert repr(draw(y, params={"out": y})).endswith("root out = 0.2891>")
+    assert repr(draw(w * x)) == "<graph of 4 nodes (3 Values, 1 op), root = -1.2 (from *)>"
+    assert repr(draw(Value(2.5))) == "<graph of 1 node (1 Value, 0 ops), root = 2.5>"
+    (fused,) = autograd.linear([x], [[w]], [b], activation="tanh")
+    assert repr(draw(fused)).startswith("<graph of 5 nodes (4 Values, 1 op)")
+    assert repr(draw(fused, expand_fused=True)).startswith("<graph of 7 nodes (5 Values, 2 ops)")
+    steps = trace_backward(y)
+    assert repr(draw_step(y, steps, 1)) == ("<graph of 9 nodes (6 Values, 3 ops), root y = 0.2891; "
+                                            "backward step 1 of 0..2 highlighted: + -0.9>")
+    assert repr(draw_step(y, steps, -1)).endswith("step 2 of 0..2 highlighted: * -1.2>")
 
 
 def test_missing_graphviz_package_says_how_to_install_it(monkeypatch):

@@ -1,0 +1,294 @@
+"""The README's own-environment path in a real browser: JupyterLab on a copy of the notebooks,
+untrusted (no ``jupyter trust``, a fresh Jupyter data folder), opened in headless Chromium; every
+saved drawing must be visible.
+
+JupyterLab shows no SVG from an untrusted notebook (SVG can carry scripts); it shows PNG. So
+each drawing's output carries both (``autograd.viz``), and this test looks at what the browser
+shows: for each saved drawing, a loaded ``<img>`` of the saved PNG's pixel size, shown at its
+``width``, and a screenshot of it that holds the drawing's colours. A control: a trusted copy
+of one notebook shows the SVG instead. The screenshots are kept in
+pytest's temporary folder (the path is printed; ``-s`` shows it), or in
+``$CHAINRULE_SCREENSHOTS`` when set.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (``./dev.sh test`` installs them when run as
+root), ``selenium`` and ``jupyterlab`` (the ``test`` extra); skipped, with the reason, without
+them. Nothing is downloaded: the driver and the browser are the installed ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import io
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from notebook_outputs import notebook_paths
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def _why_not() -> str | None:
+    """Why this machine cannot run the test, or None (checked before any heavy import)."""
+    if os.environ.get("CHAINRULE_PURE_PYTHON"):
+        return ("the browser shows saved outputs, whichever engine runs: tested once, on the "
+                "run without CHAINRULE_PURE_PYTHON")
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        return ("needs Chromium and its driver: apt-get install chromium chromium-driver "
+                "(./dev.sh test does it as root)")
+    for package in ("selenium", "jupyterlab", "PIL"):
+        if importlib.util.find_spec(package) is None:
+            return f"needs {package}: pip install -e '.[test]'"
+    return None
+
+
+if _why_not():
+    pytest.skip(_why_not(), allow_module_level=True)
+pytestmark = pytest.mark.slow
+
+from PIL import Image  # noqa: E402  (matplotlib's dependency, in the test extra)
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+LEAF_FILL = (0xDB, 0xE8, 0xFB)  # viz's colour for a leaf
+OP_FILL = (0xEE, 0xEE, 0xEE)  # and for an op
+
+
+def saved_drawings(path: Path) -> list[dict[str, Any]]:
+    """Each image a notebook's saved outputs show, in order: its PNG's pixel size, the size
+    it is to be shown at, and whether it is a drawing (an output that also carries SVG)."""
+    images = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" not in data and "image/svg+xml" in data:
+                raise AssertionError(f"{path.name}: a drawing saved without a PNG: an untrusted "
+                                     "notebook shows it as text; run ./dev.sh notebooks")
+            if "image/png" in data:
+                png = base64.b64decode(data["image/png"])
+                shown = output.get("metadata", {}).get("image/png", {})
+                images.append({"natural": [int.from_bytes(png[16:20], "big"),
+                                           int.from_bytes(png[20:24], "big")],
+                               "width": shown.get("width"),
+                               "drawing": "image/svg+xml" in data})
+    return images
+
+
+WITH_DRAWINGS = [path for path in notebook_paths() if any(
+    "image/svg+xml" in output.get("data", {})
+    for cell in nbformat.read(path, as_version=4).cells for output in cell.get("outputs", []))]
+TRUSTED = "trusted-copy.ipynb"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab serving a copy of the notebooks on localhost, with Jupyter's own folders
+    fresh (so no trust database from an earlier ``./dev.sh lab`` applies): (url, token)."""
+    home = tmp_path_factory.mktemp("lab")
+    root = home / "notebooks"
+    root.mkdir()
+    for path in notebook_paths():
+        shutil.copy(path, root)
+    env = {**os.environ, **{name: str(home / folder) for name, folder in [
+        ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"), ("JUPYTERLAB_SETTINGS_DIR", "settings"),
+        ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("IPYTHONDIR", "ipython")]}}
+    # the control: the drawings' cells of one notebook (fewer cells: quicker to show), trusted
+    # as ./dev.sh lab does it
+    trusted = nbformat.read(WITH_DRAWINGS[0], as_version=4)
+    trusted.cells = [cell for cell in trusted.cells if any(
+        "image/svg+xml" in output.get("data", {}) for output in cell.get("outputs", []))]
+    nbformat.write(trusted, root / TRUSTED)
+    subprocess.run([sys.executable, "-m", "jupyter", "trust", TRUSTED], cwd=root, env=env,
+                   check=True, capture_output=True)
+    port, token = free_port(), secrets.token_hex(16)
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+               f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")  # as ./dev.sh lab: JupyterLab refuses root without it
+    log = (home / "jupyterlab.log").open("wb")
+    server = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("JupyterLab did not start:\n" +
+                                         (home / "jupyterlab.log").read_text()) from None
+                time.sleep(0.25)
+        yield url, token
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage", "--window-size=1400,1000",
+                 f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    # the installed driver, named: Selenium Manager (which may download one) is not run
+    driver = webdriver.Chrome(options=options,
+                              service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def lab_page(lab, browser):
+    """JupyterLab loaded once in the browser (loading it takes most of the time): the driver."""
+    url, token = lab
+    browser.get(f"{url}/lab?token={token}")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".jp-DirListing-item"),
+             "JupyterLab's file browser")
+    return browser
+
+
+def open_notebook(browser, name: str) -> None:
+    """Open ``name`` as a reader does: a double click in the file browser."""
+    def item():
+        return [item for item in browser.find_elements(By.CSS_SELECTOR, ".jp-DirListing-item")
+                if item.find_element(By.CSS_SELECTOR, ".jp-DirListing-itemText")
+                .get_attribute("textContent") == name
+                and item.is_displayed() and item.size["height"] > 0]  # laid out: clickable
+
+    ActionChains(browser).double_click(wait_for(item, f"{name} in the file browser")[0]).perform()
+    wait_for(lambda: browser.execute_script(
+        "const tab = document.querySelector('.jp-mod-current .lm-TabBar-tabLabel, "
+        ".lm-DockPanel-tabBar .lm-mod-current .lm-TabBar-tabLabel');"
+        "const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');"
+        "return tab && tab.textContent === arguments[0] && panel "
+        "&& panel.querySelectorAll('.jp-Cell').length > 0", name),
+        f"JupyterLab to open {name}")
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("CHAINRULE_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots of the untrusted notebooks in {folder}")
+    return folder
+
+
+def wait_for(condition, what: str, timeout: float = 60.0, seen=None):
+    """``condition()`` once it is true; ``seen()`` says what there was instead."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}" +
+                                 (f"; found {seen()}" if seen else ""))
+        time.sleep(0.2)
+
+
+def colour_share(png: bytes, colour: tuple[int, int, int], tolerance: int = 6) -> float:
+    """The share of a screenshot's pixels within ``tolerance`` of ``colour``."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    counts = image.getcolors(image.width * image.height)
+    near = sum(n for n, rgb in counts if max(abs(a - b) for a, b in zip(rgb, colour)) <= tolerance)
+    return near / (image.width * image.height)
+
+
+def dark_share(png: bytes) -> float:
+    """The share of a screenshot's pixels dark enough to be text or a line."""
+    image = Image.open(io.BytesIO(png)).convert("L")
+    dark = sum(n for n, level in image.getcolors(256) if level < 100)
+    return dark / (image.width * image.height)
+
+
+IMAGES_JS = """
+return [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output')]
+  .flatMap(out => [...out.querySelectorAll('img')].map(img => ({
+    natural: [img.naturalWidth, img.naturalHeight], complete: img.complete,
+    shown: img.getBoundingClientRect().width, room: out.getBoundingClientRect().width})));
+"""
+
+
+@pytest.mark.parametrize("path", WITH_DRAWINGS, ids=lambda path: path.stem)
+def test_every_saved_drawing_shows_in_an_untrusted_notebook(path, lab_page, screenshots):
+    browser = lab_page
+    saved = saved_drawings(path)
+    open_notebook(browser, path.name)
+
+    def loaded() -> list[dict[str, Any]] | None:
+        found = browser.execute_script(IMAGES_JS)
+        return found if len(found) >= len(saved) and all(i["complete"] for i in found) else None
+
+    shown = wait_for(loaded, f"the {len(saved)} saved images of {path.name} to load",
+                     seen=lambda: browser.execute_script(IMAGES_JS))
+    assert [image["natural"] for image in shown] == [image["natural"] for image in saved]
+    text = browser.execute_script(
+        "return [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
+        ".jp-OutputArea-output')].map(out => out.innerText).join('\\n')")
+    assert "Digraph at 0x" not in text and "<graph of " not in text  # no drawing as its text
+    # trusted, JupyterLab would prefer the SVG; untrusted, it shows none (SVG can run scripts)
+    assert not browser.find_elements(By.CSS_SELECTOR, ".jp-RenderedSVG")
+    elements = browser.find_elements(
+        By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output img")
+    first = True
+    for image, on_page, element in zip(saved, shown, elements):
+        if not image["drawing"]:
+            continue  # a matplotlib plot
+        assert on_page["shown"] == pytest.approx(min(image["width"], on_page["room"]), abs=2)
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        picture = element.screenshot_as_png  # what the reader sees of this drawing
+        # a drawing, not a blank or broken image: viz's fills (a leaf's blue, an op's grey),
+        # and dark text and lines
+        fills = colour_share(picture, LEAF_FILL) + colour_share(picture, OP_FILL)
+        assert fills > 0.005, f"{path.name}: a drawing shows neither a leaf nor an op"
+        assert dark_share(picture) > 0.002, f"{path.name}: a drawing shows no text"
+        if first:  # the notebook as the reader sees it, at its first drawing
+            (screenshots / f"{path.stem}.png").write_bytes(browser.get_screenshot_as_png())
+            first = False
+    (screenshots / f"{path.stem}.json").write_text(json.dumps(shown, indent=1))
+
+
+def test_the_control_a_trusted_copy_shows_svg(lab_page):
+    """The same drawings, trusted: JupyterLab shows their SVG and no PNG. So the test above,
+    which finds no SVG, did look at an untrusted notebook."""
+    browser = lab_page
+    drawings = sum(image["drawing"] for image in saved_drawings(WITH_DRAWINGS[0]))
+    open_notebook(browser, TRUSTED)
+    panel = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+    wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, f"{panel} .jp-RenderedSVG"))
+             == drawings, f"the {drawings} SVG drawings of the trusted copy")
+    assert not browser.find_elements(By.CSS_SELECTOR, f"{panel} .jp-RenderedImage")
