@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from autograd import gradcheck
+from autograd._install import install_command
 from benchmarks.gpt import FLOATS, MicroGPT
 from nn import load, save
 from nn.corpus import BigramModel, Vocabulary, load_names, split
@@ -37,7 +38,7 @@ def test_load_names():
 
 
 def test_without_the_names_package_the_error_names_the_gpt_extra(tmp_path):
-    hint = 'part of chainrule\'s [gpt] extra: pip install "chainrule[gpt]"'
+    hint = f"part of chainrule's [gpt] extra: {install_command('gpt')}"
     env = without(tmp_path, "names")
     run = subprocess.run([sys.executable, "-c", "import nn.corpus; nn.corpus.load_names()"],
                          env=env, capture_output=True, text=True)
@@ -55,7 +56,7 @@ def test_the_gpt_command_without_numpy_names_the_gpt_extra(tmp_path, command):
                          capture_output=True, text=True)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert run.stderr.strip() == ("nn needs numpy, part of chainrule's [gpt] extra: "
-                                  'pip install "chainrule[gpt]"')
+                                  f"{install_command('gpt')}")
 
 
 def test_vocabulary():
