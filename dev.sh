@@ -4,6 +4,8 @@
 #   ./dev.sh test [ARGS]   ruff, then every test, doctest and notebook (ARGS go to pytest), run
 #                          twice: on the compiled core, then on the pure-Python reference
 #   ./dev.sh asan [ARGS]   the compiled core built with AddressSanitizer, and its tests (.ci/asan)
+#   ./dev.sh dist [ARGS]  build the sdist and the manylinux wheel, check them, and run the tests
+#                          from the unpacked sdist in a fresh venv (.ci/dist; ARGS go to pytest)
 #   ./dev.sh lab [ARGS]    JupyterLab on notebooks/, with chainrule installed in its kernel
 #   ./dev.sh notebooks     run every notebook and save its outputs in place (the test compares
 #                          a fresh run with the saved outputs, so rerun this after editing one)
@@ -65,6 +67,10 @@ case "${1:-}" in
         setup test
         exec .ci/asan "$@"
         ;;
+    dist)
+        shift
+        exec .ci/dist "$@"
+        ;;
     lab)
         shift
         setup lab
@@ -90,7 +96,7 @@ case "${1:-}" in
         ;;
     *)
         echo "usage: ./dev.sh demo | test [pytest args] | asan [pytest args] | lab [jupyter args] |" \
-             "notebooks | bench [--torch] [args]" >&2
+             "notebooks | bench [--torch] [args] | dist [pytest args]" >&2
         exit 2
         ;;
 esac

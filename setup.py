@@ -186,4 +186,5 @@ class Wheel(bdist_wheel):
         pass  # decided by what build_ext built, after the build
 
 
-setup(ext_modules=[CORE], cmdclass={"build_ext": BuildCore, "bdist_wheel": Wheel})
+if __name__ == "__main__":  # as setuptools runs it; tests/test_packaging.py imports it
+    setup(ext_modules=[CORE], cmdclass={"build_ext": BuildCore, "bdist_wheel": Wheel})

@@ -213,6 +213,25 @@ def test_the_sdist_carries_the_tests_and_builds_a_wheel_without_the_c_source(tmp
     assert not [name for name in members if name.endswith(".c")]
 
 
+@pytest.mark.parametrize(("implementation", "gil_disabled", "expected"), [
+    ("cpython", None, None), ("cpython", 0, None),
+    ("cpython", 1, "free-threaded CPython"), ("pypy", None, "not CPython"),
+    ("graalpy", None, "not CPython")])
+def test_setup_builds_the_core_only_on_cpython_with_the_gil(monkeypatch, implementation,
+                                                            gil_disabled, expected):
+    import runpy
+    import types
+
+    setup = runpy.run_path(str(ROOT / "setup.py"), run_name="setup_under_test")
+    monkeypatch.setattr(sys, "implementation", types.SimpleNamespace(name=implementation))
+    monkeypatch.setattr(sysconfig, "get_config_var",
+                        lambda name: gil_disabled if name == "Py_GIL_DISABLED" else None)
+    found = setup["unsupported"]()
+    assert (found and found[0]) == expected
+    if found:
+        assert found[1].startswith(implementation if expected == "not CPython" else "3.")
+
+
 # --- the reason and the hints, from records and origins made here ------------------------
 
 
