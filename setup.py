@@ -25,6 +25,7 @@ from typing import Iterator
 from setuptools import Extension, setup
 from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_ext import build_ext
+from setuptools.errors import PlatformError
 
 # -ffp-contract=off: no fused multiply-add, so every result rounds exactly as Python's floats do
 FLAGS = [] if sys.platform == "win32" else ["-O2", "-ffp-contract=off", "-std=c11"]
@@ -98,12 +99,15 @@ class BuildCore(build_ext):
         reason = unsupported()
         if reason:
             return {**facts, "why": reason[0], "detail": reason[1]}
-        try:  # distutils itself refuses to go on, e.g. no Visual C++ on Windows
+        try:
             super().run()
             return {**facts, "built": True}
         except Exception as error:  # every failure is recorded, none is fatal
-            return {**facts, **getattr(self, "failure", {"why": "no compiler",
-                                                         "detail": str(error)})}
+            if hasattr(self, "failure"):  # told apart by build_extension
+                return {**facts, **self.failure}
+            # before any compiling: setuptools found no compiler (no Visual C++ on Windows)
+            why = "no compiler" if isinstance(error, PlatformError) else "the build failed"
+            return {**facts, "why": why, "detail": str(error)}
 
     def build_extension(self, ext: Extension) -> None:
         """Compile a probe first, so that a missing compiler or missing headers are told apart
@@ -165,8 +169,6 @@ def tell_the_user(record: dict) -> None:
                f"engine, several times slower; `python -c \"import autograd._compiled as c; "
                f"print(c.reason)\"` says what to do.\n")
     sys.stderr.write(message)
-    if os.environ.get("CHAINRULE_BUILD_QUIET"):
-        return
     try:
         with open("/dev/tty", "w") as terminal:
             terminal.write(message)

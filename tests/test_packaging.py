@@ -35,6 +35,11 @@ needs_setuptools = pytest.mark.skipif(
                     "sys.exit(int(setuptools.__version__.split('.')[0]) < 77)"]).returncode != 0,
     reason="building needs setuptools>=77 here (the test extra installs it)")
 posix_only = pytest.mark.skipif(os.name != "posix", reason="CC=/bin/false and a pty are POSIX's")
+CORE_IS_WANTED = (sys.implementation.name == "cpython"
+                  and not sysconfig.get_config_var("Py_GIL_DISABLED"))
+HAS_A_COMPILER = shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) is not None
+compiles = pytest.mark.skipif(not (CORE_IS_WANTED and HAS_A_COMPILER), reason=(
+    "no compiled core on this interpreter (not CPython, or free-threaded) or no C compiler"))
 
 
 def copy_source(folder: Path) -> Path:
@@ -120,6 +125,7 @@ def pip_on_a_terminal(env: Env, *args: str, **environment: str) -> str:
 @pytest.mark.slow
 @posix_only
 @needs_setuptools
+@compiles
 def test_without_a_compiler_a_pure_wheel_a_visible_warning_and_an_honest_reason(tmp_path):
     source = copy_source(tmp_path / "chainrule")
     env = Env(tmp_path / "env")
@@ -154,6 +160,7 @@ def test_without_a_compiler_a_pure_wheel_a_visible_warning_and_an_honest_reason(
 @pytest.mark.slow
 @posix_only
 @needs_setuptools
+@compiles
 def test_an_error_in_the_c_source_gives_the_build_failed_and_its_first_line(tmp_path):
     source = copy_source(tmp_path / "chainrule")
     core = source / "autograd" / "_core.c"
@@ -204,7 +211,7 @@ def test_the_sdist_carries_the_tests_and_builds_a_wheel_without_the_c_source(tmp
     with zipfile.ZipFile(wheel) as archive:
         members = archive.namelist()
         record = json.loads(archive.read("autograd/_build.json"))
-    if sys.implementation.name == "cpython" and not sysconfig.get_config_var("Py_GIL_DISABLED"):
+    if CORE_IS_WANTED:
         assert record["built"] and "-none-any" not in wheel.name
         assert [name for name in members if name.startswith("autograd/_core.")
                 and not name.endswith(".c")]
