@@ -17,6 +17,7 @@ import sys
 import venv
 import zipfile
 from pathlib import Path
+from types import ModuleType
 
 import numpy
 import pytest
@@ -61,6 +62,18 @@ def wheels(tmp_path_factory) -> dict[str, Path]:
             "autograd": wheel(folder, "autograd", hips), "nn": wheel(folder, "nn", pypi_nn)}
 
 
+def only(folder: Path, *modules: ModuleType) -> Path:
+    """A folder holding links to ``modules`` (and their ``.libs``) and nothing else: a path
+    entry that lends another Python these packages, never this one's chainrule."""
+    folder.mkdir()
+    for module in modules:
+        package = Path(module.__file__).resolve().parent
+        for name in (package.name, f"{package.name}.libs"):
+            if (package.parent / name).exists():
+                (folder / name).symlink_to(package.parent / name, target_is_directory=True)
+    return folder
+
+
 class Env:
     """A throwaway venv; its Python also sees this one's numpy (a .pth line), nothing else."""
 
@@ -68,8 +81,8 @@ class Env:
         venv.create(folder, with_pip=False)
         self.python = str(folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
         purelib = self.run("import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout
-        numpy_folder = Path(numpy.__file__).resolve().parent.parent
-        Path(purelib.strip(), "outer.pth").write_text(f"{numpy_folder}\n")
+        lent = only(folder / "lent", numpy)
+        Path(purelib.strip(), "outer.pth").write_text(f"{lent}\n")
 
     def pip(self, *args: str) -> None:
         subprocess.run([sys.executable, "-m", "pip", "--python", self.python, "--quiet",

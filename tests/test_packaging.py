@@ -56,14 +56,22 @@ def copy_source(folder: Path) -> Path:
 
 
 class Env:
-    """A throwaway venv without pip; its Python also sees this one's site-packages (a .pth
-    line), for setuptools to build with."""
+    """A throwaway venv without pip; its Python also sees this one's setuptools (a .pth line),
+    to build with, and nothing else."""
 
     def __init__(self, folder: Path) -> None:
+        import setuptools
+
         venv.create(folder, with_pip=False)
         self.python = str(folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
         purelib = self.run("import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout
-        Path(purelib.strip(), "outer.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+        lent = folder / "lent"
+        lent.mkdir()
+        package = Path(setuptools.__file__).resolve().parent
+        for name in ("setuptools", "_distutils_hack", "pkg_resources"):
+            if (package.parent / name).exists():
+                (lent / name).symlink_to(package.parent / name, target_is_directory=True)
+        Path(purelib.strip(), "outer.pth").write_text(f"{lent}\n")
 
     def pip(self, *args: str, **environment: str) -> subprocess.CompletedProcess:
         return subprocess.run(
