@@ -14,17 +14,14 @@ True
 from __future__ import annotations
 
 import importlib
-import json
 import os
-import shlex
 import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import unquote, urlparse
 
-PACKAGE = Path(__file__).resolve().parent
-RECORD = PACKAGE / "_build.json"
+# what every `import autograd` pays is only this module's top; the rest imports when asked
+PACKAGE = os.path.dirname(os.path.realpath(__file__))
+RECORD = os.path.join(PACKAGE, "_build.json")
 FORCE = "CHAINRULE_PURE_PYTHON"
 
 
@@ -53,8 +50,11 @@ def build_record() -> dict | None:
     >>> record is None or isinstance(record["built"], bool)
     True
     """
+    import json
+
     try:
-        return json.loads(RECORD.read_text(encoding="utf-8"))
+        with open(RECORD, encoding="utf-8") as file:
+            return json.load(file)
     except (OSError, ValueError):
         return None
 
@@ -71,7 +71,7 @@ def core_reason(error: ImportError | None = None, forced: bool = False) -> str:
     record = build_record()
     if record is None:
         return (f"not built: this autograd ({PACKAGE}) runs from a source folder that no build "
-                f"went through (no {RECORD.name}); build it: {install_command(editable=True)}")
+                f"went through (no _build.json); build it: {install_command(editable=True)}")
     why, detail = record.get("why", ""), record.get("detail", "")
     if record.get("built"):
         return (f"cannot be loaded: the compiled core was built (Python {record.get('python')}) "
@@ -108,8 +108,10 @@ def origin() -> dict[str, str]:
     >>> origin()["kind"] in ("index", "folder", "editable", "vcs", "archive", "source")
     True
     """
+    import json
     from importlib import metadata
 
+    root = os.path.dirname(PACKAGE)
     for distribution in metadata.distributions(name="chainrule"):
         text = distribution.read_text("direct_url.json")
         direct = json.loads(text) if text else {}
@@ -119,7 +121,7 @@ def origin() -> dict[str, str]:
                                                                             direct):
             break
     else:
-        return {"kind": "source", "path": str(PACKAGE.parent)}
+        return {"kind": "source", "path": root}
     if not direct:
         return {"kind": "index", "version": distribution.version}
     url = direct.get("url", "")
@@ -169,21 +171,25 @@ def install_command(extras: str = "", reinstall: bool = False, editable: bool = 
 def _is_this_copy(distribution: Any, direct: dict) -> bool:
     """Whether the installed distribution is the one this ``autograd`` belongs to."""
     if direct.get("dir_info", {}).get("editable"):
-        return _path_of(direct["url"]) == str(PACKAGE.parent)
-    located = Path(str(distribution.locate_file("autograd/__init__.py")))
-    return located.resolve() == PACKAGE / "__init__.py"
+        return _path_of(direct["url"]) == os.path.dirname(PACKAGE)
+    located = os.path.realpath(str(distribution.locate_file("autograd/__init__.py")))
+    return located == os.path.join(PACKAGE, "__init__.py")
 
 
 def _path_of(url: str) -> str:
-    parsed = urlparse(url)
-    path = unquote(parsed.path)
+    """The folder of a ``file://`` URL."""
+    from urllib.parse import unquote, urlparse
+
+    path = unquote(urlparse(url).path)
     if sys.platform == "win32" and path[:1] == "/" and path[2:3] == ":":
         path = path[1:]
-    return str(Path(path).resolve())
+    return os.path.realpath(path)
 
 
 def _quoted(path: str, suffix: str = "") -> str:
     """A shell word: ``"..."`` where that is safe, else ``shlex.quote``."""
+    import shlex
+
     word = path + suffix
     if not any(character in word for character in '"$`\\!'):
         return f'"{word}"' if (suffix or " " in word or "[" in word or "@" in word) else word
