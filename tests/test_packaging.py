@@ -67,10 +67,10 @@ class Env:
         purelib = self.run("import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout
         lent = folder / "lent"
         lent.mkdir()
-        package = Path(setuptools.__file__).resolve().parent
-        for name in ("setuptools", "_distutils_hack", "pkg_resources"):
-            if (package.parent / name).exists():
-                (lent / name).symlink_to(package.parent / name, target_is_directory=True)
+        folder = Path(setuptools.__file__).resolve().parent.parent
+        for path in folder.iterdir():  # its dist-info too: setuptools' commands are entry points
+            if path.name.startswith(("setuptools", "_distutils_hack", "pkg_resources")):
+                (lent / path.name).symlink_to(path, target_is_directory=path.is_dir())
         Path(purelib.strip(), "outer.pth").write_text(f"{lent}\n")
 
     def pip(self, *args: str, **environment: str) -> subprocess.CompletedProcess:
