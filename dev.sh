@@ -4,6 +4,8 @@
 #   ./dev.sh test [ARGS]   ruff, then every test, doctest and notebook (ARGS go to pytest), run
 #                          twice: on the compiled core, then on the pure-Python reference
 #   ./dev.sh asan [ARGS]   the compiled core built with AddressSanitizer, and its tests (.ci/asan)
+#   ./dev.sh dist [ARGS]  build the sdist and the manylinux wheel, check them, and run the tests
+#                          from the unpacked sdist in a fresh venv (.ci/dist; ARGS go to pytest)
 #   ./dev.sh lab [ARGS]    JupyterLab on notebooks/, with chainrule installed in its kernel
 #   ./dev.sh docs [ARGS]   the reference site into results/site (docs/build_site.py; ARGS go to it)
 #   ./dev.sh notebooks     run every notebook and save its outputs in place (the test compares
@@ -91,6 +93,10 @@ case "${1:-}" in
         setup test
         exec .ci/asan "$@"
         ;;
+    dist)
+        shift
+        exec .ci/dist "$@"
+        ;;
     lab)
         shift
         setup lab
@@ -121,7 +127,7 @@ case "${1:-}" in
         ;;
     *)
         echo "usage: ./dev.sh demo | test [pytest args] | asan [pytest args] | lab [jupyter args] |" \
-             "docs | notebooks | bench [--torch] [args]" >&2
+             "docs | notebooks | bench [--torch] [args] | dist [pytest args]" >&2
         exit 2
         ;;
 esac

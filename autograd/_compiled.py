@@ -17,28 +17,15 @@ True
 
 from __future__ import annotations
 
-import importlib
-import os
 import sys
 import threading
 from typing import Any, Sequence
 
-from autograd import ops
+from autograd import _install, ops
 
-core: Any = None
-reason = ""
-if os.environ.get("CHAINRULE_PURE_PYTHON", "") not in ("", "0"):
-    reason = "CHAINRULE_PURE_PYTHON is set"
-else:
-    try:
-        core = importlib.import_module("autograd._core")
-    except ModuleNotFoundError as error:  # installed without a compiler: the reference runs
-        if error.name != "autograd._core":
-            raise
-        reason = ("the compiled core is not built: no C compiler or Python headers when chainrule "
-                  "was installed (install them and reinstall: pip install -e .)")
-    except ImportError as error:  # built, but not loadable here (another Python's build?)
-        reason = f"the compiled core cannot be loaded: {error}"
+core: Any
+reason: str  # why the core does not run, with advice for this install ("" when it runs)
+core, reason = _install.load_core()
 
 implementation = "python" if core is None else "compiled"
 """``"compiled"`` when the C core runs, ``"python"`` for the reference (``reason`` says why)."""

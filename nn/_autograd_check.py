@@ -1,4 +1,5 @@
-"""Make sure ``autograd`` is chainrule's engine, not HIPS autograd, which has the same name.
+"""Make sure ``autograd`` and ``nn`` are chainrule's, not HIPS autograd or PyPI's ``nn``, which
+have the same names.
 
 chainrule's engine is the package ``autograd``, and so is HIPS autograd (pip's ``autograd``), a
 different library. Installed into one environment, the two share one folder, and whichever was
@@ -6,6 +7,12 @@ installed last owns ``autograd/__init__.py``: ``from autograd import Value`` the
 bare ``ImportError`` (HIPS installed last), or HIPS's users silently get chainrule (chainrule
 installed last). ``import nn`` — and so the training command and the notebooks — runs this check
 first (importing this module runs it), and says which packages clash and how to fix it.
+
+PyPI's ``nn`` (a Keras wrapper) is also a top-level package ``nn``. Installed after chainrule,
+it owns ``nn/__init__.py``: ``import nn`` then runs its code, not chainrule's (it fails on
+tensorflow), so nothing of chainrule's can speak — the README says what to do. Installed
+before chainrule, chainrule's files replace its ``__init__.py``: chainrule works, it does not,
+and ``import nn`` warns, naming it and the fix.
 """
 
 from __future__ import annotations
@@ -14,9 +21,29 @@ import glob
 import os
 import warnings
 
-FIX = ("Fix: keep HIPS autograd and chainrule in separate virtual environments. Here: "
-       "`pip uninstall autograd`, then reinstall chainrule the way you installed it, with "
-       "--force-reinstall (from a clone: `pip install --force-reinstall --no-deps .`).")
+PYPI_NN = "PyPI's nn"
+
+
+def fix(other: str, package: str) -> str:
+    """How to undo the clash with the distribution ``other`` over ``package``."""
+    return (f"Fix: keep {other} and chainrule in separate virtual environments. Here: "
+            f"`pip uninstall {package}`, then reinstall chainrule the way you installed it: "
+            f"`{_reinstall_command()}`.")
+
+
+def _reinstall_command() -> str:
+    """autograd._install's command, loaded from its file: ``autograd`` itself may be another
+    package here."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "autograd", "_install.py")
+    spec = importlib.util.spec_from_file_location("_chainrule_install", path)
+    if spec is None or spec.loader is None or not os.path.exists(path):
+        return "pip install --force-reinstall --no-deps <how you installed chainrule>"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.install_command(reinstall=True)
 
 
 def check_autograd() -> None:
@@ -39,7 +66,26 @@ def check_autograd() -> None:
         warnings.warn(
             f"HIPS autograd ({os.path.basename(hips[0])}) is installed in {folder} next to "
             f"chainrule, and both use the package name 'autograd': chainrule's files replaced "
-            f"HIPS's autograd/__init__.py, so chainrule works but HIPS autograd does not. {FIX}",
+            f"HIPS's autograd/__init__.py, so chainrule works but HIPS autograd does not. "
+            f"{fix('HIPS autograd', 'autograd')}",
+            stacklevel=2)
+
+
+def check_nn() -> None:
+    """Warn when PyPI's ``nn`` is installed in the folder of chainrule's ``nn``: chainrule's
+    files replaced its ``nn/__init__.py`` (chainrule installed last), so it is broken.
+
+    >>> check_nn()  # chainrule's nn alone: nothing to say
+    """
+    folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    other = glob.glob(os.path.join(glob.escape(folder), "nn-*.dist-info")) + glob.glob(
+        os.path.join(glob.escape(folder), "nn-*.egg-info"))
+    if other:
+        warnings.warn(
+            f"PyPI's nn ({os.path.basename(other[0])}) is installed in {folder} next to "
+            f"chainrule, and both use the package name 'nn': chainrule's files replaced its "
+            f"nn/__init__.py, so chainrule's nn works but that nn does not. "
+            f"{fix(PYPI_NN, 'nn')}",
             stacklevel=2)
 
 
@@ -55,7 +101,7 @@ def _clash_message(found: object) -> str:
     installed = ", ".join(f"{name} {version}" for name, version in sorted(owners.items()))
     return (f"`import autograd` found {where or 'a package'}, which is not chainrule's engine: "
             f"{what}. chainrule's nn needs chainrule's autograd. Distributions installed here "
-            f"that provide 'autograd': {installed or 'none'}. {FIX}")
+            f"that provide 'autograd': {installed or 'none'}. {fix('HIPS autograd', 'autograd')}")
 
 
 def _distributions_of(package: str) -> dict[str, str]:
@@ -73,3 +119,4 @@ def _distributions_of(package: str) -> dict[str, str]:
 
 
 check_autograd()  # on import: ``import nn`` imports this module before anything that needs autograd
+check_nn()

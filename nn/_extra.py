@@ -26,8 +26,10 @@ def require(module: str, needed_by: str, extra: str = "nn") -> ModuleType:
             raise  # the package is there but broken: its own error says more
         if _running_the_gpt_command():
             extra = "gpt"  # it includes [nn]: one install for everything the command needs
+        from autograd._install import install_command
+
         message = (f"{needed_by} needs {error.name}, part of chainrule's [{extra}] extra: "
-                   f'pip install "chainrule[{extra}]"')
+                   f"{install_command(extra)}")
         if _running_a_command():
             raise SystemExit(message) from None
         raise ModuleNotFoundError(message, name=error.name) from None

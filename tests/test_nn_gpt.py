@@ -19,6 +19,7 @@ import pytest
 import nn.gpt
 import nn.gpt_cli
 from autograd import gradcheck
+from autograd._install import install_command
 from benchmarks.gpt import FLOATS, MicroGPT
 from nn import load, save
 from nn.corpus import BigramModel, Vocabulary, load_names, split
@@ -43,7 +44,7 @@ def test_load_names():
 
 
 def test_without_the_names_package_the_error_names_the_gpt_extra(tmp_path):
-    hint = 'part of chainrule\'s [gpt] extra: pip install "chainrule[gpt]"'
+    hint = f"part of chainrule's [gpt] extra: {install_command('gpt')}"
     env = without(tmp_path, "names")
     run = subprocess.run([sys.executable, "-c", "import nn.corpus; nn.corpus.load_names()"],
                          env=env, capture_output=True, text=True)
@@ -62,7 +63,7 @@ def test_the_gpt_command_without_numpy_names_the_gpt_extra(tmp_path, command):
                          capture_output=True, text=True)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert run.stderr.strip() == ("nn needs numpy, part of chainrule's [gpt] extra: "
-                                  'pip install "chainrule[gpt]"')
+                                  f"{install_command('gpt')}")
 
 
 def test_vocabulary():

@@ -17,6 +17,7 @@ import pytest
 import nn
 import nn.cli
 import nn.train
+from autograd._install import install_command
 from nn import MLP, SGD
 from nn.cli import main
 from nn.train import History, TrainingDiverged, train
@@ -315,7 +316,7 @@ def test_the_script_entry_point_is_the_cli():
     assert (module, function) == ("nn.cli", "main")
 
 
-HINT = 'pip install "chainrule[nn]"'
+HINT = install_command("nn")  # as chainrule was installed: 'pip install "chainrule[nn]"' from PyPI
 
 
 def test_import_nn_without_numpy_gives_the_install_hint(tmp_path):
