@@ -4,7 +4,7 @@
 #   ./dev.sh test [ARGS]   ruff, then every test, doctest and notebook (ARGS go to pytest), run
 #                          twice: on the compiled core, then on the pure-Python reference
 #   ./dev.sh asan [ARGS]   the compiled core built with AddressSanitizer, and its tests (.ci/asan)
-#   ./dev.sh dist [ARGS]  build the sdist and the manylinux wheel, check them, and run the tests
+#   ./dev.sh dist [ARGS]   build the sdist and the manylinux wheel, check them, and run the tests
 #                          from the unpacked sdist in a fresh venv (.ci/dist; ARGS go to pytest)
 #   ./dev.sh lab [ARGS]    JupyterLab on notebooks/, with chainrule installed in its kernel
 #   ./dev.sh docs [ARGS]   the reference site into results/site (docs/build_site.py; ARGS go to it)
