@@ -48,9 +48,14 @@ def install(value_class: type) -> None:
     alone = _unlink([value_class(0.0)], 0)
 
     def __del__(self: Any) -> None:
-        if self._prev:
-            stack = list(self._prev)
+        try:
+            prev = self._prev
+        except AttributeError:  # __init__ raised before it set the parents
+            return
+        if prev:
             self._prev = ()
+            stack = list(prev)
+            del prev  # the tuple would hold the parents: none would be alone
             _unlink(stack, alone)
 
     value_class.__del__ = __del__  # type: ignore[attr-defined]

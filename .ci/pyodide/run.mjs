@@ -1,8 +1,7 @@
 // Runs chainrule's tests on Pyodide (CPython compiled to WebAssembly) under Node, offline.
 //   node run.mjs PYODIDE_DIR REPO WHEELS_DIR RESULT_JSON [pytest args...]
 // PYODIDE_DIR: an installed npm `pyodide` package (node_modules/pyodide-314, ...); REPO: the
-// chainrule tree, whose autograd/, nn/, benchmarks/, tests/, pyproject.toml are copied into
-// Pyodide's in-memory file system; WHEELS_DIR: pure-Python wheels (pytest and what the tests
+// chainrule tree, copied into Pyodide's in-memory file system (without .git, venvs, builds); WHEELS_DIR: pure-Python wheels (pytest and what the tests
 // import), unpacked into its site-packages. The conftest writes the counts to RESULT_JSON.
 // With `-c CODE` instead of pytest args, runs CODE (for probes) and prints what it prints.
 import fs from "node:fs";
@@ -15,21 +14,18 @@ const pyodide = await loadPyodide({ indexURL: pyodideDir + "/", stdout: (s) => c
                                     stderr: (s) => console.error(s) });
 const home = "/home/pyodide/chainrule";
 
+const skip = new Set([".git", ".venv", "node_modules", "build", "dist", "results", "__pycache__",
+                      ".pytest_cache", ".ruff_cache", ".hypothesis", ".ipynb_checkpoints"]);
 function copyTree(from, to) {
   pyodide.FS.mkdirTree(to);
   for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
-    if (entry.name === "__pycache__" || entry.name.endsWith(".so")) continue;
+    if (skip.has(entry.name) || entry.name.endsWith(".so") || entry.isSymbolicLink()) continue;
     const source = path.join(from, entry.name);
     if (entry.isDirectory()) copyTree(source, `${to}/${entry.name}`);
     else pyodide.FS.writeFile(`${to}/${entry.name}`, fs.readFileSync(source));
   }
 }
-for (const part of ["autograd", "nn", "benchmarks", "tests", "notebooks"]) {
-  if (fs.existsSync(path.join(repo, part))) copyTree(path.join(repo, part), `${home}/${part}`);
-}
-for (const file of ["pyproject.toml", "README.md"]) {
-  pyodide.FS.writeFile(`${home}/${file}`, fs.readFileSync(path.join(repo, file)));
-}
+copyTree(repo, home);
 pyodide.FS.mkdirTree("/tmp/wheels");
 for (const name of fs.readdirSync(wheels).filter((n) => n.endsWith(".whl"))) {
   pyodide.FS.writeFile(`/tmp/wheels/${name}`, fs.readFileSync(path.join(wheels, name)));
