@@ -4,8 +4,9 @@
 #   ./dev.sh test [ARGS]   ruff, then every test, doctest and notebook (ARGS go to pytest), run
 #                          twice: on the compiled core, then on the pure-Python reference
 #   ./dev.sh asan [ARGS]   the compiled core built with AddressSanitizer, and its tests (.ci/asan)
-#   ./dev.sh matrix        the suite on every CPython within reach (the host's; 3.13, 3.14, 3.15 in
-#                          a cached Debian testing root) on both engines, and on Pyodide (.ci/matrix)
+#   ./dev.sh matrix        the suite on every CPython within reach (the host's; 3.13, 3.14, 3.15
+#                          in a cached Debian testing root) on both engines, and on Pyodide
+#                          (.ci/matrix; docs/versions.md)
 #   ./dev.sh lab [ARGS]    JupyterLab on notebooks/, with chainrule installed in its kernel
 #   ./dev.sh notebooks     run every notebook and save its outputs in place (the test compares
 #                          a fresh run with the saved outputs, so rerun this after editing one)
