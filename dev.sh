@@ -6,6 +6,9 @@
 #   ./dev.sh asan [ARGS]   the compiled core built with AddressSanitizer, and its tests (.ci/asan)
 #   ./dev.sh dist [ARGS]   build the sdist and the manylinux wheel, check them, and run the tests
 #                          from the unpacked sdist in a fresh venv (.ci/dist; ARGS go to pytest)
+#   ./dev.sh matrix        the suite on every CPython within reach (the host's; 3.13, 3.14, 3.15
+#                          in a cached Debian testing root) on both engines, and on Pyodide
+#                          (.ci/matrix; docs/versions.md)
 #   ./dev.sh lab [ARGS]    JupyterLab on notebooks/, with chainrule installed in its kernel
 #   ./dev.sh docs [ARGS]   the reference site into results/site (docs/build_site.py; ARGS go to it)
 #   ./dev.sh notebooks     run every notebook and save its outputs in place (the test compares
@@ -21,8 +24,8 @@ venv=.venv
 python=${PYTHON:-python3}
 
 setup() {  # setup EXTRAS: a venv with chainrule[EXTRAS] installed (editable)
-    if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
-        echo "chainrule needs Python >= 3.10 as '$python' (set PYTHON=/path/to/python3)" >&2
+    if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        echo "chainrule needs Python >= 3.11 as '$python' (set PYTHON=/path/to/python3)" >&2
         exit 1
     fi
     [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
@@ -84,9 +87,12 @@ case "${1:-}" in
         need_browser
         "$venv/bin/ruff" check .
         "$venv/bin/python" -c 'import autograd as a; print("engine:", a.implementation, a._compiled.reason)'
-        "$venv/bin/python" -m pytest "$@"
+        # CHAINRULE_MATRIX_RESULTS=DIR: each run's counts also go to DIR (.ci/matrix's table)
+        results=${CHAINRULE_MATRIX_RESULTS:+$CHAINRULE_MATRIX_RESULTS/host}
+        CHAINRULE_MATRIX_RESULT=${results:+$results-compiled.json} "$venv/bin/python" -m pytest "$@"
         echo "--- again on the pure-Python reference (CHAINRULE_PURE_PYTHON=1)"
-        CHAINRULE_PURE_PYTHON=1 exec "$venv/bin/python" -m pytest "$@"
+        CHAINRULE_MATRIX_RESULT=${results:+$results-python.json} CHAINRULE_PURE_PYTHON=1 \
+            exec "$venv/bin/python" -m pytest "$@"
         ;;
     asan)
         shift
@@ -96,6 +102,9 @@ case "${1:-}" in
     dist)
         shift
         exec .ci/dist "$@"
+    matrix)
+        shift
+        exec .ci/matrix "$@"
         ;;
     lab)
         shift
@@ -126,8 +135,8 @@ case "${1:-}" in
         exec "$venv/bin/python" -m benchmarks.run "$@"
         ;;
     *)
-        echo "usage: ./dev.sh demo | test [pytest args] | asan [pytest args] | lab [jupyter args] |" \
-             "docs | notebooks | bench [--torch] [args] | dist [pytest args]" >&2
+        echo "usage: ./dev.sh demo | test [pytest args] | asan [pytest args] | matrix |" \
+             "dist [pytest args] | lab [jupyter args] | docs | notebooks | bench [--torch] [args]" >&2
         exit 2
         ;;
 esac

@@ -12,6 +12,8 @@ The reading path: ``ops.py`` (the op table: forward and local derivatives of eac
 ``autograd.sum`` is the fused sum; ``from autograd import *`` leaves the builtin ``sum`` alone.
 """
 
+import sys
+
 from autograd import _compiled, fused
 from autograd.engine import gc_paused, gradients, topological_order
 from autograd.functional import grad, hessian, jacobian, value_and_grad
@@ -22,6 +24,11 @@ from autograd.ops import OPS, Op
 from autograd.value import Value, apply
 
 sum = fused.sum
+
+if sys.platform == "emscripten":  # Pyodide: free graphs of any depth (see autograd/_deep_free.py)
+    from autograd import _deep_free
+
+    _deep_free.install(_compiled.PythonValue)
 
 implementation = _compiled.implementation
 """Which engine runs: ``"compiled"`` (the C twin, autograd/_core.c) or ``"python"`` (the

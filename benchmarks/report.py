@@ -377,7 +377,7 @@ def machine() -> list[str]:
     if git("status", "--porcelain", "--", "autograd", "nn"):
         commit += " plus uncommitted changes in autograd/ or nn/"
     return [
-        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"- machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
         f"- Python {platform.python_version()} ({platform.python_implementation()}), "
         "default settings, gc on unless a row says otherwise",

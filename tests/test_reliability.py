@@ -11,7 +11,6 @@ import math
 import pickle
 import threading
 
-import numpy as np
 import pytest
 
 import autograd
@@ -208,6 +207,8 @@ def test_a_value_of_a_value_says_what_to_do():
 
 
 def test_numpy_scalars_and_zero_d_arrays_are_numbers():
+    import numpy as np  # here, not at the top: Pyodide has no numpy (conftest.py)
+
     assert Value(np.array(1.5)).data == 1.5
     assert Value(np.float32(2.0)).data == 2.0 and Value(np.int64(3)).data == 3.0
     with pytest.raises(TypeError, match="real number"):
@@ -242,5 +243,7 @@ def test_gradcheck_refuses_a_step_or_tolerance_it_cannot_use(option, bad):
 
 
 def test_gradcheck_takes_numpy_scalars_as_its_step_and_tolerances():
+    import numpy as np
+
     assert gradcheck(lambda x: x * x, [1.0], eps=np.float32(1e-3), atol=np.float32(1e-4),
                      rtol=np.int64(0))
