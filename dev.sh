@@ -102,6 +102,7 @@ case "${1:-}" in
     dist)
         shift
         exec .ci/dist "$@"
+        ;;
     matrix)
         shift
         exec .ci/matrix "$@"
