@@ -83,6 +83,25 @@ def as_float(x: object) -> float:
     return value._as_float(x)
 
 
+def as_number(local: object) -> float:
+    """A first-order rule's derivative as the reference walk reads it, or its error."""
+    from autograd import engine
+
+    return engine._as_number(local)
+
+
+def as_label(label: object) -> str:
+    """A label as the reference's ``Value.label`` takes it, or its error."""
+    from autograd import value
+
+    return value._as_label(label)
+
+
+def reference_method(name: str) -> Any:
+    """The reference ``Value``'s method ``name`` (its TypeError names irregular arguments)."""
+    return getattr(PythonValue, name)
+
+
 def check_value(*args: Any, **kwargs: Any) -> float:
     """``Value(*args, **kwargs)``'s data, or the error of the reference's constructor."""
     return PythonValue(*args, **kwargs).data
@@ -92,13 +111,56 @@ def forward(op: Any, inputs: Sequence[Any]) -> float:
     """The data of ``apply(op, *inputs)``, by the reference's steps (inputs already lifted)."""
     from autograd import value
 
-    if op.arity and len(inputs) != op.arity:
-        python_apply(op, *inputs)  # raises the reference's error
+    if len(inputs) != op.arity or op.layout:
+        op.check_count(len(inputs))  # the reference's error
     datas = [x.data for x in inputs]
     data = op.compute(datas)
     if data - data != 0.0:  # NaN, or an infinity
         value._check_result(op.name, data, datas)
     return data if type(data) is float else value._as_float(data)
+
+
+# The reference walk's errors, for the C walk to raise the same (autograd/engine.py makes them).
+
+RULE_ERRORS = (ArithmeticError, ValueError, TypeError)
+"""The errors of a rule that the walk names after the op and its inputs (engine.walk)."""
+
+
+def rule_error(node: Any, error: Exception) -> Exception:
+    """``backward through <op> at inputs [...]: <error>``, as the reference walk raises it."""
+    from autograd import engine
+
+    return engine._backward_error(node, error)
+
+
+def rule_check(node: Any) -> Exception | None:
+    """The error the reference's first-order rule raises at ``node``, or None."""
+    try:
+        node._op.partials_at(node)
+    except RULE_ERRORS as error:
+        return rule_error(node, error)
+    return None
+
+
+def gradient_error(node: Any, grad: float) -> Exception:
+    """The reference walk's error for a node whose gradient is not finite."""
+    from autograd import engine
+
+    return engine._backward_error(node, engine._not_finite(grad))
+
+
+def leaf_error(leaf: Any, grad: float) -> Exception:
+    """The reference walk's error for a leaf whose gradient is not finite."""
+    from autograd import engine
+
+    return engine._end_error(leaf, grad)
+
+
+def accumulate_error(leaf: Any, grad: float) -> Exception:
+    """The reference's error when a leaf's ``.grad + grad`` overflows."""
+    from autograd import engine
+
+    return engine._accumulate_error(leaf, grad)
 
 
 def backward(root: Any, create_graph: bool) -> None:

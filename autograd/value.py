@@ -32,15 +32,28 @@ class Value:
 
     # Parents are a tuple and the op is a shared record: no closure and no reference back to the
     # node, so a graph has no cycles and frees itself by reference counting.
-    __slots__ = ("data", "grad", "label", "_op", "_prev")
+    __slots__ = ("data", "grad", "_label", "_op", "_prev")
 
     def __init__(self, data: Number, label: str = "") -> None:
         # the checks run only for what is not already a float (not NaN) and a str
         self.data: float = data if type(data) is float and data == data else _as_float(data)
         self.grad: float | Value = 0.0
-        self.label: str = label if type(label) is str else _as_label(label)
+        self._label: str = label if type(label) is str else _as_label(label)
         self._op: Op = LEAF
         self._prev: tuple[Value, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """A name for drawings and reprs (a ``str``: nothing that could point back at a node).
+
+        >>> v = Value(1.0, label="w1"); v.label = "w"; v.label
+        'w'
+        """
+        return self._label
+
+    @label.setter
+    def label(self, label: str) -> None:
+        self._label = label if type(label) is str else _as_label(label)
 
     # --- what a node is -----------------------------------------------------------------------
 
@@ -174,7 +187,7 @@ class Value:
         """max(x, 0). ``Value(-2).relu().data == 0.0``."""
         return apply(ops.RELU, self)
 
-    def leaky_relu(self, slope: float = 0.01) -> Value:
+    def leaky_relu(self, slope: float = ops.LEAKY_SLOPE) -> Value:
         """x if x > 0 else slope * x. ``Value(-2).leaky_relu(0.1).data == -0.2``."""
         return apply(ops.leaky_relu(slope), self)
 
@@ -239,8 +252,8 @@ def apply(op: Op, *inputs: Value | Number) -> Value:
         if not isinstance(x, Value):  # numbers become constant leaves
             parents = tuple([x if isinstance(x, Value) else Value(x) for x in inputs])
             break
-    if op.arity and len(parents) != op.arity:
-        raise TypeError(f"{op.name}: takes {op.arity} inputs, got {len(parents)}")
+    if len(parents) != op.arity or op.layout:
+        op.check_count(len(parents))  # n-ary (arity 0): its layout decides
     data = op.compute_at(parents)
     if data - data != 0.0:  # NaN, or an infinity
         _check_result(op.name, data, [x.data for x in parents])
