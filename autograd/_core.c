@@ -67,10 +67,12 @@ static int fit_kind(int kind, uint32_t n)
 
 /* --- the node -------------------------------------------------------------------------------- */
 
-enum { F_MANY = 1, F_GRAD_VALUE = 2, F_LABEL = 4, F_SEEN = 8, F_DONE = 16, F_GOT = 32 };
-/* F_SEEN, F_DONE: marks of the sort; F_GOT: something was added to the node's sum. All three
- * mean something only while the node belongs to a walk (`walk` below is not 0). */
-#define F_WALK (F_SEEN | F_DONE | F_GOT)
+enum { F_MANY = 1, F_GRAD_VALUE = 2, F_LABEL = 4, F_SEEN = 8, F_DONE = 16, F_GOT = 32,
+       F_SAVED = 64 };
+/* F_SEEN, F_DONE: marks of the sort; F_GOT: something was added to the node's sum; F_SAVED:
+ * its .grad is not +0.0 and waits in the walk's `saved`. They mean something only while the
+ * node belongs to a walk (`walk` below is not 0). */
+#define F_WALK (F_SEEN | F_DONE | F_GOT | F_SAVED)
 
 typedef struct Node {
     PyObject_HEAD
@@ -783,7 +785,8 @@ static int refuse_while_busy(Node *self, const char *what)
     return -1;
 }
 
-static inline double *held_grad(Node *node);
+static double held_grad(Node *node);
+static int set_held_grad(Node *node, double grad);
 
 
 static PyObject *Value_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
@@ -843,7 +846,7 @@ static int set_data(Node *self, PyObject *value, void *closure)
 static PyObject *get_grad(Node *self, void *closure)
 {
     if (self->walk)   /* a walk holds it: its .grad waits in the walk's slot */
-        return PyFloat_FromDouble(*held_grad(self));
+        return PyFloat_FromDouble(held_grad(self));
     if (self->flags & F_GRAD_VALUE)
         return Py_NewRef(self->grad.v);
     return PyFloat_FromDouble(self->grad.f);
@@ -867,8 +870,7 @@ static int set_grad(Node *self, PyObject *value, void *closure)
             grad = PyFloat_AS_DOUBLE(value);
         else if (number_as_double(value, &grad) < 0)
             return -1;
-        *held_grad(self) = grad;
-        return 0;
+        return set_held_grad(self, grad);
     }
     Node *old = (self->flags & F_GRAD_VALUE) ? self->grad.v : NULL;
     if (IS_NODE(value)) {
@@ -1314,21 +1316,22 @@ static PyObject *Value_deepcopy(Node *self, METHOD_ARGS)
 /* The walk keeps its sums outside the nodes, as the reference keeps them in a dict, and writes
  * the nodes' .grad only once it has finished: nobody -- another thread, a user's rule, a
  * signal handler -- sees a partial gradient. While it runs, a node it holds has `walk` set to
- * the walk's number and its grad field holds the index of the node's slot in the walk; the
- * slot keeps the node's .grad meanwhile (`saved`, read and written by the .grad attribute)
- * and the sum being added up (`sums`). A walk that meets a node another walk holds hands the
- * whole backward() to the reference before it has changed anything: its dict of sums does not
- * mind, and it reads and writes .grad through the attribute. */
+ * the walk's number and its grad field holds the index of the node's slot in the walk: the
+ * sum being added up (`sums`) and the node's .grad meanwhile (`saved`, read and written by the
+ * .grad attribute; allocated only for a .grad that is not +0.0, as a fresh graph's are). A walk
+ * that meets a node another walk holds hands the whole backward() to the reference before it
+ * has changed anything: its dict of sums does not mind, and it reads and writes .grad through
+ * the attribute. */
 typedef struct Walk {
     /* one array for two lists: the order from the front (interior nodes, each after its parents,
      * root last) and the depth-first stack from the back (stack entry i is items[cap - 1 - i]);
      * as the sort goes on the stack shrinks while the order grows */
     Node **items;
     Py_ssize_t cap, n_order, top;
-    /* the slots: held[k] is the k-th node the walk took (interior nodes and leaves) */
-    Node **held;
-    double *saved, *sums;
-    Py_ssize_t n_held, cap_held, n_leaves;
+    double *sums, *saved;                /* by slot; saved may be NULL (every .grad was +0.0) */
+    Py_ssize_t n_slots, cap_slots;
+    Node **leaves;                       /* the leaves the walk holds */
+    Py_ssize_t n_leaves, cap_leaves;
     Node **got;          /* the leaves in the order their sums began, as the reference's dict */
     Py_ssize_t n_got;
     int id;              /* its number in g_walks */
@@ -1357,9 +1360,9 @@ static void walk_free(Walk *w)
     if (w->id)
         g_walks[w->id] = NULL;
     PyMem_Free(w->items);
-    PyMem_Free(w->held);
-    PyMem_Free(w->saved);
     PyMem_Free(w->sums);
+    PyMem_Free(w->saved);
+    PyMem_Free(w->leaves);
     PyMem_Free(w->got);
 }
 
@@ -1381,59 +1384,116 @@ static int room(Walk *w, Py_ssize_t extra)
     return 0;
 }
 
-static int room_held(Walk *w, Py_ssize_t extra)
+/* Room for `extra` more slots, and leaves. */
+static int room_slots(Walk *w, Py_ssize_t extra)
 {
-    Py_ssize_t need = w->n_held + extra;
-    if (need <= w->cap_held)
-        return 0;
-    Py_ssize_t cap = w->cap_held ? w->cap_held * 2 : 256;
-    while (cap < need)
-        cap *= 2;
-    Node **held = PyMem_Realloc(w->held, cap * sizeof(Node *));
-    if (held == NULL)
-        return PyErr_NoMemory(), -1;
-    w->held = held;
-    double *saved = PyMem_Realloc(w->saved, cap * sizeof(double));
-    if (saved == NULL)
-        return PyErr_NoMemory(), -1;
-    w->saved = saved;
-    double *sums = PyMem_Realloc(w->sums, cap * sizeof(double));
-    if (sums == NULL)
-        return PyErr_NoMemory(), -1;
-    w->sums = sums;
-    w->cap_held = cap;
+    if (w->n_slots + extra > w->cap_slots) {
+        Py_ssize_t cap = w->cap_slots ? w->cap_slots * 2 : 256;
+        while (cap < w->n_slots + extra)
+            cap *= 2;
+        double *sums = PyMem_Realloc(w->sums, cap * sizeof(double));
+        if (sums == NULL)
+            return PyErr_NoMemory(), -1;
+        w->sums = sums;
+        if (w->saved) {
+            double *saved = PyMem_Realloc(w->saved, cap * sizeof(double));
+            if (saved == NULL)
+                return PyErr_NoMemory(), -1;
+            w->saved = saved;
+        }
+        w->cap_slots = cap;
+    }
+    if (w->n_leaves + extra > w->cap_leaves) {
+        Py_ssize_t cap = w->cap_leaves ? w->cap_leaves * 2 : 64;
+        while (cap < w->n_leaves + extra)
+            cap *= 2;
+        Node **leaves = PyMem_Realloc(w->leaves, cap * sizeof(Node *));
+        if (leaves == NULL)
+            return PyErr_NoMemory(), -1;
+        w->leaves = leaves;
+        w->cap_leaves = cap;
+    }
     return 0;
 }
 
-/* The walk takes a node: its .grad moves to a slot (room_held was called). */
-static inline void hold(Walk *w, Node *node, uint16_t mark)
+/* Stores a .grad that is not +0.0 in slot k (allocating `saved` on the first one). */
+static int save(Walk *w, Node *node, Py_ssize_t k, double grad)
 {
-    Py_ssize_t k = w->n_held++;
-    w->held[k] = node;
-    w->saved[k] = node->grad.f;
+    if (w->saved == NULL && (w->saved = PyMem_Malloc(w->cap_slots * sizeof(double))) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    w->saved[k] = grad;
+    node->flags |= F_SAVED;
+    return 0;
+}
+
+static inline int is_plus_zero(double x)
+{
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    return bits == 0;
+}
+
+/* The walk takes a node: its .grad moves to a slot (room_slots was called). */
+static inline int hold(Walk *w, Node *node)
+{
+    Py_ssize_t k = w->n_slots++;
+    double grad = node->grad.f;
+    node->flags = (node->flags & ~F_WALK) | F_SEEN;
+    if (!is_plus_zero(grad) && save(w, node, k, grad) < 0) {
+        w->n_slots--;
+        node->flags &= ~F_WALK;
+        return -1;
+    }
     node->grad.i = k;
     node->walk = (uint8_t)w->id;
-    node->flags = (node->flags & ~F_WALK) | mark;
-    w->n_leaves += node->n == 0;
+    if (node->n == 0)
+        w->leaves[w->n_leaves++] = node;
+    return 0;
 }
 
-/* Gives every node back: its .grad from the slot (`finished`: the walk's result, else as it
- * was before the walk, with whatever was assigned to it meanwhile). */
+/* The .grad a held node had, with whatever was assigned to it since. */
+static inline double before(const Walk *w, const Node *node)
+{
+    return (node->flags & F_SAVED) ? w->saved[node->grad.i] : 0.0;
+}
+
+static inline void give_back(Node *node, double grad)
+{
+    node->grad.f = grad;
+    node->walk = 0;
+    node->flags &= ~F_WALK;
+}
+
+/* Gives every node back: its .grad the walk's result (`finished`) or as it was before. */
 static void release_all(Walk *w, int finished)
 {
-    for (Py_ssize_t k = 0; k < w->n_held; k++) {
-        Node *node = w->held[k];
-        node->grad.f = finished ? w->sums[k] : w->saved[k];
-        node->walk = 0;
-        node->flags &= ~F_WALK;
+    for (Py_ssize_t i = 0; i < w->n_order; i++) {
+        Node *node = ORDER(w, i);
+        give_back(node, finished ? w->sums[node->grad.i] : before(w, node));
     }
-    w->n_held = 0;
+    for (Py_ssize_t i = 0; i < w->top; i++) {   /* a failed sort: expanded, not listed yet */
+        Node *node = STACK(w, i);
+        if (node->walk == w->id)
+            give_back(node, before(w, node));
+    }
+    for (Py_ssize_t j = 0; j < w->n_leaves; j++) {
+        Node *leaf = w->leaves[j];
+        give_back(leaf, finished ? w->sums[leaf->grad.i] : before(w, leaf));
+    }
+    w->n_order = w->top = w->n_leaves = 0;
 }
 
-/* The slot of a node a walk holds (its .grad while the walk runs). */
-static inline double *held_grad(Node *node)
+/* The .grad attribute of a node a walk holds. */
+static double held_grad(Node *node) { return before(g_walks[node->walk], node); }
+
+static int set_held_grad(Node *node, double grad)
 {
-    return &g_walks[node->walk]->saved[node->grad.i];
+    Walk *w = g_walks[node->walk];
+    if (is_plus_zero(grad) && !(node->flags & F_SAVED))
+        return 0;
+    return save(w, node, node->grad.i, grad);
 }
 
 /* The same depth-first order as engine.topological_order (parents pushed in order, the last
@@ -1446,12 +1506,8 @@ static int topological_order(Node *root, Walk *w)
 {
     if (root->walk || (root->flags & F_GRAD_VALUE))
         return 1;
-    if (root->n == 0) {
-        if (room_held(w, 1) < 0)
-            return -1;
-        hold(w, root, F_SEEN);
-        return 0;
-    }
+    if (root->n == 0)
+        return room_slots(w, 1) < 0 || hold(w, root) < 0 ? -1 : 0;
     if (room(w, 1) < 0)
         return -1;
     STACK(w, w->top++) = root;
@@ -1469,11 +1525,12 @@ static int topological_order(Node *root, Walk *w)
         }
         if (node->walk || (node->flags & F_GRAD_VALUE))
             return 1;
-        if (room(w, node->n) < 0 || room_held(w, node->n + 1) < 0)
+        if (room(w, node->n) < 0 || room_slots(w, node->n + 1) < 0)
             return -1;
         if ((++steps & CHECK_SIGNALS_EVERY) == 0 && PyErr_CheckSignals() < 0)
             return -1;
-        hold(w, node, F_SEEN);
+        if (hold(w, node) < 0)
+            return -1;
         Node **parents = parents_of(node);
         for (uint32_t i = 0; i < node->n; i++) {
             Node *parent = parents[i];
@@ -1483,8 +1540,8 @@ static int topological_order(Node *root, Walk *w)
                 STACK(w, w->top++) = parent;
             else if (parent->walk || (parent->flags & F_GRAD_VALUE))
                 return 1;
-            else
-                hold(w, parent, F_SEEN);
+            else if (hold(w, parent) < 0)
+                return -1;
         }
     }
     return 0;
@@ -1785,7 +1842,7 @@ static PyObject *backward(Node *root)
     for (Py_ssize_t j = 0; j < w.n_got; j++) {        /* leaves accumulate: old + new */
         Node *leaf = w.got[j];
         k = leaf->grad.i;
-        double old = w.saved[k], g = w.sums[k];
+        double old = before(&w, leaf), g = w.sums[k];
         if (old != 0.0) {
             w.sums[k] = old + g;
             if (!isfinite(w.sums[k]) && isfinite(old)) {
@@ -1794,9 +1851,11 @@ static PyObject *backward(Node *root)
             }
         }
     }
-    for (Py_ssize_t j = 0; j < w.n_held; j++)            /* a leaf nothing reached: untouched */
-        if (w.held[j]->n == 0 && !(w.held[j]->flags & F_GOT))
-            w.sums[j] = w.saved[j];
+    for (Py_ssize_t j = 0; j < w.n_leaves; j++) {        /* a leaf nothing reached: untouched */
+        Node *leaf = w.leaves[j];
+        if (!(leaf->flags & F_GOT))
+            w.sums[leaf->grad.i] = before(&w, leaf);
+    }
     grad_disabled = mode;
     release_all(&w, 1);
     walk_free(&w);
