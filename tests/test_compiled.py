@@ -327,3 +327,14 @@ def test_the_total_refcount_does_not_drift_on_a_debug_build():
                           timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "total refcount drift" in done.stdout
+
+
+@pytest.mark.skipif(not _core_is_built(), reason="the compiled core is not built")
+def test_the_differential_fuzzer_finds_no_difference():
+    """tests/fuzz.py: 400 random programs over every op, the families, the fused front-ends,
+    users' ops, wrong input counts and second derivatives, on both engines, compared to the
+    last bit and letter (a longer run: python -m tests.fuzz --programs 100000 --compare)."""
+    from tests import fuzz
+
+    differences = fuzz.compare(programs=400, seed=18)
+    assert not differences, f"{len(differences)} differences:\n" + "\n".join(differences[:30])
