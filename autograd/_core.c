@@ -26,38 +26,44 @@
 #include <stdint.h>
 #include <string.h>
 
-/* --- op kinds -------------------------------------------------------------------------------- */
+/* --- op kinds: the rows of the op table this file computes (see ROWS below) ----------------- */
 
 enum {
     K_LEAF, K_UNTRACKED,
-    K_ADD, K_SUB, K_MUL, K_DIV, K_POW,                                   /* binary */
-    K_NEG, K_EXP, K_LOG, K_SQRT, K_SIN, K_COS, K_TANH, K_SIGMOID,        /* unary */
-    K_SOFTPLUS, K_ERF, K_GELU, K_RELU, K_ABS, K_IDENTITY,
-    K_SUM, K_DOT, K_AFFINE,                                              /* n-ary */
-    K_SINGLETONS,        /* the kinds above are singletons of the table, found by identity */
+    K_ADD, K_SUB, K_MUL, K_DIV, K_POW,
+    K_NEG, K_EXP, K_LOG, K_SQRT, K_SIN, K_COS, K_TANH, K_SIGMOID, K_SOFTPLUS, K_ERF, K_GELU,
+    K_RELU, K_ABS, K_IDENTITY,
+    K_SUM, K_DOT, K_AFFINE,
+    K_SINGLETONS,        /* the kinds above are ops of ops.OPS, found by identity */
     K_POWER = K_SINGLETONS, K_LEAKY, K_ACTIVATED,                        /* families */
     K_PYTHON,            /* any other Op: its Python compute and partials */
     K_COUNT
 };
 
-/* the names in autograd.ops of the singleton kinds, in enum order */
-static const char *const SINGLETON_NAMES[K_SINGLETONS] = {
-    "LEAF", "UNTRACKED", "ADD", "SUB", "MUL", "DIV", "POW", "NEG", "EXP", "LOG", "SQRT", "SIN",
-    "COS", "TANH", "SIGMOID", "SOFTPLUS", "ERF", "GELU", "RELU", "ABS", "IDENTITY", "SUM", "DOT",
-    "AFFINE",
-};
+typedef double (*Forward)(double x, double y);
+typedef double (*Partial)(double out, double x, double y, int input);
 
-static int is_unary_kind(int kind) { return kind >= K_NEG && kind <= K_IDENTITY; }
+/* One row per op: its name in ops.OPS, its number of inputs (0: n-ary, computed by the code
+ * of its kind), its forward and its local derivative side by side. */
+typedef struct {
+    const char *name;
+    int arity;
+    Forward forward;
+    Partial partial;
+    int can_fail;        /* not op.always_defined (read at _configure): its rule may raise */
+} Row;
+
+static Row ROWS[K_COUNT];   /* defined below, after the formulas */
+
+static inline int is_unary_kind(int kind) { return ROWS[kind].arity == 1; }
 
 
 /* The kind a node with n parents runs as: its op's, or K_PYTHON when n does not fit it (the
  * op's Python rule then says what is wrong). Only `_op`/`_prev` assignments can make a misfit. */
 static int fit_kind(int kind, uint32_t n)
 {
-    if (kind >= K_ADD && kind <= K_POW)
-        return n == 2 ? kind : K_PYTHON;
-    if (is_unary_kind(kind) || kind == K_POWER || kind == K_LEAKY)
-        return n == 1 ? kind : K_PYTHON;
+    if (ROWS[kind].arity)
+        return n == (uint32_t)ROWS[kind].arity ? kind : K_PYTHON;
     if (kind == K_DOT)
         return n % 2 == 0 ? kind : K_PYTHON;
     if (kind == K_AFFINE || kind == K_ACTIVATED)
@@ -106,7 +112,7 @@ static PyObject *g_check_value;            /* reference: Value(data, label) -> f
 static PyObject *g_forward;                /* reference: (op, inputs) -> float data, or error */
 static PyObject *g_backward;               /* reference: engine.backward(root, create_graph) */
 static PyObject *g_power, *g_leaky;        /* ops.power(p), ops.leaky_relu(slope) */
-static PyObject *g_logsumexp;              /* ops.LOGSUMEXP: a table op whose rule is Python */
+static PyObject *g_table;                  /* ops.OPS: the table, whose ops hold no user objects */
 static PyObject *g_reference_method;       /* reference: name -> the reference Value's method */
 /* the reference walk's errors, made by autograd/_compiled.py from the same functions */
 static PyObject *g_rule_errors;            /* the errors a rule's failure is named for */
@@ -271,65 +277,114 @@ static double sigmoid(double x)
     return z / (1.0 + z);
 }
 
-static double unary_forward(int kind, double parameter, double x)
-{
-    switch (kind) {
-    case K_NEG: return -x;
-    case K_EXP: return exp(x);
-    case K_LOG: return x > 0.0 ? log(x) : NAN;
-    case K_SQRT: return x >= 0.0 ? sqrt(x) : NAN;
-    case K_SIN: return isinf(x) ? NAN : sin(x);
-    case K_COS: return isinf(x) ? NAN : cos(x);
-    case K_TANH: return tanh(x);
-    case K_SIGMOID: return sigmoid(x);
-    case K_SOFTPLUS: return ((0.0 > x) ? 0.0 : x) + log1p(exp(-fabs(x)));
-    case K_ERF: return erf(x);
-    case K_GELU: return 0.5 * x * (1.0 + erf(x * SQRT1_2));
-    case K_RELU: return x > 0.0 ? x : 0.0;
-    case K_ABS: return fabs(x);
-    case K_IDENTITY: return x;
-    case K_LEAKY: return x > 0.0 ? x : parameter * x;
-    case K_POWER:
-        if (x < 0.0 && !(isfinite(parameter) && parameter == floor(parameter)))
-            return NAN;   /* as float.is_integer(): an infinite exponent is not an integer */
-        if (x == 0.0 && parameter < 0.0)
-            return NAN;
-        return pow(x, parameter);
-    }
-    return NAN;
-}
-
 /* exp(-x*x/2), 0 beyond |x| > 40 (ops.gauss) */
 static double gauss(double x) { return fabs(x) > 40.0 ? 0.0 : exp(-0.5 * x * x); }
 
-/* The local derivative of a unary kind at x (out = its result there). */
-static double unary_partial(int kind, double parameter, double out, double x)
+/* --- the rows: each op's forward (NAN where the reference must decide: outside the domain)
+ * and local derivative d out / d input, as in autograd/ops.py and in the same order of
+ * operations. Unary ops read x (and y: a family's constant); `input` picks the partial. */
+
+static double add_f(double x, double y) { return x + y; }
+static double add_d(double out, double x, double y, int i) { return 1.0; }
+static double sub_f(double x, double y) { return x - y; }
+static double sub_d(double out, double x, double y, int i) { return i ? -1.0 : 1.0; }
+static double mul_f(double x, double y) { return x * y; }
+static double mul_d(double out, double x, double y, int i) { return i ? x : y; }
+static double div_f(double x, double y) { return y == 0.0 ? NAN : x / y; }
+static double div_d(double out, double x, double y, int i) { return i ? -out / y : 1.0 / y; }
+static double pow_f(double x, double y) { return x > 0.0 ? pow(x, y) : NAN; }
+static double pow_d(double out, double x, double y, int i)
 {
-    switch (kind) {
-    case K_NEG: return -1.0;
-    case K_EXP: return out;
-    case K_LOG: return 1.0 / x;
-    case K_SQRT: return 0.5 / out;
-    case K_SIN: return cos(x);
-    case K_COS: return -sin(x);
-    case K_TANH: return 1.0 - out * out;
-    case K_SIGMOID: return out * (1.0 - out);
-    case K_SOFTPLUS: return sigmoid(x);
-    case K_ERF: return TWO_OVER_SQRT_PI * gauss(SQRT2 * x);
-    case K_GELU:
-        if (isinf(x))
-            return x > 0.0 ? 1.0 : 0.0;
-        return 0.5 * (1.0 + erf(x * SQRT1_2)) + x * INV_SQRT_2PI * gauss(x);
-    case K_RELU: return x > 0.0 ? 1.0 : 0.0;
-    case K_ABS: return x > 0.0 ? 1.0 : x < 0.0 ? -1.0 : 0.0;
-    case K_IDENTITY: return 1.0;
-    case K_LEAKY: return x > 0.0 ? 1.0 : parameter;
-    case K_POWER:
-        if (parameter == 0.0)
-            return 0.0;
-        return parameter * pow(x, parameter - 1.0);
-    }
-    return NAN;
+    return i ? out * log(x) : y * pow(x, y - 1.0);
+}
+static double neg_f(double x, double y) { return -x; }
+static double neg_d(double out, double x, double y, int i) { return -1.0; }
+static double exp_f(double x, double y) { return exp(x); }
+static double exp_d(double out, double x, double y, int i) { return out; }
+static double log_f(double x, double y) { return x > 0.0 ? log(x) : NAN; }
+static double log_d(double out, double x, double y, int i) { return 1.0 / x; }
+static double sqrt_f(double x, double y) { return x >= 0.0 ? sqrt(x) : NAN; }
+static double sqrt_d(double out, double x, double y, int i) { return 0.5 / out; }
+static double sin_f(double x, double y) { return isinf(x) ? NAN : sin(x); }
+static double sin_d(double out, double x, double y, int i) { return cos(x); }
+static double cos_f(double x, double y) { return isinf(x) ? NAN : cos(x); }
+static double cos_d(double out, double x, double y, int i) { return -sin(x); }
+static double tanh_f(double x, double y) { return tanh(x); }
+static double tanh_d(double out, double x, double y, int i) { return 1.0 - out * out; }
+static double sigmoid_f(double x, double y) { return sigmoid(x); }
+static double sigmoid_d(double out, double x, double y, int i) { return out * (1.0 - out); }
+static double softplus_f(double x, double y) { return ((0.0 > x) ? 0.0 : x) + log1p(exp(-fabs(x))); }
+static double softplus_d(double out, double x, double y, int i) { return sigmoid(x); }
+static double erf_f(double x, double y) { return erf(x); }
+static double erf_d(double out, double x, double y, int i)
+{
+    return TWO_OVER_SQRT_PI * gauss(SQRT2 * x);
+}
+static double gelu_f(double x, double y) { return 0.5 * x * (1.0 + erf(x * SQRT1_2)); }
+static double gelu_d(double out, double x, double y, int i)
+{
+    if (isinf(x))   /* the limits, not inf * 0 */
+        return x > 0.0 ? 1.0 : 0.0;
+    return 0.5 * (1.0 + erf(x * SQRT1_2)) + x * INV_SQRT_2PI * gauss(x);
+}
+static double relu_f(double x, double y) { return x > 0.0 ? x : 0.0; }
+static double relu_d(double out, double x, double y, int i) { return x > 0.0 ? 1.0 : 0.0; }
+static double abs_f(double x, double y) { return fabs(x); }
+static double abs_d(double out, double x, double y, int i)
+{
+    return x > 0.0 ? 1.0 : x < 0.0 ? -1.0 : 0.0;
+}
+static double identity_f(double x, double y) { return x; }
+static double identity_d(double out, double x, double y, int i) { return 1.0; }
+static double power_f(double x, double p)
+{
+    if (x < 0.0 && !(isfinite(p) && p == floor(p)))
+        return NAN;   /* as float.is_integer(): an infinite exponent is not an integer */
+    if (x == 0.0 && p < 0.0)
+        return NAN;
+    return pow(x, p);
+}
+static double power_d(double out, double x, double p, int i)
+{
+    return p == 0.0 ? 0.0 : p * pow(x, p - 1.0);
+}
+static double leaky_f(double x, double slope) { return x > 0.0 ? x : slope * x; }
+static double leaky_d(double out, double x, double slope, int i) { return x > 0.0 ? 1.0 : slope; }
+
+#define ROW(KIND, name, arity, f, d) [KIND] = {name, arity, f, d, 0}
+static Row ROWS[K_COUNT] = {
+    ROW(K_ADD, "+", 2, add_f, add_d),
+    ROW(K_SUB, "-", 2, sub_f, sub_d),
+    ROW(K_MUL, "*", 2, mul_f, mul_d),
+    ROW(K_DIV, "/", 2, div_f, div_d),
+    ROW(K_POW, "**", 2, pow_f, pow_d),
+    ROW(K_NEG, "neg", 1, neg_f, neg_d),
+    ROW(K_EXP, "exp", 1, exp_f, exp_d),
+    ROW(K_LOG, "log", 1, log_f, log_d),
+    ROW(K_SQRT, "sqrt", 1, sqrt_f, sqrt_d),
+    ROW(K_SIN, "sin", 1, sin_f, sin_d),
+    ROW(K_COS, "cos", 1, cos_f, cos_d),
+    ROW(K_TANH, "tanh", 1, tanh_f, tanh_d),
+    ROW(K_SIGMOID, "sigmoid", 1, sigmoid_f, sigmoid_d),
+    ROW(K_SOFTPLUS, "softplus", 1, softplus_f, softplus_d),
+    ROW(K_ERF, "erf", 1, erf_f, erf_d),
+    ROW(K_GELU, "gelu", 1, gelu_f, gelu_d),
+    ROW(K_RELU, "relu", 1, relu_f, relu_d),
+    ROW(K_ABS, "abs", 1, abs_f, abs_d),
+    ROW(K_IDENTITY, "identity", 1, identity_f, identity_d),
+    ROW(K_SUM, "sum", 0, NULL, NULL),          /* n-ary: sum_of, dot and affine below */
+    ROW(K_DOT, "dot", 0, NULL, NULL),
+    ROW(K_AFFINE, "affine", 0, NULL, NULL),
+    /* the families: members are recognised by op.native (see describe_family) */
+    ROW(K_POWER, "", 1, power_f, power_d),
+    ROW(K_LEAKY, "", 1, leaky_f, leaky_d),
+    ROW(K_ACTIVATED, "", 0, NULL, NULL),
+};
+
+/* the activation of a fused neuron, its local derivative at z */
+static inline double unary_partial(int kind, double parameter, double out, double z)
+{
+    return ROWS[kind].partial(out, z, parameter, 0);
 }
 
 /* Python's sum() of floats, step by step, so results round exactly as ops.py's do: plain
@@ -399,21 +454,11 @@ static double forward(int kind, const Family *family, Py_ssize_t n, const double
 {
     double result = NAN;
     double parameter = family ? family->parameter : 0.0;
-    if (kind >= K_ADD && kind <= K_POW) {
-        if (n != 2)
+    const Row *row = &ROWS[kind];
+    if (row->arity) {
+        if (n != row->arity)
             return NAN;
-        double a = x[0], b = x[1];
-        switch (kind) {
-        case K_ADD: result = a + b; break;
-        case K_SUB: result = a - b; break;
-        case K_MUL: result = a * b; break;
-        case K_DIV: result = b == 0.0 ? NAN : a / b; break;
-        case K_POW: result = a > 0.0 ? pow(a, b) : NAN; break;
-        }
-    } else if (is_unary_kind(kind) || kind == K_POWER || kind == K_LEAKY) {
-        if (n != 1)
-            return NAN;
-        result = unary_forward(kind, parameter, x[0]);
+        result = row->forward(x[0], n == 2 ? x[1] : parameter);
     } else if (kind == K_SUM) {
         if (n < 1)
             return NAN;
@@ -427,7 +472,7 @@ static double forward(int kind, const Family *family, Py_ssize_t n, const double
             return NAN;
         result = affine(x, n);
         if (kind == K_ACTIVATED && isfinite(result))
-            result = unary_forward(family->act_kind, parameter, result);
+            result = ROWS[family->act_kind].forward(result, parameter);
     }
     return isfinite(result) ? result : NAN;
 }
@@ -541,6 +586,23 @@ static int reference_forward(PyObject *op, Py_ssize_t n, Node *const *inputs, do
 
 static int track_reachable(Node *start);
 
+/* Whether op is one of the table's (a user's op may hold anything, even what holds its node) */
+static int in_table(PyObject *op)
+{
+    if (singleton_kind(op) >= 0)
+        return 1;
+    PyObject *name = PyObject_GetAttr(op, g_str_name);
+    if (name == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *found = PyDict_GetItemWithError(g_table, name);   /* borrowed, compared only */
+    Py_DECREF(name);
+    if (found == NULL)
+        PyErr_Clear();
+    return found == op;
+}
+
 /* op on nodes already lifted: the one way a non-leaf node is made */
 static PyObject *record(PyObject *op, int kind, const Family *family, Py_ssize_t n,
                         Node *const *inputs)
@@ -561,7 +623,7 @@ static PyObject *record(PyObject *op, int kind, const Family *family, Py_ssize_t
     Node *node = new_node(data, op, kind, n, inputs);
     /* a user's op may hold anything, even what holds this node (a layer's bound method that
      * keeps its output): the collector must see such a node and what it reaches */
-    if (node != NULL && kind == K_PYTHON && op != g_logsumexp && node->kind == K_PYTHON &&
+    if (node != NULL && kind == K_PYTHON && node->kind == K_PYTHON && !in_table(op) &&
         track_reachable(node) < 0)
         Py_CLEAR(node);
     return (PyObject *)node;
@@ -1692,30 +1754,13 @@ done:
 static int propagate(Walk *w, Node *node, double g)
 {
     Node **p = parents_of(node);
-    switch (node->kind) {
+    switch (node->kind) {   /* + - *: their rows, spelled out on the hottest path */
     case K_ADD: add(w, p[0], g, 1.0); add(w, p[1], g, 1.0); return 0;
     case K_SUB: add(w, p[0], g, 1.0); add(w, p[1], g, -1.0); return 0;
     case K_MUL: {
         double x = p[0]->data, y = p[1]->data;
         add(w, p[0], g, y);
         add(w, p[1], g, x);
-        return 0;
-    }
-    case K_DIV: {
-        double y = p[1]->data, a = 1.0 / y, b = -node->data / y;
-        if (!(isfinite(a) && isfinite(b)) && consult_rule(node) < 0)
-            return -1;
-        add(w, p[0], g, a);
-        add(w, p[1], g, b);
-        return 0;
-    }
-    case K_POW: {
-        double x = p[0]->data, y = p[1]->data;
-        double a = y * pow(x, y - 1.0), b = node->data * log(x);
-        if (!(isfinite(a) && isfinite(b)) && consult_rule(node) < 0)
-            return -1;
-        add(w, p[0], g, a);
-        add(w, p[1], g, b);
         return 0;
     }
     case K_SUM:
@@ -1739,7 +1784,7 @@ static int propagate(Walk *w, Node *node, double g)
             if (f == NULL)
                 return python_partials(w, node, g);
             slope = unary_partial(f->act_kind, f->parameter, node->data, affine_at(p, node->n));
-            if (!isfinite(slope) && f->act_kind == K_POWER && consult_rule(node) < 0)
+            if (!isfinite(slope) && ROWS[f->act_kind].can_fail && consult_rule(node) < 0)
                 return -1;
             if (g == 0.0 || slope == 0.0)   /* a relu that is off: no products needed */
                 return 0;
@@ -1763,25 +1808,31 @@ static int propagate(Walk *w, Node *node, double g)
         if (f == NULL)
             return python_partials(w, node, g);
         double local = unary_partial(node->kind, f->parameter, node->data, p[0]->data);
-        if (!isfinite(local) && node->kind == K_POWER && consult_rule(node) < 0)
+        if (!isfinite(local) && ROWS[node->kind].can_fail && consult_rule(node) < 0)
             return -1;
         add(w, p[0], g, local);
         return 0;
     }
-    case K_LOG:
-    case K_SQRT: {
-        double local = unary_partial(node->kind, 0.0, node->data, p[0]->data);
-        if (!isfinite(local) && consult_rule(node) < 0)
-            return -1;
-        add(w, p[0], g, local);
-        return 0;
-    }
-    default:
-        if (is_unary_kind(node->kind)) {
-            add(w, p[0], g, unary_partial(node->kind, 0.0, node->data, p[0]->data));
+    default: {   /* a row: its partial for each input */
+        const Row *row = &ROWS[node->kind];
+        if (row->arity == 1) {
+            double local = row->partial(node->data, p[0]->data, 0.0, 0);
+            if (!isfinite(local) && row->can_fail && consult_rule(node) < 0)
+                return -1;
+            add(w, p[0], g, local);
+            return 0;
+        }
+        if (row->arity == 2) {
+            double x = p[0]->data, y = p[1]->data;
+            double a = row->partial(node->data, x, y, 0), b = row->partial(node->data, x, y, 1);
+            if (!(isfinite(a) && isfinite(b)) && row->can_fail && consult_rule(node) < 0)
+                return -1;
+            add(w, p[0], g, a);
+            add(w, p[1], g, b);
             return 0;
         }
         return python_partials(w, node, g);
+    }
     }
 }
 
@@ -2005,11 +2056,6 @@ static PyObject *core_set_grad_enabled(PyObject *module, PyObject *flag)
     return PyBool_FromLong(previous);
 }
 
-static PyObject *core_is_tracked(PyObject *module, PyObject *value)
-{
-    return PyBool_FromLong(PyObject_GC_IsTracked(value));
-}
-
 static int take(PyObject *from, const char *name, PyObject **slot)
 {
     PyObject *value = PyObject_GetAttrString(from, name);
@@ -2029,31 +2075,118 @@ static int take_double(PyObject *from, const char *name, double *slot)
     return (*slot == -1.0 && PyErr_Occurred()) ? -1 : 0;
 }
 
+/* The names of the table's ops that have no row here: they run through their Python rules. */
+static PyObject *g_python_ops;
+
+/* op.always_defined, as a C flag: 1, 0, or -1 with an error set */
+static int always_defined(PyObject *op)
+{
+    PyObject *flag = PyObject_GetAttr(op, g_str_always_defined);
+    if (flag == NULL)
+        return -1;
+    int value = PyObject_IsTrue(flag);
+    Py_DECREF(flag);
+    return value;
+}
+
+/* Binds each row to the op of ops.OPS with its name, and takes the reference's functions. */
+static int bind_rows(PyObject *ops)
+{
+    PyObject *table = PyObject_GetAttrString(ops, "OPS");
+    if (table == NULL)
+        return -1;
+    if (!PyDict_Check(table)) {
+        Py_DECREF(table);
+        PyErr_SetString(PyExc_TypeError, "_configure: ops.OPS must be a dict");
+        return -1;
+    }
+    PyObject *unbound = PyList_New(0);
+    int status = unbound == NULL ? -1 : 0;
+    for (int k = K_ADD; k < K_SINGLETONS && status == 0; k++) {
+        PyObject *op = PyDict_GetItemString(table, ROWS[k].name);   /* borrowed: taken at once */
+        if (op == NULL) {
+            PyErr_Format(PyExc_RuntimeError, "_configure: ops.OPS has no op %s", ROWS[k].name);
+            status = -1;
+            break;
+        }
+        Py_XSETREF(g_ops[k], Py_NewRef(op));
+        int defined = always_defined(op);
+        if (defined < 0)
+            status = -1;
+        ROWS[k].can_fail = !defined;
+    }
+    /* every op of the table without a row: its name, so a test can list them */
+    PyObject *name, *op;
+    Py_ssize_t pos = 0;
+    while (status == 0 && PyDict_Next(table, &pos, &name, &op))
+        if (singleton_kind(op) < 0 && PyList_Append(unbound, name) < 0)
+            status = -1;
+    if (status == 0 && PyList_Sort(unbound) == 0) {
+        Py_XSETREF(g_python_ops, PyList_AsTuple(unbound));
+        status = g_python_ops ? 0 : -1;
+    }
+    Py_XDECREF(unbound);
+    Py_DECREF(table);
+    return status;
+}
+
+static int family_can_fail(PyObject *ops, const char *family, int kind)
+{
+    PyObject *member = PyObject_CallMethod(ops, family, NULL);
+    if (member == NULL)
+        return -1;
+    int defined = always_defined(member);
+    Py_DECREF(member);
+    if (defined < 0)
+        return -1;
+    ROWS[kind].can_fail = !defined;
+    return 0;
+}
+
 static PyObject *core_configure(PyObject *module, PyObject *args)
 {
-    PyObject *ops, *glue;
-    if (!PyArg_ParseTuple(args, "OO:_configure", &ops, &glue))
+    PyObject *ops, *reference;
+    if (!PyArg_ParseTuple(args, "OO:_configure", &ops, &reference))
         return NULL;
-    for (int k = 0; k < K_SINGLETONS; k++)
-        if (take(ops, SINGLETON_NAMES[k], &g_ops[k]) < 0)
-            return NULL;
+    if (take(ops, "LEAF", &g_ops[K_LEAF]) < 0 || take(ops, "UNTRACKED", &g_ops[K_UNTRACKED]) < 0 ||
+        bind_rows(ops) < 0)
+        return NULL;
+    if (take(ops, "OPS", &g_table) < 0)
+        return NULL;
+    PyObject *glue = reference;
     if (take(ops, "Op", &g_op_type) < 0 || take(ops, "power", &g_power) < 0 ||
         take(ops, "leaky_relu", &g_leaky) < 0 || take(glue, "as_float", &g_as_float) < 0 ||
         take(glue, "check_value", &g_check_value) < 0 || take(glue, "forward", &g_forward) < 0 ||
         take(glue, "backward", &g_backward) < 0 || take(glue, "reduce", &g_reduce) < 0 ||
         take(glue, "deepcopy", &g_deepcopy) < 0 || take(glue, "as_number", &g_as_number) < 0 ||
-        take(glue, "as_label", &g_as_label) < 0 || take(glue, "reference_method", &g_reference_method) < 0 ||
+        take(glue, "as_label", &g_as_label) < 0 ||
+        take(glue, "reference_method", &g_reference_method) < 0 ||
         take(glue, "RULE_ERRORS", &g_rule_errors) < 0 || take(glue, "rule_error", &g_rule_error) < 0 ||
         take(glue, "rule_check", &g_rule_check) < 0 ||
         take(glue, "gradient_error", &g_gradient_error) < 0 ||
         take(glue, "leaf_error", &g_leaf_error) < 0 ||
         take(glue, "accumulate_error", &g_accumulate_error) < 0 ||
-        take(ops, "LOGSUMEXP", &g_logsumexp) < 0 ||
         take_double(ops, "SQRT1_2", &SQRT1_2) < 0 || take_double(ops, "SQRT2", &SQRT2) < 0 ||
         take_double(ops, "INV_SQRT_2PI", &INV_SQRT_2PI) < 0 ||
-        take_double(ops, "TWO_OVER_SQRT_PI", &TWO_OVER_SQRT_PI) < 0)
+        take_double(ops, "TWO_OVER_SQRT_PI", &TWO_OVER_SQRT_PI) < 0 ||
+        family_can_fail(ops, "leaky_relu", K_LEAKY) < 0)
         return NULL;
+    PyObject *square = PyObject_CallMethod(ops, "power", "d", 2.0);
+    if (square == NULL)
+        return NULL;
+    int defined = always_defined(square);
+    Py_DECREF(square);
+    if (defined < 0)
+        return NULL;
+    ROWS[K_POWER].can_fail = !defined;
     Py_RETURN_NONE;
+}
+
+static PyObject *core_python_ops(PyObject *module, PyObject *unused)
+{
+    if (!configured())
+        return NULL;
+    return Py_NewRef(g_python_ops);
 }
 
 static PyMethodDef core_methods[] = {
@@ -2065,9 +2198,12 @@ static PyMethodDef core_methods[] = {
      "Whether operations on Values record a graph in this thread."},
     {"set_grad_enabled", core_set_grad_enabled, METH_O,
      "Set graph recording for this thread; returns the previous setting."},
-    {"_is_tracked", core_is_tracked, METH_O, "Whether the cycle collector tracks this object."},
+    {"python_ops", core_python_ops, METH_NOARGS,
+     "python_ops()\n--\n\nThe names of the op table's ops that run through their Python rules "
+     "(no C row)."},
     {"_configure", core_configure, METH_VARARGS,
-     "_configure(ops, glue): the op table and the reference functions (autograd/_compiled.py)."},
+     "_configure(ops, reference): the op table and the reference's functions "
+     "(autograd.value._REFERENCE), in one call."},
     {NULL},
 };
 

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 Gradient = Any  # a float, or a Value with create_graph=True
 OnStep = Callable[["Value", Gradient, Sequence[Gradient], dict], None]
+RULE_ERRORS = (ArithmeticError, ValueError, TypeError)
+"""A rule's errors that the walk names after the op and its inputs (``_backward_error``)."""
 
 
 def topological_order(root: Value, stop_at: Iterable[Value] = ()) -> list[Value]:
@@ -130,7 +132,7 @@ def walk(root: Value, stop_at: Iterable[Value] = (), create_graph: bool = False,
                 finished.append(grad)
                 if on_step is not None:
                     on_step(node, grad, partials, sums)
-    except (ArithmeticError, ValueError, TypeError) as error:
+    except RULE_ERRORS as error:
         raise _backward_error(node, error) from None
     for end, grad in sums.items():  # the leaves and variables were not checked on the way
         if not isfinite(grad):
@@ -209,6 +211,20 @@ def _not_finite(grad: Gradient) -> OverflowError:
     # In float arithmetic a NaN gradient can only come from infinities (inf - inf, 0 * inf):
     # it is an overflow too, as create_graph's Value arithmetic reports it.
     return OverflowError(f"the gradient overflows a float (|x| > 1.8e308): got {float(grad)}")
+
+
+def _rule_check(node: Value) -> Exception | None:
+    """The error the first-order rule raises at ``node`` (named), or None if it raises none."""
+    try:
+        node._op.partials_at(node)
+    except RULE_ERRORS as error:
+        return _backward_error(node, error)
+    return None
+
+
+def _gradient_error(node: Value, grad: float) -> Exception:
+    """The walk's error at a node whose gradient is not finite."""
+    return _backward_error(node, _not_finite(grad))
 
 
 def _end_error(end: Value, grad: float) -> OverflowError:

@@ -338,3 +338,61 @@ def test_the_differential_fuzzer_finds_no_difference():
 
     differences = fuzz.compare(programs=400, seed=18)
     assert not differences, f"{len(differences)} differences:\n" + "\n".join(differences[:30])
+
+
+# --- one contract -----------------------------------------------------------------------------
+
+
+def test_the_autograd_imports_form_no_circle():
+    """Every import between autograd's modules, at module level or inside a function (not
+    those for type annotations only), points one way: the modules form a DAG (the C core
+    receives what it needs in one call instead of reaching back into the package)."""
+    import ast
+
+    package = ROOT / "autograd"
+    edges: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        module = path.stem
+        edges[module] = set()
+        tree = ast.parse(path.read_text())
+        typing_only = {id(inner) for block in ast.walk(tree) if isinstance(block, ast.If)
+                       and getattr(block.test, "id", "") == "TYPE_CHECKING"
+                       for inner in ast.walk(block)}  # annotations only: no import at run time
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.module == "autograd":
+                edges[module] |= {alias.name for alias in node.names
+                                  if (package / f"{alias.name}.py").exists()}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("autograd."):
+                edges[module].add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                edges[module] |= {alias.name.split(".")[1] for alias in node.names
+                                  if alias.name.startswith("autograd.")}
+    edges.pop("__init__")
+    for targets in edges.values():
+        targets.discard("__init__")
+        targets.discard("_core")
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, " -> ".join((*path, module))
+        if module in done:
+            return
+        for target in sorted(edges.get(module, ())):
+            visit(target, (*path, module))
+        done.add(module)
+
+    for module in sorted(edges):
+        visit(module, ())
+    assert "value" in edges["fused"] and not edges["_compiled"]
+
+
+@compiled_only
+def test_only_logsumexp_of_the_table_runs_in_python_inside_the_c_core():
+    """Each op of the table has a C row bound by its name (autograd/_core.c, ROWS); those
+    without one run through their Python rules inside the C walk, slower. An op added to
+    ops.py shows up here until it gets a row (or is added here on purpose)."""
+    from autograd import _compiled
+
+    assert _compiled.core.python_ops() == ("logsumexp",)
