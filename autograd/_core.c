@@ -1,24 +1,27 @@
-/* The compiled twin of autograd/value.py: the same Value, node for node, in C.
+/* The compiled twin of autograd/value.py and autograd/engine.py's first-order walk, in C.
  *
  * What lives here: the node (data, grad, label, op, parents), its arithmetic, `apply`, the
  * grad-mode flag (one per thread) and the first-order backward walk. Everything else -- the op
  * table, create_graph, the functional API, gradcheck, drawing -- stays in Python and reads
- * nodes through `data grad label _op _prev`.
+ * nodes through `data grad label _op _prev`. docs/compiled-core.md maps each Python function
+ * to its twin here; the twins carry the same names where there is one (apply, compute,
+ * topological_order, walk, as_float).
  *
- * One source of truth stays the op table (autograd/ops.py). The ops of the table are recognised
- * by the identity of their Op objects and computed here with the same formulas; any other Op (a
- * user's) runs through its Python `compute` and `partials`. Whenever something unusual happens
- * -- a result or gradient that is not finite, an input that is not a plain float or int, a
- * wrong number of inputs -- this file does not decide: it asks the Python reference (the
- * functions `_configure` receives from autograd/_compiled.py), so errors and their messages are
- * the reference's own by construction.
+ * One source of truth stays the op table (autograd/ops.py): `_configure(ops, reference)`, the
+ * one call that sets this file up, binds each row of ROWS (an op's forward and derivative side
+ * by side) to the op of ops.OPS with its name; a family member (power(p), leaky_relu(slope), a
+ * fused neuron) is recognised by `op.native`, which only ops.py's families set. Any other Op (a
+ * user's, and logsumexp) runs through its Python `compute` and `partials`. Whenever something
+ * unusual happens -- a result or gradient that is not finite, an input that is not a plain float
+ * or int, a wrong number of inputs -- this file does not decide: it calls the reference's own
+ * functions (autograd.value._REFERENCE), so errors and their messages are the reference's.
  *
- * Memory: a node is 80 bytes with the collector's header. It is a GC type but not tracked,
- * because parents only point backwards and cannot form a cycle. The one cycle chainrule makes is
- * a `.grad` that is a Value (create_graph) leading back to its node: setting such a grad tracks
- * the node and everything reachable from it, so the collector can free that cycle. Labels are
- * rare, so they live in a side dict keyed by the node's address. Freeing a long chain releases
- * parents with an explicit stack, never by recursion.
+ * Memory: a node is 80 bytes with the collector's header (PyObject_GC_New). It is a GC type but
+ * not tracked, because parents only point backwards and cannot form a cycle; a node that may sit
+ * on one (a Value grad from create_graph, a user's op that may hold anything) is tracked with
+ * everything it reaches. Labels are rare, so they live in a side dict keyed by the node's
+ * address. Freeing a long chain releases parents through Py_DECREF from an explicit stack, never
+ * by recursion. The state is one per process: sub-interpreters get the reference instead.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -450,7 +453,7 @@ static double affine_at(Node *const *p, uint32_t count)
 
 /* The result of `kind` on x[0..n), or NAN where the reference should decide (bad arity, an
  * input outside the domain, a result that is not finite): the caller then asks Python. */
-static double forward(int kind, const Family *family, Py_ssize_t n, const double *x)
+static double compute(int kind, const Family *family, Py_ssize_t n, const double *x)
 {
     double result = NAN;
     double parameter = family ? family->parameter : 0.0;
@@ -529,7 +532,7 @@ static Node *new_node(double data, PyObject *op, int kind, Py_ssize_t n, Node *c
 static Node *new_leaf(double data) { return new_node(data, g_ops[K_LEAF], K_LEAF, 0, NULL); }
 
 /* A number as a float the way Value(number) reads it, or -1 with the reference's error. */
-static int number_as_double(PyObject *x, double *out)
+static int as_float(PyObject *x, double *out)
 {
     if (PyFloat_CheckExact(x)) {
         *out = PyFloat_AS_DOUBLE(x);
@@ -557,7 +560,7 @@ static Node *lift(PyObject *x)
     if (IS_NODE(x))
         return (Node *)Py_NewRef(x);
     double data;
-    if (number_as_double(x, &data) < 0)
+    if (as_float(x, &data) < 0)
         return NULL;
     return new_leaf(data);
 }
@@ -614,7 +617,7 @@ static PyObject *record(PyObject *op, int kind, const Family *family, Py_ssize_t
             return PyErr_NoMemory();
         for (Py_ssize_t i = 0; i < n; i++)
             x[i] = inputs[i]->data;
-        data = forward(kind, family, n, x);
+        data = compute(kind, family, n, x);
         if (x != small)
             PyMem_Free(x);
     }
@@ -631,7 +634,7 @@ static PyObject *record(PyObject *op, int kind, const Family *family, Py_ssize_t
 
 static PyObject *unary(Node *x, int kind)
 {
-    double data = forward(kind, NULL, 1, &x->data);
+    double data = compute(kind, NULL, 1, &x->data);
     if (isnan(data) && reference_forward(g_ops[kind], 1, &x, &data) < 0)
         return NULL;
     return (PyObject *)new_node(data, g_ops[kind], kind, 1, &x);
@@ -645,7 +648,7 @@ static PyObject *binary(int kind, PyObject *a, PyObject *b)
         case K_ADD: data = x + y; break;
         case K_SUB: data = x - y; break;
         case K_MUL: data = x * y; break;
-        default: data = forward(kind, NULL, 2, (double[]){x, y});
+        default: data = compute(kind, NULL, 2, (double[]){x, y});
         }
         if (isfinite(data)) {
             Node *node = alloc_node();
@@ -672,7 +675,7 @@ static PyObject *binary(int kind, PyObject *a, PyObject *b)
         Py_DECREF(inputs[0]);
         return NULL;
     }
-    double data = forward(kind, NULL, 2, (double[]){inputs[0]->data, inputs[1]->data});
+    double data = compute(kind, NULL, 2, (double[]){inputs[0]->data, inputs[1]->data});
     PyObject *result = NULL;
     if (!isnan(data) || reference_forward(g_ops[kind], 2, inputs, &data) == 0)
         result = (PyObject *)new_node(data, g_ops[kind], kind, 2, inputs);
@@ -862,7 +865,7 @@ static PyObject *Value_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         goto reference;
     if (label != NULL && !PyUnicode_CheckExact(label))
         goto reference;
-    if (IS_NODE(data_obj) || number_as_double(data_obj, &data) < 0)
+    if (IS_NODE(data_obj) || as_float(data_obj, &data) < 0)
         goto reference;
     Node *node = new_leaf(data);
     if (node != NULL && label != NULL && PyUnicode_GET_LENGTH(label) &&
@@ -897,9 +900,9 @@ static int set_data(Node *self, PyObject *value, void *closure)
     double data;
     if (IS_NODE(value)) {
         data = NAN;   /* the reference's own error for a Value where a number belongs */
-        if (number_as_double(value, &data) < 0)
+        if (as_float(value, &data) < 0)
             return -1;
-    } else if (number_as_double(value, &data) < 0)
+    } else if (as_float(value, &data) < 0)
         return -1;
     self->data = data;
     return 0;
@@ -930,7 +933,7 @@ static int set_grad(Node *self, PyObject *value, void *closure)
         }
         if (PyFloat_Check(value))
             grad = PyFloat_AS_DOUBLE(value);
-        else if (number_as_double(value, &grad) < 0)
+        else if (as_float(value, &grad) < 0)
             return -1;
         return set_held_grad(self, grad);
     }
@@ -952,7 +955,7 @@ static int set_grad(Node *self, PyObject *value, void *closure)
         double grad;
         if (PyFloat_Check(value))
             grad = PyFloat_AS_DOUBLE(value);    /* a gradient may be inf or nan: store as is */
-        else if (number_as_double(value, &grad) < 0)
+        else if (as_float(value, &grad) < 0)
             return -1;
         self->grad.f = grad;
         self->flags &= ~F_GRAD_VALUE;
@@ -1184,7 +1187,7 @@ static PyObject *nb_pow(PyObject *a, PyObject *b, PyObject *mod)
         return NULL;
     if (IS_NODE(a) && !IS_NODE(b)) {   /* Value ** number: the op power(p) */
         double p;
-        if (number_as_double(b, &p) < 0)
+        if (as_float(b, &p) < 0)
             return NULL;
         PyObject *op = power_op(p);
         if (op == NULL)
@@ -1428,12 +1431,18 @@ static void walk_free(Walk *w)
     PyMem_Free(w->got);
 }
 
-/* Room for `extra` more entries in the order and the stack together. */
-static int room(Walk *w, Py_ssize_t extra)
+/* Room for `extra` more entries in the order and the stack together (the check inlined, the
+ * growth not: it runs a few times per walk). */
+static int grow_items(Walk *w, Py_ssize_t need);
+
+static inline int room(Walk *w, Py_ssize_t extra)
 {
     Py_ssize_t need = w->n_order + w->top + extra;
-    if (need <= w->cap)
-        return 0;
+    return need <= w->cap ? 0 : grow_items(w, need);
+}
+
+static int grow_items(Walk *w, Py_ssize_t need)
+{
     Py_ssize_t cap = w->cap ? w->cap * 2 : 256;
     while (cap < need)
         cap *= 2;
@@ -1446,8 +1455,17 @@ static int room(Walk *w, Py_ssize_t extra)
     return 0;
 }
 
-/* Room for `extra` more slots, and leaves. */
-static int room_slots(Walk *w, Py_ssize_t extra)
+/* Room for `extra` more slots, and leaves (the check inlined, the growth not). */
+static int grow_slots(Walk *w, Py_ssize_t extra);
+
+static inline int room_slots(Walk *w, Py_ssize_t extra)
+{
+    if (w->n_slots + extra <= w->cap_slots && w->n_leaves + extra <= w->cap_leaves)
+        return 0;
+    return grow_slots(w, extra);
+}
+
+static int grow_slots(Walk *w, Py_ssize_t extra)
 {
     if (w->n_slots + extra > w->cap_slots) {
         Py_ssize_t cap = w->cap_slots ? w->cap_slots * 2 : 256;
@@ -1843,11 +1861,11 @@ static PyObject *reference_backward(Node *root, int create_graph)
                                  create_graph ? Py_True : Py_False);
 }
 
-/* backward(): the reference's walk, in C. Sorts (taking each node), propagates in reverse
+/* walk: engine.walk and engine.backward, in C. Sorts (taking each node), propagates in reverse
  * order with the sums in the walk's slots, checks the leaves, and only then writes every
  * .grad. On an error nothing has been written: every node is given back as it was. Rules
  * written in Python run in no_grad mode, once each, as in the reference. */
-static PyObject *backward(Node *root)
+static PyObject *walk(Node *root)
 {
     Walk w = {0};
     int status = walk_start(&w) < 0 ? 1 : topological_order(root, &w);
@@ -1931,7 +1949,7 @@ static PyObject *Value_backward(Node *self, PyObject *const *args, Py_ssize_t na
         return NULL;
     if (deep || self->kind == K_UNTRACKED)
         return reference_backward(self, deep);
-    return backward(self);
+    return walk(self);
 }
 
 /* Each docstring starts with its signature (CPython's __text_signature__ convention), so
