@@ -22,7 +22,12 @@ import sys
 
 
 def run(which: str, num_steps: int) -> dict:
-    """microgpt's training run, module-level style, with ``which`` Value: timings and losses."""
+    """microgpt's training run, module-level style, with ``which`` Value: timings and losses.
+
+    >>> result = run("chainrule", 1)
+    >>> result["value"], len(result["ms"]), round(result["losses"][0], 6)
+    ('chainrule', 1, 3.561733)
+    """
     code = TRAINING.replace("NUM_STEPS_HERE", str(num_steps))
     namespace = {"__name__": "__microgpt__", "WHICH": which}
     exec(compile(code, "<microgpt>", "exec"), namespace)  # module level: globals, as microgpt
@@ -142,7 +147,11 @@ for step in range(num_steps):
 
 
 def compare(steps: int, rounds: int) -> dict:
-    """Both ``Value`` classes in alternated fresh processes: medians, ratio, same losses."""
+    """Both ``Value`` classes in alternated fresh processes: medians, ratio, same losses.
+
+    ``compare(15, 3)["ratio"]`` is how many times faster chainrule's step is (microgpt's
+    time over chainrule's); ``["same_losses"]`` whether the two training runs agree exactly.
+    """
     runs: dict[str, list[dict]] = {"microgpt": [], "chainrule": []}
     for r in range(rounds):
         order = ["microgpt", "chainrule"] if r % 2 == 0 else ["chainrule", "microgpt"]
@@ -159,6 +168,7 @@ def compare(steps: int, rounds: int) -> dict:
 
 
 def main(argv: list[str]) -> None:
+    """The command line (see the module docstring)."""
     if argv[:1] == ["run"]:
         print(json.dumps(run(argv[1], int(argv[2]))))
         return
