@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sys
 import threading
 import time
 
@@ -42,10 +43,15 @@ def test_four_threads_training_one_model_never_get_an_error():
             errors.append(repr(error))
 
     threads = [threading.Thread(target=train, args=(seed,)) for seed in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: inside the walks too
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
     assert not errors
     assert all(p.grad != 0.0 for p in model.parameters()[:3])
 
