@@ -39,8 +39,6 @@ implementation = "python" if core is None else "compiled"
 
 PythonValue: Any = None
 """The reference ``Value`` class, whichever class ``autograd.Value`` is."""
-python_apply: Any = None
-"""The reference ``apply``."""
 
 
 def select(value_class: type, apply: Any, ops: Any, reference: Any) -> tuple[Any, Any]:
@@ -49,8 +47,8 @@ def select(value_class: type, apply: Any, ops: Any, reference: Any) -> tuple[Any
     ``ops`` is the op table's module and ``reference`` the functions the C code calls back
     (``autograd.value._REFERENCE``): the core is configured with them, once.
     """
-    global PythonValue, python_apply
-    PythonValue, python_apply = value_class, apply
+    global PythonValue
+    PythonValue = value_class
     if core is None:
         return value_class, apply
     core._configure(ops, reference)
