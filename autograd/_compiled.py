@@ -2,14 +2,11 @@
 
 The compiled core replaces exactly ``Value``, ``apply``, the grad-mode flag and the first-order
 ``backward()``; everything else is the reference's Python, shared. ``autograd.value`` hands its
-``Value`` and ``apply`` to ``select`` on its last line and gets the twins back when they are
-built; ``autograd.grad_mode`` keeps its flag in C then. ``CHAINRULE_PURE_PYTHON=1`` forces the
-reference.
-
-The functions below are what the C code calls back whenever it does not decide by itself — a
-number that is not a plain float or int, a result or gradient that is not finite, an op it does
-not know, a wrong number of inputs — so its results and errors (types and messages) are the
-reference's own, by construction.
+``Value`` and ``apply`` to ``select`` on its last lines, with everything the C code calls back
+(the op table and the reference's functions, see ``value._REFERENCE``), and gets the twins
+back when they are built: the core receives what it needs in that one call. This module imports
+nothing of autograd, so the package's imports form no circle (``grad_mode`` keeps its flag in
+C through ``CompiledGradMode``). ``CHAINRULE_PURE_PYTHON=1`` forces the reference.
 
 >>> implementation in ("compiled", "python")
 True
@@ -17,11 +14,10 @@ True
 
 from __future__ import annotations
 
-import sys
 import threading
-from typing import Any, Sequence
+from typing import Any
 
-from autograd import _install, ops
+from autograd import _install
 
 core: Any
 reason: str  # why the core does not run, with advice for this install ("" when it runs)
@@ -32,16 +28,19 @@ implementation = "python" if core is None else "compiled"
 
 PythonValue: Any = None
 """The reference ``Value`` class, whichever class ``autograd.Value`` is."""
-python_apply: Any = None
-"""The reference ``apply``."""
 
 
-def select(value_class: type, apply: Any) -> tuple[Any, Any]:
-    """``(Value, apply)`` of the implementation that runs, given the reference's two."""
-    global PythonValue, python_apply
-    PythonValue, python_apply = value_class, apply
+def select(value_class: type, apply: Any, ops: Any, reference: Any) -> tuple[Any, Any]:
+    """``(Value, apply)`` of the implementation that runs, given the reference's two.
+
+    ``ops`` is the op table's module and ``reference`` the functions the C code calls back
+    (``autograd.value._REFERENCE``): the core is configured with them, once.
+    """
+    global PythonValue
+    PythonValue = value_class
     if core is None:
         return value_class, apply
+    core._configure(ops, reference)
     return core.Value, core.apply
 
 
@@ -58,56 +57,3 @@ class CompiledGradMode(threading.local):
     @enabled.setter
     def enabled(self, flag: bool) -> None:
         core.set_grad_enabled(flag)
-
-
-# --- what the C code calls back (see the module docstring) -----------------------------------
-
-
-def as_float(x: object) -> float:
-    """A number as ``Value(x)`` reads it, or the reference's error."""
-    from autograd import value
-
-    return value._as_float(x)
-
-
-def check_value(*args: Any, **kwargs: Any) -> float:
-    """``Value(*args, **kwargs)``'s data, or the error of the reference's constructor."""
-    return PythonValue(*args, **kwargs).data
-
-
-def forward(op: Any, inputs: Sequence[Any]) -> float:
-    """The data of ``apply(op, *inputs)``, by the reference's steps (inputs already lifted)."""
-    from autograd import value
-
-    if op.arity and len(inputs) != op.arity:
-        python_apply(op, *inputs)  # raises the reference's error
-    datas = [x.data for x in inputs]
-    data = op.compute(datas)
-    if data - data != 0.0:  # NaN, or an infinity
-        value._check_result(op.name, data, datas)
-    return data if type(data) is float else value._as_float(data)
-
-
-def backward(root: Any, create_graph: bool) -> None:
-    """The reference walk, ``autograd.engine.backward``."""
-    from autograd import engine
-
-    engine.backward(root, create_graph=create_graph)
-
-
-def reduce(value: Any) -> tuple:
-    """How a Value pickles (the reference's ``pickle_leaf``)."""
-    from autograd import value as reference
-
-    return reference.pickle_leaf(value)
-
-
-def deepcopy(value: Any, memo: dict) -> Any:
-    """A deep copy of the graph behind ``value`` (the reference's ``copy_graph``)."""
-    from autograd import value as reference
-
-    return reference.copy_graph(value, memo)
-
-
-if core is not None:
-    core._configure(ops, sys.modules[__name__])

@@ -1,24 +1,27 @@
-/* The compiled twin of autograd/value.py: the same Value, node for node, in C.
+/* The compiled twin of autograd/value.py and autograd/engine.py's first-order walk, in C.
  *
  * What lives here: the node (data, grad, label, op, parents), its arithmetic, `apply`, the
  * grad-mode flag (one per thread) and the first-order backward walk. Everything else -- the op
  * table, create_graph, the functional API, gradcheck, drawing -- stays in Python and reads
- * nodes through `data grad label _op _prev`.
+ * nodes through `data grad label _op _prev`. docs/compiled-core.md maps each Python function
+ * to its twin here; the twins carry the same names where there is one (apply, compute,
+ * topological_order, walk, as_float).
  *
- * One source of truth stays the op table (autograd/ops.py). The ops of the table are recognised
- * by the identity of their Op objects and computed here with the same formulas; any other Op (a
- * user's) runs through its Python `compute` and `partials`. Whenever something unusual happens
- * -- a result or gradient that is not finite, an input that is not a plain float or int, a
- * wrong number of inputs -- this file does not decide: it asks the Python reference (the
- * functions `_configure` receives from autograd/_compiled.py), so errors and their messages are
- * the reference's own by construction.
+ * One source of truth stays the op table (autograd/ops.py): `_configure(ops, reference)`, the
+ * one call that sets this file up, binds each row of ROWS (an op's forward and derivative side
+ * by side) to the op of ops.OPS with its name; a family member (power(p), leaky_relu(slope), a
+ * fused neuron) is recognised by `op.native`, which only ops.py's families set. Any other Op (a
+ * user's, and logsumexp) runs through its Python `compute` and `partials`. Whenever something
+ * unusual happens -- a result or gradient that is not finite, an input that is not a plain float
+ * or int, a wrong number of inputs -- this file does not decide: it calls the reference's own
+ * functions (autograd.value._REFERENCE), so errors and their messages are the reference's.
  *
- * Memory: a node is 80 bytes with the collector's header. It is a GC type but not tracked,
- * because parents only point backwards and cannot form a cycle. The one cycle chainrule makes is
- * a `.grad` that is a Value (create_graph) leading back to its node: setting such a grad tracks
- * the node and everything reachable from it, so the collector can free that cycle. Labels are
- * rare, so they live in a side dict keyed by the node's address. Freeing a long chain releases
- * parents with an explicit stack, never by recursion.
+ * Memory: a node is 80 bytes with the collector's header (PyObject_GC_New). It is a GC type but
+ * not tracked, because parents only point backwards and cannot form a cycle; a node that may sit
+ * on one (a Value grad from create_graph, a user's op that may hold anything) is tracked with
+ * everything it reaches. Labels are rare, so they live in a side dict keyed by the node's
+ * address. Freeing a long chain releases parents through Py_DECREF from an explicit stack, never
+ * by recursion. The state is one per process: sub-interpreters get the reference instead.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -26,40 +29,44 @@
 #include <stdint.h>
 #include <string.h>
 
-/* --- op kinds -------------------------------------------------------------------------------- */
+/* --- op kinds: the rows of the op table this file computes (see ROWS below) ----------------- */
 
 enum {
     K_LEAF, K_UNTRACKED,
-    K_ADD, K_SUB, K_MUL, K_DIV, K_POW,                                   /* binary */
-    K_NEG, K_EXP, K_LOG, K_SQRT, K_SIN, K_COS, K_TANH, K_SIGMOID,        /* unary */
-    K_SOFTPLUS, K_ERF, K_GELU, K_RELU, K_ABS, K_IDENTITY,
-    K_SUM, K_DOT, K_AFFINE,                                              /* n-ary */
-    K_SINGLETONS,        /* the kinds above are singletons of the table, found by identity */
+    K_ADD, K_SUB, K_MUL, K_DIV, K_POW,
+    K_NEG, K_EXP, K_LOG, K_SQRT, K_SIN, K_COS, K_TANH, K_SIGMOID, K_SOFTPLUS, K_ERF, K_GELU,
+    K_RELU, K_ABS, K_IDENTITY,
+    K_SUM, K_DOT, K_AFFINE,
+    K_SINGLETONS,        /* the kinds above are ops of ops.OPS, found by identity */
     K_POWER = K_SINGLETONS, K_LEAKY, K_ACTIVATED,                        /* families */
     K_PYTHON,            /* any other Op: its Python compute and partials */
     K_COUNT
 };
 
-/* the names in autograd.ops of the singleton kinds, in enum order */
-static const char *const SINGLETON_NAMES[K_SINGLETONS] = {
-    "LEAF", "UNTRACKED", "ADD", "SUB", "MUL", "DIV", "POW", "NEG", "EXP", "LOG", "SQRT", "SIN",
-    "COS", "TANH", "SIGMOID", "SOFTPLUS", "ERF", "GELU", "RELU", "ABS", "IDENTITY", "SUM", "DOT",
-    "AFFINE",
-};
+typedef double (*Forward)(double x, double y);
+typedef double (*Partial)(double out, double x, double y, int input);
 
-static int is_unary_kind(int kind) { return kind >= K_NEG && kind <= K_IDENTITY; }
+/* One row per op: its name in ops.OPS, its number of inputs (0: n-ary, computed by the code
+ * of its kind), its forward and its local derivative side by side. */
+typedef struct {
+    const char *name;
+    int arity;
+    Forward forward;
+    Partial partial;
+    int can_fail;        /* not op.always_defined (read at _configure): its rule may raise */
+} Row;
 
-/* Whether this file has the kind's rule (else the op's Python partials run). */
-static int rule_in_c(int kind) { return kind >= K_ADD && kind != K_PYTHON; }
+static Row ROWS[K_COUNT];   /* defined below, after the formulas */
+
+static inline int is_unary_kind(int kind) { return ROWS[kind].arity == 1; }
+
 
 /* The kind a node with n parents runs as: its op's, or K_PYTHON when n does not fit it (the
  * op's Python rule then says what is wrong). Only `_op`/`_prev` assignments can make a misfit. */
 static int fit_kind(int kind, uint32_t n)
 {
-    if (kind >= K_ADD && kind <= K_POW)
-        return n == 2 ? kind : K_PYTHON;
-    if (is_unary_kind(kind) || kind == K_POWER || kind == K_LEAKY)
-        return n == 1 ? kind : K_PYTHON;
+    if (ROWS[kind].arity)
+        return n == (uint32_t)ROWS[kind].arity ? kind : K_PYTHON;
     if (kind == K_DOT)
         return n % 2 == 0 ? kind : K_PYTHON;
     if (kind == K_AFFINE || kind == K_ACTIVATED)
@@ -70,19 +77,23 @@ static int fit_kind(int kind, uint32_t n)
 /* --- the node -------------------------------------------------------------------------------- */
 
 enum { F_MANY = 1, F_GRAD_VALUE = 2, F_LABEL = 4, F_SEEN = 8, F_DONE = 16, F_GOT = 32,
-       F_BUSY = 64 };
-/* F_SEEN, F_DONE: marks of the walk's sort; F_GOT: the walk added to its grad; F_BUSY: in a
- * walk that runs Python code */
-#define F_WALK (F_SEEN | F_DONE | F_GOT)
+       F_SAVED = 64 };
+/* F_SEEN, F_DONE: marks of the sort; F_GOT: something was added to the node's sum; F_SAVED:
+ * its .grad is not +0.0 and waits in the walk's `saved`. They mean something only while the
+ * node belongs to a walk (`walk` below is not 0). */
+#define F_WALK (F_SEEN | F_DONE | F_GOT | F_SAVED)
 
 typedef struct Node {
     PyObject_HEAD
     double data;
-    union { double f; struct Node *v; } grad;   /* v when F_GRAD_VALUE (create_graph) */
+    /* v when F_GRAD_VALUE (create_graph); i while a walk holds the node (walk != 0): the
+     * index of its slot in that walk, where its .grad is kept meanwhile */
+    union { double f; struct Node *v; Py_ssize_t i; } grad;
     PyObject *op;                               /* the Op, a strong reference */
     union { struct Node *two[2]; struct Node **many; } parents;   /* many when F_MANY */
     uint32_t n;                                 /* number of parents */
-    uint16_t kind;
+    uint8_t kind;
+    uint8_t walk;                               /* the walk holding the node, or 0 */
     uint16_t flags;
 } Node;
 
@@ -104,12 +115,22 @@ static PyObject *g_check_value;            /* reference: Value(data, label) -> f
 static PyObject *g_forward;                /* reference: (op, inputs) -> float data, or error */
 static PyObject *g_backward;               /* reference: engine.backward(root, create_graph) */
 static PyObject *g_power, *g_leaky;        /* ops.power(p), ops.leaky_relu(slope) */
+static PyObject *g_table;                  /* ops.OPS: the table, whose ops hold no user objects */
+static PyObject *g_reference_method;       /* reference: name -> the reference Value's method */
+/* the reference walk's errors, made by autograd/_compiled.py from the same functions */
+static PyObject *g_rule_errors;            /* the errors a rule's failure is named for */
+static PyObject *g_rule_error;             /* (node, error) -> "backward through <op> ..." */
+static PyObject *g_rule_check;             /* node -> the error its Python rule raises, or None */
+static PyObject *g_gradient_error;         /* (node, grad) -> a gradient that is not finite */
+static PyObject *g_leaf_error;             /* (leaf, grad) -> the same, at a leaf */
+static PyObject *g_accumulate_error;       /* (leaf, grad) -> old + grad overflows */
+static PyObject *g_as_number;              /* reference: a rule's derivative -> float, or error */
+static PyObject *g_as_label;               /* reference: a label -> str, or the error */
 static PyObject *g_reduce;                 /* reference: Value -> its __reduce__ tuple */
 static PyObject *g_deepcopy;               /* reference: (Value, memo) -> a copy of its graph */
 static PyObject *g_labels;                 /* {address: label} of labelled nodes */
 static PyObject *g_empty;                  /* "" */
-static PyObject *g_str_compute, *g_str_partials, *g_str_name, *g_str_family,
-    *g_str_parameter, *g_str_activation;
+static PyObject *g_str_partials, *g_str_name, *g_str_native, *g_str_always_defined;
 static double SQRT1_2, SQRT2, INV_SQRT_2PI, TWO_OVER_SQRT_PI;
 
 static int configured(void)
@@ -147,7 +168,7 @@ typedef struct {
 #define FAMILY_CACHE 256
 static Family g_families[FAMILY_CACHE];
 static int g_n_families;
-static int g_last_family;
+static int g_last_family, g_next_family;
 
 static const Family *find_family(PyObject *op)
 {
@@ -169,48 +190,41 @@ static int singleton_kind(PyObject *op)
     return -1;
 }
 
-/* Reads op.family/parameter/activation: fills *out, or returns -1 with an error set. */
+/* Reads op.native, which only the families of autograd/ops.py set (("power", p),
+ * ("leaky_relu", slope), ("activated", activation)): fills *out (kind K_PYTHON for any other
+ * op), or returns -1 with an error set. An Op copied with other rules has no `native`. */
 static int describe_family(PyObject *op, Family *out, int depth)
 {
     out->op = op;
     out->kind = K_PYTHON;
     out->parameter = 0.0;
     out->act_kind = K_PYTHON;
-    PyObject *family = PyObject_GetAttr(op, g_str_family);
-    if (family == NULL) {
-        PyErr_Clear();          /* an Op without the attribute: run it through Python */
+    PyObject *native = PyObject_GetAttr(op, g_str_native);
+    if (native == NULL) {
+        PyErr_Clear();          /* not an Op: the reference says what is wrong */
         return 0;
     }
-    int is_power = PyUnicode_Check(family) && PyUnicode_CompareWithASCIIString(family, "power") == 0;
-    int is_leaky = PyUnicode_Check(family) &&
-                   PyUnicode_CompareWithASCIIString(family, "leaky_relu") == 0;
-    int is_activated = PyUnicode_Check(family) &&
-                       PyUnicode_CompareWithASCIIString(family, "activated") == 0;
-    Py_DECREF(family);
-    if (is_power || is_leaky) {
-        PyObject *p = PyObject_GetAttr(op, g_str_parameter);
-        if (p == NULL)
-            return -1;
-        double value = PyFloat_AsDouble(p);
-        Py_DECREF(p);
-        if (value == -1.0 && PyErr_Occurred()) {
-            PyErr_Clear();
-            return 0;
-        }
+    if (!PyTuple_CheckExact(native) || PyTuple_GET_SIZE(native) != 2 ||
+        !PyUnicode_Check(PyTuple_GET_ITEM(native, 0))) {
+        Py_DECREF(native);
+        return 0;
+    }
+    PyObject *family = PyTuple_GET_ITEM(native, 0), *constant = PyTuple_GET_ITEM(native, 1);
+    int is_power = PyUnicode_CompareWithASCIIString(family, "power") == 0;
+    int is_leaky = PyUnicode_CompareWithASCIIString(family, "leaky_relu") == 0;
+    int is_activated = PyUnicode_CompareWithASCIIString(family, "activated") == 0;
+    if ((is_power || is_leaky) && PyFloat_CheckExact(constant)) {
         out->kind = is_power ? K_POWER : K_LEAKY;
-        out->parameter = value;
+        out->parameter = PyFloat_AS_DOUBLE(constant);
     } else if (is_activated && depth == 0) {
-        PyObject *act = PyObject_GetAttr(op, g_str_activation);
-        if (act == NULL)
-            return -1;
-        int kind = singleton_kind(act);
+        int kind = singleton_kind(constant);
         if (kind >= 0 && is_unary_kind(kind)) {
             out->kind = K_ACTIVATED;
             out->act_kind = kind;
         } else if (kind < 0) {
             Family inner;
-            if (describe_family(act, &inner, depth + 1) < 0) {
-                Py_DECREF(act);
+            if (describe_family(constant, &inner, depth + 1) < 0) {
+                Py_DECREF(native);
                 return -1;
             }
             if (inner.kind == K_POWER || inner.kind == K_LEAKY) {
@@ -219,21 +233,24 @@ static int describe_family(PyObject *op, Family *out, int depth)
                 out->parameter = inner.parameter;
             }
         }
-        Py_DECREF(act);
     }
+    Py_DECREF(native);
     return 0;
 }
 
-/* The kind of `op` (and its family record, for families), or -1 with an error set. */
-static int resolve(PyObject *op, const Family **family)
+/* The kind of `op` (and a copy of its family record, for families), or -1 with an error set.
+ * The cache holds the most recent family members; a new one replaces the oldest. */
+static int resolve(PyObject *op, Family *family)
 {
-    *family = NULL;
+    family->op = NULL;
+    family->parameter = 0.0;
+    family->act_kind = K_PYTHON;
     int kind = singleton_kind(op);
     if (kind >= 0)
         return kind;
     const Family *known = find_family(op);
     if (known != NULL) {
-        *family = known;
+        *family = *known;
         return known->kind;
     }
     Family fresh;
@@ -241,11 +258,15 @@ static int resolve(PyObject *op, const Family **family)
         return -1;
     if (fresh.kind == K_PYTHON)
         return K_PYTHON;   /* a user's op: not cached, so a program making many holds none */
-    if (g_n_families == FAMILY_CACHE)
-        return K_PYTHON;   /* cache full: correct through Python, only slower */
-    Py_INCREF(op);
-    g_families[g_n_families] = fresh;
-    *family = &g_families[g_n_families++];
+    *family = fresh;
+    /* the slot is emptied before its old op is released: that may run Python code */
+    int slot = g_n_families < FAMILY_CACHE ? g_n_families++ : g_next_family;
+    g_next_family = (slot + 1) % FAMILY_CACHE;
+    PyObject *old = g_families[slot].op;
+    fresh.op = Py_NewRef(op);
+    g_families[slot] = fresh;
+    g_last_family = slot;
+    Py_XDECREF(old);
     return fresh.kind;
 }
 
@@ -259,65 +280,114 @@ static double sigmoid(double x)
     return z / (1.0 + z);
 }
 
-static double unary_forward(int kind, double parameter, double x)
-{
-    switch (kind) {
-    case K_NEG: return -x;
-    case K_EXP: return exp(x);
-    case K_LOG: return x > 0.0 ? log(x) : NAN;
-    case K_SQRT: return x >= 0.0 ? sqrt(x) : NAN;
-    case K_SIN: return isinf(x) ? NAN : sin(x);
-    case K_COS: return isinf(x) ? NAN : cos(x);
-    case K_TANH: return tanh(x);
-    case K_SIGMOID: return sigmoid(x);
-    case K_SOFTPLUS: return ((0.0 > x) ? 0.0 : x) + log1p(exp(-fabs(x)));
-    case K_ERF: return erf(x);
-    case K_GELU: return 0.5 * x * (1.0 + erf(x * SQRT1_2));
-    case K_RELU: return x > 0.0 ? x : 0.0;
-    case K_ABS: return fabs(x);
-    case K_IDENTITY: return x;
-    case K_LEAKY: return x > 0.0 ? x : parameter * x;
-    case K_POWER:
-        if (x < 0.0 && parameter != floor(parameter))
-            return NAN;
-        if (x == 0.0 && parameter < 0.0)
-            return NAN;
-        return pow(x, parameter);
-    }
-    return NAN;
-}
-
 /* exp(-x*x/2), 0 beyond |x| > 40 (ops.gauss) */
 static double gauss(double x) { return fabs(x) > 40.0 ? 0.0 : exp(-0.5 * x * x); }
 
-/* The local derivative of a unary kind at x (out = its result there). */
-static double unary_partial(int kind, double parameter, double out, double x)
+/* --- the rows: each op's forward (NAN where the reference must decide: outside the domain)
+ * and local derivative d out / d input, as in autograd/ops.py and in the same order of
+ * operations. Unary ops read x (and y: a family's constant); `input` picks the partial. */
+
+static double add_f(double x, double y) { return x + y; }
+static double add_d(double out, double x, double y, int i) { return 1.0; }
+static double sub_f(double x, double y) { return x - y; }
+static double sub_d(double out, double x, double y, int i) { return i ? -1.0 : 1.0; }
+static double mul_f(double x, double y) { return x * y; }
+static double mul_d(double out, double x, double y, int i) { return i ? x : y; }
+static double div_f(double x, double y) { return y == 0.0 ? NAN : x / y; }
+static double div_d(double out, double x, double y, int i) { return i ? -out / y : 1.0 / y; }
+static double pow_f(double x, double y) { return x > 0.0 ? pow(x, y) : NAN; }
+static double pow_d(double out, double x, double y, int i)
 {
-    switch (kind) {
-    case K_NEG: return -1.0;
-    case K_EXP: return out;
-    case K_LOG: return 1.0 / x;
-    case K_SQRT: return 0.5 / out;
-    case K_SIN: return cos(x);
-    case K_COS: return -sin(x);
-    case K_TANH: return 1.0 - out * out;
-    case K_SIGMOID: return out * (1.0 - out);
-    case K_SOFTPLUS: return sigmoid(x);
-    case K_ERF: return TWO_OVER_SQRT_PI * gauss(SQRT2 * x);
-    case K_GELU:
-        if (isinf(x))
-            return x > 0.0 ? 1.0 : 0.0;
-        return 0.5 * (1.0 + erf(x * SQRT1_2)) + x * INV_SQRT_2PI * gauss(x);
-    case K_RELU: return x > 0.0 ? 1.0 : 0.0;
-    case K_ABS: return x > 0.0 ? 1.0 : x < 0.0 ? -1.0 : 0.0;
-    case K_IDENTITY: return 1.0;
-    case K_LEAKY: return x > 0.0 ? 1.0 : parameter;
-    case K_POWER:
-        if (parameter == 0.0)
-            return 0.0;
-        return parameter * pow(x, parameter - 1.0);
-    }
-    return NAN;
+    return i ? out * log(x) : y * pow(x, y - 1.0);
+}
+static double neg_f(double x, double y) { return -x; }
+static double neg_d(double out, double x, double y, int i) { return -1.0; }
+static double exp_f(double x, double y) { return exp(x); }
+static double exp_d(double out, double x, double y, int i) { return out; }
+static double log_f(double x, double y) { return x > 0.0 ? log(x) : NAN; }
+static double log_d(double out, double x, double y, int i) { return 1.0 / x; }
+static double sqrt_f(double x, double y) { return x >= 0.0 ? sqrt(x) : NAN; }
+static double sqrt_d(double out, double x, double y, int i) { return 0.5 / out; }
+static double sin_f(double x, double y) { return isinf(x) ? NAN : sin(x); }
+static double sin_d(double out, double x, double y, int i) { return cos(x); }
+static double cos_f(double x, double y) { return isinf(x) ? NAN : cos(x); }
+static double cos_d(double out, double x, double y, int i) { return -sin(x); }
+static double tanh_f(double x, double y) { return tanh(x); }
+static double tanh_d(double out, double x, double y, int i) { return 1.0 - out * out; }
+static double sigmoid_f(double x, double y) { return sigmoid(x); }
+static double sigmoid_d(double out, double x, double y, int i) { return out * (1.0 - out); }
+static double softplus_f(double x, double y) { return ((0.0 > x) ? 0.0 : x) + log1p(exp(-fabs(x))); }
+static double softplus_d(double out, double x, double y, int i) { return sigmoid(x); }
+static double erf_f(double x, double y) { return erf(x); }
+static double erf_d(double out, double x, double y, int i)
+{
+    return TWO_OVER_SQRT_PI * gauss(SQRT2 * x);
+}
+static double gelu_f(double x, double y) { return 0.5 * x * (1.0 + erf(x * SQRT1_2)); }
+static double gelu_d(double out, double x, double y, int i)
+{
+    if (isinf(x))   /* the limits, not inf * 0 */
+        return x > 0.0 ? 1.0 : 0.0;
+    return 0.5 * (1.0 + erf(x * SQRT1_2)) + x * INV_SQRT_2PI * gauss(x);
+}
+static double relu_f(double x, double y) { return x > 0.0 ? x : 0.0; }
+static double relu_d(double out, double x, double y, int i) { return x > 0.0 ? 1.0 : 0.0; }
+static double abs_f(double x, double y) { return fabs(x); }
+static double abs_d(double out, double x, double y, int i)
+{
+    return x > 0.0 ? 1.0 : x < 0.0 ? -1.0 : 0.0;
+}
+static double identity_f(double x, double y) { return x; }
+static double identity_d(double out, double x, double y, int i) { return 1.0; }
+static double power_f(double x, double p)
+{
+    if (x < 0.0 && !(isfinite(p) && p == floor(p)))
+        return NAN;   /* as float.is_integer(): an infinite exponent is not an integer */
+    if (x == 0.0 && p < 0.0)
+        return NAN;
+    return pow(x, p);
+}
+static double power_d(double out, double x, double p, int i)
+{
+    return p == 0.0 ? 0.0 : p * pow(x, p - 1.0);
+}
+static double leaky_f(double x, double slope) { return x > 0.0 ? x : slope * x; }
+static double leaky_d(double out, double x, double slope, int i) { return x > 0.0 ? 1.0 : slope; }
+
+#define ROW(KIND, name, arity, f, d) [KIND] = {name, arity, f, d, 0}
+static Row ROWS[K_COUNT] = {
+    ROW(K_ADD, "+", 2, add_f, add_d),
+    ROW(K_SUB, "-", 2, sub_f, sub_d),
+    ROW(K_MUL, "*", 2, mul_f, mul_d),
+    ROW(K_DIV, "/", 2, div_f, div_d),
+    ROW(K_POW, "**", 2, pow_f, pow_d),
+    ROW(K_NEG, "neg", 1, neg_f, neg_d),
+    ROW(K_EXP, "exp", 1, exp_f, exp_d),
+    ROW(K_LOG, "log", 1, log_f, log_d),
+    ROW(K_SQRT, "sqrt", 1, sqrt_f, sqrt_d),
+    ROW(K_SIN, "sin", 1, sin_f, sin_d),
+    ROW(K_COS, "cos", 1, cos_f, cos_d),
+    ROW(K_TANH, "tanh", 1, tanh_f, tanh_d),
+    ROW(K_SIGMOID, "sigmoid", 1, sigmoid_f, sigmoid_d),
+    ROW(K_SOFTPLUS, "softplus", 1, softplus_f, softplus_d),
+    ROW(K_ERF, "erf", 1, erf_f, erf_d),
+    ROW(K_GELU, "gelu", 1, gelu_f, gelu_d),
+    ROW(K_RELU, "relu", 1, relu_f, relu_d),
+    ROW(K_ABS, "abs", 1, abs_f, abs_d),
+    ROW(K_IDENTITY, "identity", 1, identity_f, identity_d),
+    ROW(K_SUM, "sum", 0, NULL, NULL),          /* n-ary: sum_of, dot and affine below */
+    ROW(K_DOT, "dot", 0, NULL, NULL),
+    ROW(K_AFFINE, "affine", 0, NULL, NULL),
+    /* the families: members are recognised by op.native (see describe_family) */
+    ROW(K_POWER, "", 1, power_f, power_d),
+    ROW(K_LEAKY, "", 1, leaky_f, leaky_d),
+    ROW(K_ACTIVATED, "", 0, NULL, NULL),
+};
+
+/* the activation of a fused neuron, its local derivative at z */
+static inline double unary_partial(int kind, double parameter, double out, double z)
+{
+    return ROWS[kind].partial(out, z, parameter, 0);
 }
 
 /* Python's sum() of floats, step by step, so results round exactly as ops.py's do: plain
@@ -365,37 +435,33 @@ static double dot(const double *x, const double *y, Py_ssize_t n)
     return sum_total(&s);
 }
 
-/* ops._affine: sum(map(mul, xs, ys), b), which starts from the float b */
+/* ops._affine: sum(map(mul, xs, ys)) + b, the bias added last */
 static double affine(const double *v, Py_ssize_t count)
 {
-    Py_ssize_t n = count / 2;
-    Sum s = {v[count - 1], 0.0};
-    for (Py_ssize_t i = 0; i < n; i++)
-        sum_add(&s, v[i] * v[n + i]);
-    return sum_total(&s);
+    return dot(v, v + count / 2, count / 2) + v[count - 1];
+}
+
+/* the same at a node, from its parents' data */
+static double affine_at(Node *const *p, uint32_t count)
+{
+    uint32_t h = count / 2;
+    Sum s = {0.0 + p[0]->data * p[h]->data, 0.0};
+    for (uint32_t i = 1; i < h; i++)
+        sum_add(&s, p[i]->data * p[h + i]->data);
+    return sum_total(&s) + p[count - 1]->data;
 }
 
 /* The result of `kind` on x[0..n), or NAN where the reference should decide (bad arity, an
  * input outside the domain, a result that is not finite): the caller then asks Python. */
-static double forward(int kind, const Family *family, Py_ssize_t n, const double *x)
+static double compute(int kind, const Family *family, Py_ssize_t n, const double *x)
 {
     double result = NAN;
     double parameter = family ? family->parameter : 0.0;
-    if (kind >= K_ADD && kind <= K_POW) {
-        if (n != 2)
+    const Row *row = &ROWS[kind];
+    if (row->arity) {
+        if (n != row->arity)
             return NAN;
-        double a = x[0], b = x[1];
-        switch (kind) {
-        case K_ADD: result = a + b; break;
-        case K_SUB: result = a - b; break;
-        case K_MUL: result = a * b; break;
-        case K_DIV: result = b == 0.0 ? NAN : a / b; break;
-        case K_POW: result = a > 0.0 ? pow(a, b) : NAN; break;
-        }
-    } else if (is_unary_kind(kind) || kind == K_POWER || kind == K_LEAKY) {
-        if (n != 1)
-            return NAN;
-        result = unary_forward(kind, parameter, x[0]);
+        result = row->forward(x[0], n == 2 ? x[1] : parameter);
     } else if (kind == K_SUM) {
         if (n < 1)
             return NAN;
@@ -409,39 +475,17 @@ static double forward(int kind, const Family *family, Py_ssize_t n, const double
             return NAN;
         result = affine(x, n);
         if (kind == K_ACTIVATED && isfinite(result))
-            result = unary_forward(family->act_kind, parameter, result);
+            result = ROWS[family->act_kind].forward(result, parameter);
     }
     return isfinite(result) ? result : NAN;
 }
 
 /* --- making nodes ----------------------------------------------------------------------------- */
 
-/* Nodes are allocated and freed around the collector's bookkeeping. PyObject_GC_New would count
- * every node towards the next collection (one every 700 allocations), although an untracked node
- * can never be on a cycle: building a graph would trigger collections that have nothing of it to
- * scan. So a node is allocated as PyObject_GC_New lays it out — the collector's two-word header,
- * zeroed (untracked), then the object — without the count; it is tracked later only if a Value
- * grad may put it on a cycle (track_reachable). Free-threaded builds lay objects out otherwise
- * and take the ordinary calls. */
-#ifdef Py_GIL_DISABLED
-static Node *alloc_node(void) { return PyObject_GC_New(Node, &ValueType); }
-static void free_node(Node *node) { PyObject_GC_Del(node); }
-#else
-#define GC_HEADER (2 * sizeof(uintptr_t))   /* PyGC_Head, the same since Python 3.8 */
-
-static Node *alloc_node(void)
-{
-    char *memory = PyObject_Malloc(GC_HEADER + sizeof(Node));
-    if (memory == NULL)
-        return (Node *)PyErr_NoMemory();
-    memset(memory, 0, GC_HEADER);
-    Node *node = (Node *)(memory + GC_HEADER);
-    PyObject_Init((PyObject *)node, &ValueType);
-    return node;
-}
-
-static void free_node(Node *node) { PyObject_Free((char *)node - GC_HEADER); }
-#endif
+/* Nodes come from CPython's documented allocator for collected types and go back through
+ * PyObject_GC_Del. A node is born untracked: parents only point backwards, so it cannot be on a
+ * cycle; it is tracked later only if it may be (track_reachable). */
+static inline Node *alloc_node(void) { return PyObject_GC_New(Node, &ValueType); }
 
 static Node *new_node(double data, PyObject *op, int kind, Py_ssize_t n, Node *const *parents)
 {
@@ -471,7 +515,8 @@ static Node *new_node(double data, PyObject *op, int kind, Py_ssize_t n, Node *c
     node->grad.f = 0.0;
     node->op = Py_NewRef(op);
     node->n = (uint32_t)n;
-    node->kind = (uint16_t)kind;
+    node->kind = (uint8_t)kind;
+    node->walk = 0;
     node->flags = 0;
     node->parents.two[0] = node->parents.two[1] = NULL;
     Node **slots = node->parents.two;
@@ -487,7 +532,7 @@ static Node *new_node(double data, PyObject *op, int kind, Py_ssize_t n, Node *c
 static Node *new_leaf(double data) { return new_node(data, g_ops[K_LEAF], K_LEAF, 0, NULL); }
 
 /* A number as a float the way Value(number) reads it, or -1 with the reference's error. */
-static int number_as_double(PyObject *x, double *out)
+static int as_float(PyObject *x, double *out)
 {
     if (PyFloat_CheckExact(x)) {
         *out = PyFloat_AS_DOUBLE(x);
@@ -515,7 +560,7 @@ static Node *lift(PyObject *x)
     if (IS_NODE(x))
         return (Node *)Py_NewRef(x);
     double data;
-    if (number_as_double(x, &data) < 0)
+    if (as_float(x, &data) < 0)
         return NULL;
     return new_leaf(data);
 }
@@ -542,6 +587,25 @@ static int reference_forward(PyObject *op, Py_ssize_t n, Node *const *inputs, do
 
 #define SMALL 16
 
+static int track_reachable(Node *start);
+
+/* Whether op is one of the table's (a user's op may hold anything, even what holds its node) */
+static int in_table(PyObject *op)
+{
+    if (singleton_kind(op) >= 0)
+        return 1;
+    PyObject *name = PyObject_GetAttr(op, g_str_name);
+    if (name == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *found = PyDict_GetItemWithError(g_table, name);   /* borrowed, compared only */
+    Py_DECREF(name);
+    if (found == NULL)
+        PyErr_Clear();
+    return found == op;
+}
+
 /* op on nodes already lifted: the one way a non-leaf node is made */
 static PyObject *record(PyObject *op, int kind, const Family *family, Py_ssize_t n,
                         Node *const *inputs)
@@ -553,18 +617,24 @@ static PyObject *record(PyObject *op, int kind, const Family *family, Py_ssize_t
             return PyErr_NoMemory();
         for (Py_ssize_t i = 0; i < n; i++)
             x[i] = inputs[i]->data;
-        data = forward(kind, family, n, x);
+        data = compute(kind, family, n, x);
         if (x != small)
             PyMem_Free(x);
     }
     if (isnan(data) && reference_forward(op, n, inputs, &data) < 0)
         return NULL;
-    return (PyObject *)new_node(data, op, kind, n, inputs);
+    Node *node = new_node(data, op, kind, n, inputs);
+    /* a user's op may hold anything, even what holds this node (a layer's bound method that
+     * keeps its output): the collector must see such a node and what it reaches */
+    if (node != NULL && kind == K_PYTHON && node->kind == K_PYTHON && !in_table(op) &&
+        track_reachable(node) < 0)
+        Py_CLEAR(node);
+    return (PyObject *)node;
 }
 
 static PyObject *unary(Node *x, int kind)
 {
-    double data = forward(kind, NULL, 1, &x->data);
+    double data = compute(kind, NULL, 1, &x->data);
     if (isnan(data) && reference_forward(g_ops[kind], 1, &x, &data) < 0)
         return NULL;
     return (PyObject *)new_node(data, g_ops[kind], kind, 1, &x);
@@ -578,7 +648,7 @@ static PyObject *binary(int kind, PyObject *a, PyObject *b)
         case K_ADD: data = x + y; break;
         case K_SUB: data = x - y; break;
         case K_MUL: data = x * y; break;
-        default: data = forward(kind, NULL, 2, (double[]){x, y});
+        default: data = compute(kind, NULL, 2, (double[]){x, y});
         }
         if (isfinite(data)) {
             Node *node = alloc_node();
@@ -590,7 +660,8 @@ static PyObject *binary(int kind, PyObject *a, PyObject *b)
             node->parents.two[0] = (Node *)Py_NewRef(a);
             node->parents.two[1] = (Node *)Py_NewRef(b);
             node->n = 2;
-            node->kind = (uint16_t)kind;
+            node->kind = (uint8_t)kind;
+            node->walk = 0;
             node->flags = 0;
             return (PyObject *)node;
         }
@@ -604,7 +675,7 @@ static PyObject *binary(int kind, PyObject *a, PyObject *b)
         Py_DECREF(inputs[0]);
         return NULL;
     }
-    double data = forward(kind, NULL, 2, (double[]){inputs[0]->data, inputs[1]->data});
+    double data = compute(kind, NULL, 2, (double[]){inputs[0]->data, inputs[1]->data});
     PyObject *result = NULL;
     if (!isnan(data) || reference_forward(g_ops[kind], 2, inputs, &data) == 0)
         result = (PyObject *)new_node(data, g_ops[kind], kind, 2, inputs);
@@ -685,86 +756,102 @@ static int Value_clear(Node *self)
 
 /* --- freeing: parents are released with an explicit stack, so any depth works --------------- */
 
-typedef struct {
+/* Freeing a node drops its references to its parents; dropping the last one frees the parent,
+ * and so on down a chain: by recursion, a million-deep chain would overflow the C stack. So a
+ * parent whose last reference this is goes on a per-thread stack instead, and the outermost
+ * deallocation drops them one by one with Py_DECREF (each such call frees one node and pushes
+ * its own parents). Every reference is released through Py_DECREF, as debug builds and
+ * reference tracers expect. */
+static THREAD_LOCAL struct {
     Node **items;
     Py_ssize_t top, size;
-    Node *small[32];
-} FreeStack;
+    int draining;
+} g_free;
 
-static void push_or_decref(FreeStack *s, Node *node)
+static void release_later(Node *node)
 {
-    if (Py_REFCNT(node) > 1) {
+    if (Py_REFCNT(node) > 1 || g_free.top == PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Node *)) {
         Py_DECREF(node);     /* someone else still holds it: nothing is freed */
         return;
     }
-    if (s->top == s->size) {
-        Py_ssize_t size = s->size * 2;
-        Node **bigger = s->items == s->small ? PyMem_Malloc(size * sizeof(Node *))
-                                             : PyMem_Realloc(s->items, size * sizeof(Node *));
+    if (g_free.top == g_free.size) {
+        Py_ssize_t size = g_free.size ? 2 * g_free.size : 64;
+        Node **bigger = PyMem_Realloc(g_free.items, size * sizeof(Node *));
         if (bigger == NULL) {
             Py_DECREF(node);   /* out of memory: free this one by recursion instead */
             return;
         }
-        if (s->items == s->small)
-            memcpy(bigger, s->small, sizeof(s->small));
-        s->items = bigger;
-        s->size = size;
+        g_free.items = bigger;
+        g_free.size = size;
     }
-    s->items[s->top++] = node;
+    g_free.items[g_free.top++] = node;
 }
 
 static void forget_label(Node *node)
 {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *raised = PyErr_GetRaisedException();
+#else
     PyObject *type, *value, *traceback;
     PyErr_Fetch(&type, &value, &traceback);
+#endif
     PyObject *key = PyLong_FromVoidPtr(node);
     if (key == NULL || PyDict_DelItem(g_labels, key) < 0)
         PyErr_WriteUnraisable((PyObject *)node);
     Py_XDECREF(key);
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(raised);
+#else
     PyErr_Restore(type, value, traceback);
-}
-
-/* Frees a node whose last reference is gone; its parents go on the stack. */
-static void release(Node *node, FreeStack *s)
-{
-    PyObject_GC_UnTrack(node);
-    if (node->flags & F_LABEL)
-        forget_label(node);
-    Py_DECREF(node->op);
-    Node **parents = parents_of(node);
-    for (uint32_t i = 0; i < node->n; i++)
-        push_or_decref(s, parents[i]);
-    if (node->flags & F_MANY)
-        PyMem_Free(node->parents.many);
-    if (node->flags & F_GRAD_VALUE)
-        push_or_decref(s, node->grad.v);
-    free_node(node);
+#endif
 }
 
 static void Value_dealloc(Node *self)
 {
-    FreeStack s = {.top = 0, .size = 32};
-    s.items = s.small;
-    release(self, &s);
-    while (s.top)
-        release(s.items[--s.top], &s);   /* each held its last reference */
-    if (s.items != s.small)
-        PyMem_Free(s.items);
+    PyObject_GC_UnTrack(self);
+    if (self->flags & F_LABEL)
+        forget_label(self);
+    Node **parents = parents_of(self);
+    for (uint32_t i = 0; i < self->n; i++)
+        release_later(parents[i]);
+    if (self->flags & F_MANY)
+        PyMem_Free(self->parents.many);
+    if (self->flags & F_GRAD_VALUE)
+        release_later(self->grad.v);
+    PyObject *op = self->op;
+    PyObject_GC_Del(self);
+    Py_DECREF(op);
+    if (g_free.draining)
+        return;   /* an outer deallocation is dropping the stack */
+    g_free.draining = 1;
+    while (g_free.top)
+        Py_DECREF(g_free.items[--g_free.top]);   /* frees it: its parents join the stack */
+    g_free.draining = 0;
+    if (g_free.size > 4096) {   /* keep a small stack between frees, not a chain's */
+        PyMem_Free(g_free.items);
+        g_free.items = NULL;
+        g_free.size = 0;
+    }
 }
 
 /* --- the Value type: construction and attributes ------------------------------------------- */
 
 static int set_label(Node *self, PyObject *label);
 
+/* A walk that runs Python code (a user's rule) holds its nodes meanwhile: their parents and
+ * op cannot change under it. */
 static int refuse_while_busy(Node *self, const char *what)
 {
-    if (!(self->flags & F_BUSY))
+    if (!self->walk)
         return 0;
     PyErr_Format(PyExc_RuntimeError,
                  "cannot change a Value's %s while backward() runs through it (from inside an "
                  "op's rule)", what);
     return -1;
 }
+
+static double held_grad(Node *node);
+static int set_held_grad(Node *node, double grad);
 
 
 static PyObject *Value_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
@@ -776,9 +863,9 @@ static PyObject *Value_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     double data;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:Value", names, &data_obj, &label))
         goto reference;
-    if (label != NULL && !PyUnicode_Check(label))
+    if (label != NULL && !PyUnicode_CheckExact(label))
         goto reference;
-    if (IS_NODE(data_obj) || number_as_double(data_obj, &data) < 0)
+    if (IS_NODE(data_obj) || as_float(data_obj, &data) < 0)
         goto reference;
     Node *node = new_leaf(data);
     if (node != NULL && label != NULL && PyUnicode_GET_LENGTH(label) &&
@@ -796,7 +883,7 @@ reference:
     if (data == -1.0 && PyErr_Occurred())
         return NULL;
     node = new_leaf(data);
-    if (node != NULL && label != NULL && PyUnicode_Check(label) && PyUnicode_GET_LENGTH(label) &&
+    if (node != NULL && label != NULL && PyUnicode_CheckExact(label) && PyUnicode_GET_LENGTH(label) &&
         set_label(node, label) < 0)
         Py_CLEAR(node);
     return (PyObject *)node;
@@ -813,9 +900,9 @@ static int set_data(Node *self, PyObject *value, void *closure)
     double data;
     if (IS_NODE(value)) {
         data = NAN;   /* the reference's own error for a Value where a number belongs */
-        if (number_as_double(value, &data) < 0)
+        if (as_float(value, &data) < 0)
             return -1;
-    } else if (number_as_double(value, &data) < 0)
+    } else if (as_float(value, &data) < 0)
         return -1;
     self->data = data;
     return 0;
@@ -823,6 +910,8 @@ static int set_data(Node *self, PyObject *value, void *closure)
 
 static PyObject *get_grad(Node *self, void *closure)
 {
+    if (self->walk)   /* a walk holds it: its .grad waits in the walk's slot */
+        return PyFloat_FromDouble(held_grad(self));
     if (self->flags & F_GRAD_VALUE)
         return Py_NewRef(self->grad.v);
     return PyFloat_FromDouble(self->grad.f);
@@ -834,8 +923,20 @@ static int set_grad(Node *self, PyObject *value, void *closure)
         PyErr_SetString(PyExc_AttributeError, "a Value's grad cannot be deleted; set it to 0.0");
         return -1;
     }
-    if (refuse_while_busy(self, "grad") < 0)
-        return -1;
+    if (self->walk) {   /* a walk holds it: a number waits in the walk's slot */
+        double grad;
+        if (IS_NODE(value)) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "cannot set a Value as the .grad of a Value while backward() runs "
+                            "through it");
+            return -1;
+        }
+        if (PyFloat_Check(value))
+            grad = PyFloat_AS_DOUBLE(value);
+        else if (as_float(value, &grad) < 0)
+            return -1;
+        return set_held_grad(self, grad);
+    }
     Node *old = (self->flags & F_GRAD_VALUE) ? self->grad.v : NULL;
     if (IS_NODE(value)) {
         self->grad.v = (Node *)Py_NewRef(value);
@@ -854,7 +955,7 @@ static int set_grad(Node *self, PyObject *value, void *closure)
         double grad;
         if (PyFloat_Check(value))
             grad = PyFloat_AS_DOUBLE(value);    /* a gradient may be inf or nan: store as is */
-        else if (number_as_double(value, &grad) < 0)
+        else if (as_float(value, &grad) < 0)
             return -1;
         self->grad.f = grad;
         self->flags &= ~F_GRAD_VALUE;
@@ -870,11 +971,20 @@ static PyObject *get_label(Node *self, void *closure)
     PyObject *key = PyLong_FromVoidPtr(self);
     if (key == NULL)
         return NULL;
-    PyObject *label = PyDict_GetItemWithError(g_labels, key);
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *label;
+    int found = PyDict_GetItemRef(g_labels, key, &label);
+    Py_DECREF(key);
+    if (found < 0)
+        return NULL;
+    return found ? label : Py_NewRef(g_empty);
+#else
+    PyObject *label = PyDict_GetItemWithError(g_labels, key);   /* borrowed: taken at once */
     Py_DECREF(key);
     if (label == NULL)
         return PyErr_Occurred() ? NULL : Py_NewRef(g_empty);
     return Py_NewRef(label);
+#endif
 }
 
 static int set_label(Node *self, PyObject *label)
@@ -901,7 +1011,17 @@ static int set_label_attr(Node *self, PyObject *label, void *closure)
         PyErr_SetString(PyExc_AttributeError, "a Value's label cannot be deleted; set it to ''");
         return -1;
     }
-    return set_label(self, label);   /* as the reference's slot: only Value() checks it */
+    if (!PyUnicode_CheckExact(label)) {   /* the reference's error */
+        if (!configured())
+            return -1;
+        PyObject *checked = PyObject_CallOneArg(g_as_label, label);
+        if (checked == NULL)
+            return -1;
+        int status = set_label(self, checked);
+        Py_DECREF(checked);
+        return status;
+    }
+    return set_label(self, label);
 }
 
 static PyObject *get_op_name(Node *self, void *closure)
@@ -913,7 +1033,7 @@ static PyObject *get_op(Node *self, void *closure) { return Py_NewRef(self->op);
 
 static int op_kind(PyObject *op, uint32_t n)
 {
-    const Family *family;
+    Family family;
     int kind = resolve(op, &family);
     if (kind < 0)
         return -1;
@@ -935,7 +1055,7 @@ static int set_op(Node *self, PyObject *op, void *closure)
     if (kind < 0)
         return -1;
     Py_SETREF(self->op, Py_NewRef(op));
-    self->kind = (uint16_t)kind;
+    self->kind = (uint8_t)kind;
     return 0;
 }
 
@@ -986,7 +1106,7 @@ static int set_prev(Node *self, PyObject *value, void *closure)
     for (Py_ssize_t i = 0; i < n; i++)
         slots[i] = (Node *)Py_NewRef(PyTuple_GET_ITEM(value, i));
     self->n = (uint32_t)n;
-    self->kind = (uint16_t)kind;
+    self->kind = (uint8_t)kind;
     for (uint32_t i = 0; i < old_n; i++)
         Py_DECREF(old[i]);
     if (old_many)
@@ -1037,17 +1157,23 @@ static PyObject *nb_float(Node *x) { return PyFloat_FromDouble(x->data); }
 static struct { double p; PyObject *op; } g_power_cache[POWER_CACHE];
 static int g_power_next;
 
+/* A new reference to ops.power(p): the caller holds it while Python code may run (and evict
+ * it from this cache). */
 static PyObject *power_op(double p)
 {
     for (int i = 0; i < POWER_CACHE; i++)
-        if (g_power_cache[i].op && g_power_cache[i].p == p && signbit(g_power_cache[i].p) == signbit(p))
-            return g_power_cache[i].op;
+        if (g_power_cache[i].op && g_power_cache[i].p == p &&
+            signbit(g_power_cache[i].p) == signbit(p))
+            return Py_NewRef(g_power_cache[i].op);
     PyObject *op = PyObject_CallFunction(g_power, "d", p);
     if (op == NULL)
         return NULL;
-    Py_XSETREF(g_power_cache[g_power_next].op, op);
-    g_power_cache[g_power_next].p = p;
-    g_power_next = (g_power_next + 1) % POWER_CACHE;
+    int slot = g_power_next;
+    g_power_next = (slot + 1) % POWER_CACHE;
+    PyObject *old = g_power_cache[slot].op;
+    g_power_cache[slot].op = Py_NewRef(op);
+    g_power_cache[slot].p = p;
+    Py_XDECREF(old);
     return op;
 }
 
@@ -1061,10 +1187,14 @@ static PyObject *nb_pow(PyObject *a, PyObject *b, PyObject *mod)
         return NULL;
     if (IS_NODE(a) && !IS_NODE(b)) {   /* Value ** number: the op power(p) */
         double p;
-        if (number_as_double(b, &p) < 0)
+        if (as_float(b, &p) < 0)
             return NULL;
         PyObject *op = power_op(p);
-        return op == NULL ? NULL : apply_op(op, 1, &a);
+        if (op == NULL)
+            return NULL;
+        PyObject *result = apply_op(op, 1, &a);
+        Py_DECREF(op);
+        return result;
     }
     return binary(K_POW, a, b);
 }
@@ -1127,8 +1257,20 @@ static PyNumberMethods Value_as_number = {
 
 /* --- methods: the table's unary ops ----------------------------------------------------------- */
 
-#define UNARY_METHOD(name, KIND)                                                         \
-    static PyObject *Value_##name(Node *self, PyObject *unused) { return unary(self, KIND); }
+/* A method without arguments; given any, the reference's method names the mistake. */
+#define NO_ARGUMENTS(name)                                                                    \
+    if (nargs || kwnames)                                                                     \
+        return reference_call_error(name, self, args, nargs, kwnames)
+#define METHOD_ARGS PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
+static PyObject *reference_call_error(const char *name, Node *self, PyObject *const *args,
+                                      Py_ssize_t nargs, PyObject *kwnames);
+
+#define UNARY_METHOD(name, KIND)                                                              \
+    static PyObject *Value_##name(Node *self, METHOD_ARGS)                                    \
+    {                                                                                         \
+        NO_ARGUMENTS(#name);                                                                  \
+        return unary(self, KIND);                                                             \
+    }
 UNARY_METHOD(exp, K_EXP)
 UNARY_METHOD(log, K_LOG)
 UNARY_METHOD(sqrt, K_SQRT)
@@ -1142,21 +1284,61 @@ UNARY_METHOD(gelu, K_GELU)
 UNARY_METHOD(erf, K_ERF)
 UNARY_METHOD(abs, K_ABS)
 
+/* The reference method's own TypeError for arguments a compiled method does not take: the
+ * call is irregular, so the reference raises before its body runs. */
+static PyObject *reference_call_error(const char *name, Node *self, PyObject *const *args,
+                                      Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (!configured())
+        return NULL;
+    PyObject *method = PyObject_CallFunction(g_reference_method, "s", name);
+    if (method == NULL)
+        return NULL;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    PyObject **all = PyMem_Malloc((1 + nargs + nkw) * sizeof(PyObject *));
+    if (all == NULL) {
+        Py_DECREF(method);
+        return PyErr_NoMemory();
+    }
+    all[0] = (PyObject *)self;
+    memcpy(all + 1, args, (nargs + nkw) * sizeof(PyObject *));
+    PyObject *result = PyObject_Vectorcall(method, all, 1 + nargs, kwnames);
+    PyMem_Free(all);
+    Py_DECREF(method);
+    if (result != NULL) {   /* cannot happen for an irregular call; be safe */
+        Py_DECREF(result);
+        PyErr_Format(PyExc_TypeError, "%s(): unexpected arguments", name);
+    }
+    return NULL;
+}
+
+/* The one optional argument `name` of a method, positional or by keyword: 1 if given (in
+ * *value), 0 if not, -1 if the call is irregular. */
+static int one_optional(const char *name, PyObject *const *args, Py_ssize_t nargs,
+                        PyObject *kwnames, PyObject **value)
+{
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs + nkw > 1)
+        return -1;
+    if (nkw == 1 && (!PyUnicode_Check(PyTuple_GET_ITEM(kwnames, 0)) ||
+                     PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), name) != 0))
+        return -1;
+    if (nargs + nkw == 0)
+        return 0;
+    *value = args[0];
+    return 1;
+}
+
 static PyObject *Value_leaky_relu(Node *self, PyObject *const *args, Py_ssize_t nargs,
                                   PyObject *kwnames)
 {
-    static const char *const names[] = {"slope"};
     PyObject *slope = NULL;
-    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    if (nargs + nkw > 1 || (nkw == 1 && PyUnicode_CompareWithASCIIString(
-                                            PyTuple_GET_ITEM(kwnames, 0), names[0]) != 0)) {
-        PyErr_SetString(PyExc_TypeError, "leaky_relu() takes one argument, slope");
+    int given = one_optional("slope", args, nargs, kwnames, &slope);
+    if (given < 0)
+        return reference_call_error("leaky_relu", self, args, nargs, kwnames);
+    if (!configured())
         return NULL;
-    }
-    if (nargs + nkw == 1)
-        slope = args[0];
-    PyObject *op = slope ? PyObject_CallOneArg(g_leaky, slope)
-                         : PyObject_CallFunction(g_leaky, "d", 0.01);
+    PyObject *op = given ? PyObject_CallOneArg(g_leaky, slope) : PyObject_CallNoArgs(g_leaky);
     if (op == NULL)
         return NULL;
     PyObject *self_obj = (PyObject *)self;
@@ -1165,49 +1347,102 @@ static PyObject *Value_leaky_relu(Node *self, PyObject *const *args, Py_ssize_t 
     return result;
 }
 
-static PyObject *Value_item(Node *self, PyObject *unused) { return PyFloat_FromDouble(self->data); }
-
-static PyObject *Value_detach(Node *self, PyObject *unused) { return (PyObject *)new_leaf(self->data); }
-
-static PyObject *Value_reduce(Node *self, PyObject *unused)
+static PyObject *Value_item(Node *self, METHOD_ARGS)
 {
+    NO_ARGUMENTS("item");
+    return PyFloat_FromDouble(self->data);
+}
+
+static PyObject *Value_detach(Node *self, METHOD_ARGS)
+{
+    NO_ARGUMENTS("detach");
+    return (PyObject *)new_leaf(self->data);
+}
+
+static PyObject *Value_reduce(Node *self, METHOD_ARGS)
+{
+    NO_ARGUMENTS("__reduce__");
     if (!configured())
         return NULL;
     return PyObject_CallOneArg(g_reduce, (PyObject *)self);
 }
 
-static PyObject *Value_deepcopy(Node *self, PyObject *memo)
+static PyObject *Value_deepcopy(Node *self, METHOD_ARGS)
 {
+    if (nargs != 1 || kwnames)
+        return reference_call_error("__deepcopy__", self, args, nargs, kwnames);
     if (!configured())
         return NULL;
-    return PyObject_CallFunctionObjArgs(g_deepcopy, (PyObject *)self, memo, NULL);
+    return PyObject_CallFunctionObjArgs(g_deepcopy, (PyObject *)self, args[0], NULL);
 }
 
 /* --- the first-order backward walk ----------------------------------------------------------- */
 
-typedef struct {
+/* The walk keeps its sums outside the nodes, as the reference keeps them in a dict, and writes
+ * the nodes' .grad only once it has finished: nobody -- another thread, a user's rule, a
+ * signal handler -- sees a partial gradient. While it runs, a node it holds has `walk` set to
+ * the walk's number and its grad field holds the index of the node's slot in the walk: the
+ * sum being added up (`sums`) and the node's .grad meanwhile (`saved`, read and written by the
+ * .grad attribute; allocated only for a .grad that is not +0.0, as a fresh graph's are). A walk
+ * that meets a node another walk holds hands the whole backward() to the reference before it
+ * has changed anything: its dict of sums does not mind, and it reads and writes .grad through
+ * the attribute. */
+typedef struct Walk {
     /* one array for two lists: the order from the front (interior nodes, each after its parents,
      * root last) and the depth-first stack from the back (stack entry i is items[cap - 1 - i]);
      * as the sort goes on the stack shrinks while the order grows */
     Node **items;
-    double *saved;     /* saved[i]: the grad of order[i] before the walk */
     Py_ssize_t cap, n_order, top;
-    Node **leaves;     /* the leaves reached, each once */
-    double *saved_leaves;
+    double *sums, *saved;                /* by slot; saved may be NULL (every .grad was +0.0) */
+    Py_ssize_t n_slots, cap_slots;
+    Node **leaves;                       /* the leaves the walk holds */
     Py_ssize_t n_leaves, cap_leaves;
-    int value_grads;   /* a node holds a Value grad (from create_graph) */
-    int python_ops;    /* a node's op runs through Python */
+    Node **got;          /* the leaves in the order their sums began, as the reference's dict */
+    Py_ssize_t n_got;
+    int id;              /* its number in g_walks */
 } Walk;
+
+#define MAX_WALKS 255
+static Walk *g_walks[MAX_WALKS + 1];      /* the walks running (any thread), by number */
 
 #define ORDER(w, i) ((w)->items[i])
 #define STACK(w, i) ((w)->items[(w)->cap - 1 - (i)])
+#define CHECK_SIGNALS_EVERY 0x3FFF        /* nodes between two looks for Ctrl-C (< 1 ms) */
 
-/* Room for `extra` more entries in the order and the stack together. */
-static int room(Walk *w, Py_ssize_t extra)
+static int walk_start(Walk *w)
+{
+    for (int id = 1; id <= MAX_WALKS; id++)
+        if (g_walks[id] == NULL) {
+            g_walks[id] = w;
+            w->id = id;
+            return 0;
+        }
+    return -1;   /* 255 walks at once (nested or threads): the reference takes this one */
+}
+
+static void walk_free(Walk *w)
+{
+    if (w->id)
+        g_walks[w->id] = NULL;
+    PyMem_Free(w->items);
+    PyMem_Free(w->sums);
+    PyMem_Free(w->saved);
+    PyMem_Free(w->leaves);
+    PyMem_Free(w->got);
+}
+
+/* Room for `extra` more entries in the order and the stack together (the check inlined, the
+ * growth not: it runs a few times per walk). */
+static int grow_items(Walk *w, Py_ssize_t need);
+
+static inline int room(Walk *w, Py_ssize_t extra)
 {
     Py_ssize_t need = w->n_order + w->top + extra;
-    if (need <= w->cap)
-        return 0;
+    return need <= w->cap ? 0 : grow_items(w, need);
+}
+
+static int grow_items(Walk *w, Py_ssize_t need)
+{
     Py_ssize_t cap = w->cap ? w->cap * 2 : 256;
     while (cap < need)
         cap *= 2;
@@ -1217,155 +1452,259 @@ static int room(Walk *w, Py_ssize_t extra)
     memmove(items + cap - w->top, items + w->cap - w->top, w->top * sizeof(Node *));
     w->items = items;
     w->cap = cap;
-    double *saved = PyMem_Realloc(w->saved, cap * sizeof(double));
-    if (saved == NULL)
-        return PyErr_NoMemory(), -1;
-    w->saved = saved;
     return 0;
 }
 
-static int room_for_leaves(Walk *w, Py_ssize_t extra)
+/* Room for `extra` more slots, and leaves (the check inlined, the growth not). */
+static int grow_slots(Walk *w, Py_ssize_t extra);
+
+static inline int room_slots(Walk *w, Py_ssize_t extra)
 {
-    Py_ssize_t need = w->n_leaves + extra;
-    if (need <= w->cap_leaves)
+    if (w->n_slots + extra <= w->cap_slots && w->n_leaves + extra <= w->cap_leaves)
         return 0;
-    Py_ssize_t cap = w->cap_leaves ? w->cap_leaves * 2 : 64;
-    while (cap < need)
-        cap *= 2;
-    Node **leaves = PyMem_Realloc(w->leaves, cap * sizeof(Node *));
-    if (leaves == NULL)
-        return PyErr_NoMemory(), -1;
-    w->leaves = leaves;
-    double *saved = PyMem_Realloc(w->saved_leaves, cap * sizeof(double));
-    if (saved == NULL)
-        return PyErr_NoMemory(), -1;
-    w->saved_leaves = saved;
-    w->cap_leaves = cap;
+    return grow_slots(w, extra);
+}
+
+static int grow_slots(Walk *w, Py_ssize_t extra)
+{
+    if (w->n_slots + extra > w->cap_slots) {
+        Py_ssize_t cap = w->cap_slots ? w->cap_slots * 2 : 256;
+        while (cap < w->n_slots + extra)
+            cap *= 2;
+        double *sums = PyMem_Realloc(w->sums, cap * sizeof(double));
+        if (sums == NULL)
+            return PyErr_NoMemory(), -1;
+        w->sums = sums;
+        if (w->saved) {
+            double *saved = PyMem_Realloc(w->saved, cap * sizeof(double));
+            if (saved == NULL)
+                return PyErr_NoMemory(), -1;
+            w->saved = saved;
+        }
+        w->cap_slots = cap;
+    }
+    if (w->n_leaves + extra > w->cap_leaves) {
+        Py_ssize_t cap = w->cap_leaves ? w->cap_leaves * 2 : 64;
+        while (cap < w->n_leaves + extra)
+            cap *= 2;
+        Node **leaves = PyMem_Realloc(w->leaves, cap * sizeof(Node *));
+        if (leaves == NULL)
+            return PyErr_NoMemory(), -1;
+        w->leaves = leaves;
+        w->cap_leaves = cap;
+    }
     return 0;
 }
 
-static void walk_free(Walk *w)
+/* Stores a .grad that is not +0.0 in slot k (allocating `saved` on the first one). */
+static int save(Walk *w, Node *node, Py_ssize_t k, double grad)
 {
-    PyMem_Free(w->items);
-    PyMem_Free(w->saved);
-    PyMem_Free(w->leaves);
-    PyMem_Free(w->saved_leaves);
-}
-
-/* A node's grad is saved and zeroed as it joins the walk (a Value grad is left alone: the
- * reference will handle that walk). */
-static inline void save(Walk *w, Node *node, double *saved)
-{
-    if (node->flags & F_GRAD_VALUE) {
-        w->value_grads = 1;
-        *saved = 0.0;
-        return;
+    if (w->saved == NULL && (w->saved = PyMem_Malloc(w->cap_slots * sizeof(double))) == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
-    *saved = node->grad.f;
-    node->grad.f = -0.0;   /* the exact additive identity: -0.0 + x is x, even for x = -0.0 */
+    w->saved[k] = grad;
+    node->flags |= F_SAVED;
+    return 0;
 }
 
-/* Puts every saved grad back and clears every mark (after a failure, or to hand over). */
-static void walk_undo(Walk *w)
+static inline int is_plus_zero(double x)
+{
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    return bits == 0;
+}
+
+/* The walk takes a node: its .grad moves to a slot (room_slots was called). */
+static inline int hold(Walk *w, Node *node)
+{
+    Py_ssize_t k = w->n_slots++;
+    double grad = node->grad.f;
+    node->flags = (node->flags & ~F_WALK) | F_SEEN;
+    if (!is_plus_zero(grad) && save(w, node, k, grad) < 0) {
+        w->n_slots--;
+        node->flags &= ~F_WALK;
+        return -1;
+    }
+    node->grad.i = k;
+    node->walk = (uint8_t)w->id;
+    if (node->n == 0)
+        w->leaves[w->n_leaves++] = node;
+    return 0;
+}
+
+/* The .grad a held node had, with whatever was assigned to it since. */
+static inline double before(const Walk *w, const Node *node)
+{
+    return (node->flags & F_SAVED) ? w->saved[node->grad.i] : 0.0;
+}
+
+static inline void give_back(Node *node, double grad)
+{
+    node->grad.f = grad;
+    node->walk = 0;
+    node->flags &= ~F_WALK;
+}
+
+/* Gives every node back: its .grad the walk's result (`finished`) or as it was before. */
+static void release_all(Walk *w, int finished)
 {
     for (Py_ssize_t i = 0; i < w->n_order; i++) {
         Node *node = ORDER(w, i);
-        node->flags &= ~F_WALK;
-        if (!(node->flags & F_GRAD_VALUE))
-            node->grad.f = w->saved[i];
+        give_back(node, finished ? w->sums[node->grad.i] : before(w, node));
     }
-    for (Py_ssize_t i = 0; i < w->n_leaves; i++) {
-        Node *node = w->leaves[i];
-        node->flags &= ~F_WALK;
-        if (!(node->flags & F_GRAD_VALUE))
-            node->grad.f = w->saved_leaves[i];
+    for (Py_ssize_t i = 0; i < w->top; i++) {   /* a failed sort: expanded, not listed yet */
+        Node *node = STACK(w, i);
+        if (node->walk == w->id)
+            give_back(node, before(w, node));
     }
-    for (Py_ssize_t i = 0; i < w->top; i++)   /* seen, not finished: grads not touched yet */
-        STACK(w, i)->flags &= ~F_SEEN;
-    w->top = 0;
+    for (Py_ssize_t j = 0; j < w->n_leaves; j++) {
+        Node *leaf = w->leaves[j];
+        give_back(leaf, finished ? w->sums[leaf->grad.i] : before(w, leaf));
+    }
+    w->n_order = w->top = w->n_leaves = 0;
+}
+
+/* The .grad attribute of a node a walk holds. */
+static double held_grad(Node *node) { return before(g_walks[node->walk], node); }
+
+static int set_held_grad(Node *node, double grad)
+{
+    Walk *w = g_walks[node->walk];
+    if (is_plus_zero(grad) && !(node->flags & F_SAVED))
+        return 0;
+    return save(w, node, node->grad.i, grad);
 }
 
 /* The same depth-first order as engine.topological_order (parents pushed in order, the last
  * one expanded first), with marks in the node instead of a set: F_SEEN once expanded, F_DONE
  * once listed. A node stays on the stack while its parents are sorted and is listed when it
- * is on top again. Every node's grad is saved and zeroed on the way. The marks stay set until
- * the walk has propagated the node, so no Python code may run in between (see `backward`). */
+ * is on top again. Each node is taken (hold) when first expanded, a leaf when first met.
+ * Returns 0, -1 with an error set, or 1 when the reference must take the walk: a node holds a
+ * Value grad (from create_graph) or another walk holds it. */
 static int topological_order(Node *root, Walk *w)
 {
-    if (root->n == 0) {
-        if (room_for_leaves(w, 1) < 0)
-            return -1;
-        if (root->flags & F_BUSY)
-            goto busy;
-        root->flags |= F_SEEN;
-        save(w, root, &w->saved_leaves[0]);
-        w->leaves[w->n_leaves++] = root;
-        return 0;
-    }
+    if (root->walk || (root->flags & F_GRAD_VALUE))
+        return 1;
+    if (root->n == 0)
+        return room_slots(w, 1) < 0 || hold(w, root) < 0 ? -1 : 0;
     if (room(w, 1) < 0)
         return -1;
     STACK(w, w->top++) = root;
+    uint8_t id = (uint8_t)w->id;
+    Py_ssize_t steps = 0;
     while (w->top) {
         Node *node = STACK(w, w->top - 1);
-        if (node->flags & F_DONE) {          /* pushed twice, listed already */
+        if (node->walk == id) {
             w->top--;
+            if (!(node->flags & F_DONE)) {   /* back on top: its parents are listed */
+                node->flags |= F_DONE;
+                ORDER(w, w->n_order++) = node;
+            }                                /* else pushed twice, listed already */
             continue;
         }
-        if (node->flags & F_SEEN) {          /* back on top: its parents are listed */
-            w->top--;
-            node->flags |= F_DONE;
-            save(w, node, &w->saved[w->n_order]);
-            ORDER(w, w->n_order++) = node;
-            continue;
-        }
-        if (room(w, node->n) < 0 || room_for_leaves(w, node->n) < 0)
-            goto fail;
-        if (node->flags & F_BUSY)
-            goto busy;
-        node->flags |= F_SEEN;
-        w->python_ops |= !rule_in_c(node->kind);
+        if (node->walk || (node->flags & F_GRAD_VALUE))
+            return 1;
+        if (room(w, node->n) < 0 || room_slots(w, node->n + 1) < 0)
+            return -1;
+        if ((++steps & CHECK_SIGNALS_EVERY) == 0 && PyErr_CheckSignals() < 0)
+            return -1;
+        if (hold(w, node) < 0)
+            return -1;
         Node **parents = parents_of(node);
         for (uint32_t i = 0; i < node->n; i++) {
             Node *parent = parents[i];
-            if (parent->flags & (F_SEEN | F_DONE))
-                continue;
+            if (parent->walk == id)
+                continue;                    /* expanded, or a leaf met already */
             if (parent->n)
                 STACK(w, w->top++) = parent;
-            else {
-                if (parent->flags & F_BUSY)
-                    goto busy;
-                parent->flags |= F_SEEN;
-                save(w, parent, &w->saved_leaves[w->n_leaves]);
-                w->leaves[w->n_leaves++] = parent;
-            }
+            else if (parent->walk || (parent->flags & F_GRAD_VALUE))
+                return 1;
+            else if (hold(w, parent) < 0)
+                return -1;
         }
     }
     return 0;
-busy:
-    PyErr_SetString(PyExc_RuntimeError,
-                    "backward() cannot run through Values that another backward() is using "
-                    "(called from inside an op's rule)");
-fail:
-    walk_undo(w);
-    return -1;
 }
 
-/* Adds grad * local to a parent's grad, as the reference walk does: a local derivative of
+/* Adds grad * local to a parent's sum, as the reference walk does: a local derivative of
  * exactly 0 adds nothing (a relu that is off), nor does a gradient of exactly 0 (a node below
- * it), and F_GOT notes that something was added. A gradient of 0 with a non-finite local
- * derivative still adds (a NaN), so that the reference walk takes over and decides: its rule
- * may raise there (sqrt at 0). */
-static inline void add(Node *parent, double grad, double local)
+ * it). The first product starts the sum, as in the reference's dict. */
+static inline void add(Walk *w, Node *parent, double grad, double local)
 {
-    if (local != 0.0 && (grad != 0.0 || !isfinite(local))) {
-        parent->grad.f += grad * local;
-        parent->flags |= F_GOT;
+    if (local != 0.0 && grad != 0.0) {
+        double *sum = &w->sums[parent->grad.i];
+        if (parent->flags & F_GOT)
+            *sum += grad * local;
+        else {
+            *sum = grad * local;
+            parent->flags |= F_GOT;
+            if (parent->n == 0)
+                w->got[w->n_got++] = parent;
+        }
     }
 }
 
-/* Calls a user's op.partials(out, [inputs' data]) and adds grad * partial into each parent. */
-static int python_partials(Node *node)
+/* The reference's error for a rule that raised at `node` (ArithmeticError, ValueError and
+ * TypeError are named after the op and its inputs; anything else, Ctrl-C included, is the
+ * user's and passes unchanged). Returns -1. */
+static int rule_failed(Node *node)
 {
+    if (!PyErr_ExceptionMatches(g_rule_errors))
+        return -1;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *error = PyErr_GetRaisedException();
+#else
+    PyObject *type, *error, *traceback;
+    PyErr_Fetch(&type, &error, &traceback);
+    PyErr_NormalizeException(&type, &error, &traceback);
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+#endif
+    PyObject *named = PyObject_CallFunctionObjArgs(g_rule_error, (PyObject *)node, error, NULL);
+    Py_XDECREF(error);
+    if (named != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(named), named);
+        Py_DECREF(named);
+    }
+    return -1;
+}
+
+/* An error made by a function of the reference (a new exception object), raised. Returns -1. */
+static int raise_made(PyObject *error)
+{
+    if (error != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(error), error);
+        Py_DECREF(error);
+    }
+    return -1;
+}
+
+/* A rule of this file gave a derivative that is not finite where the reference's rule, on
+ * Python floats, may raise instead (x ** -1 at 0, sqrt at 0): ask it. 0 if it does not. */
+static int consult_rule(Node *node)
+{
+    PyObject *error = PyObject_CallOneArg(g_rule_check, (PyObject *)node);
+    if (error == NULL)
+        return -1;
+    if (error == Py_None) {
+        Py_DECREF(error);
+        return 0;
+    }
+    return raise_made(error);
+}
+
+/* A user's op (or one whose rule this file does not have): op.partials(out, [inputs' data]),
+ * checked as the reference checks it, then grad * partial added into each parent. */
+static int python_partials(Walk *w, Node *node, double g)
+{
+    if (g == 0.0) {   /* the reference leaves out a rule that cannot fail where nothing passes */
+        PyObject *flag = PyObject_GetAttr(node->op, g_str_always_defined);
+        int skip = flag == NULL ? -1 : PyObject_IsTrue(flag);
+        Py_XDECREF(flag);
+        if (skip)
+            return skip < 0 ? rule_failed(node) : 0;
+    }
     Node **parents = parents_of(node);
     PyObject *datas = PyList_New(node->n);
     if (datas == NULL)
@@ -1385,66 +1724,73 @@ static int python_partials(Node *node)
     Py_XDECREF(out);
     Py_DECREF(datas);
     if (partials == NULL)
-        return -1;
-    PyObject *seq = PySequence_Fast(partials, "partials must return a sequence");
+        return rule_failed(node);
+    /* as the reference: len(partials), then its items, each a real number */
+    Py_ssize_t count = PyObject_Size(partials);
+    PyObject *seq = count < 0 ? NULL : PySequence_Fast(partials, "partials must be a sequence");
     Py_DECREF(partials);
     if (seq == NULL)
-        return -1;
+        return rule_failed(node);
     int status = -1;
-    if (PySequence_Fast_GET_SIZE(seq) != (Py_ssize_t)node->n) {
-        PyErr_SetString(PyExc_ValueError, "wrong number of partials");   /* reference decides */
+    if (count != (Py_ssize_t)node->n || PySequence_Fast_GET_SIZE(seq) != count) {
+        PyErr_Format(PyExc_TypeError, "its rule gave %zd derivatives for %u inputs", count,
+                     node->n);
+        rule_failed(node);
         goto done;
     }
-    double g = node->grad.f;
-    for (uint32_t i = 0; i < node->n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
-        double d = PyFloat_AsDouble(item);
-        if (d == -1.0 && PyErr_Occurred())
-            goto done;
-        add(parents[i], g, d);
+    double *locals = PyMem_Malloc((node->n ? node->n : 1) * sizeof(double));
+    if (locals == NULL) {
+        PyErr_NoMemory();
+        goto done;
     }
+    for (uint32_t i = 0; i < node->n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i), *number = NULL;
+        if (!PyFloat_CheckExact(item) &&
+            (item = number = PyObject_CallOneArg(g_as_number, item)) == NULL) {
+            rule_failed(node);
+            PyMem_Free(locals);
+            goto done;
+        }
+        locals[i] = PyFloat_AsDouble(item);
+        Py_XDECREF(number);
+        if (locals[i] == -1.0 && PyErr_Occurred()) {
+            rule_failed(node);
+            PyMem_Free(locals);
+            goto done;
+        }
+    }
+    for (uint32_t i = 0; i < node->n; i++)   /* all checked first, as the reference does */
+        add(w, parents[i], g, locals[i]);
+    PyMem_Free(locals);
     status = 0;
 done:
     Py_DECREF(seq);
     return status;
 }
 
-/* Adds each parent's share of node's gradient: grad * the local derivative. */
-static int propagate(Node *node)
+/* Adds each parent's share of node's gradient g: g * the local derivative. */
+static int propagate(Walk *w, Node *node, double g)
 {
-    double g = node->grad.f;
     Node **p = parents_of(node);
-    switch (node->kind) {
-    case K_ADD: add(p[0], g, 1.0); add(p[1], g, 1.0); return 0;
-    case K_SUB: add(p[0], g, 1.0); add(p[1], g, -1.0); return 0;
+    switch (node->kind) {   /* + - *: their rows, spelled out on the hottest path */
+    case K_ADD: add(w, p[0], g, 1.0); add(w, p[1], g, 1.0); return 0;
+    case K_SUB: add(w, p[0], g, 1.0); add(w, p[1], g, -1.0); return 0;
     case K_MUL: {
         double x = p[0]->data, y = p[1]->data;
-        add(p[0], g, y);
-        add(p[1], g, x);
-        return 0;
-    }
-    case K_DIV: {
-        double y = p[1]->data;
-        add(p[0], g, (1.0 / y));
-        add(p[1], g, (-node->data / y));
-        return 0;
-    }
-    case K_POW: {
-        double x = p[0]->data, y = p[1]->data;
-        add(p[0], g, (y * pow(x, y - 1.0)));
-        add(p[1], g, (node->data * log(x)));
+        add(w, p[0], g, y);
+        add(w, p[1], g, x);
         return 0;
     }
     case K_SUM:
         for (uint32_t i = 0; i < node->n; i++)
-            add(p[i], g, 1.0);
+            add(w, p[i], g, 1.0);
         return 0;
     case K_DOT: {   /* in the parents' order, as the reference adds: the xs, then the ys */
         uint32_t h = node->n / 2;
         for (uint32_t i = 0; i < h; i++)
-            add(p[i], g, p[h + i]->data);
+            add(w, p[i], g, p[h + i]->data);
         for (uint32_t i = 0; i < h; i++)
-            add(p[h + i], g, p[i]->data);
+            add(w, p[h + i], g, p[i]->data);
         return 0;
     }
     case K_AFFINE:
@@ -1454,143 +1800,148 @@ static int propagate(Node *node)
         if (node->kind == K_ACTIVATED) {
             const Family *f = find_family(node->op);
             if (f == NULL)
-                return python_partials(node);
-            Sum z = {p[node->n - 1]->data, 0.0};
+                return python_partials(w, node, g);
+            slope = unary_partial(f->act_kind, f->parameter, node->data, affine_at(p, node->n));
+            if (!isfinite(slope) && ROWS[f->act_kind].can_fail && consult_rule(node) < 0)
+                return -1;
+            if (g == 0.0 || slope == 0.0)   /* a relu that is off: no products needed */
+                return 0;
             for (uint32_t i = 0; i < h; i++)
-                sum_add(&z, p[i]->data * p[h + i]->data);
-            slope = unary_partial(f->act_kind, f->parameter, node->data, sum_total(&z));
+                add(w, p[i], g, p[h + i]->data * slope);
             for (uint32_t i = 0; i < h; i++)
-                add(p[i], g, p[h + i]->data * slope);
-            for (uint32_t i = 0; i < h; i++)
-                add(p[h + i], g, p[i]->data * slope);
-            add(p[node->n - 1], g, slope);
+                add(w, p[h + i], g, p[i]->data * slope);
+            add(w, p[node->n - 1], g, slope);
             return 0;
         }
         for (uint32_t i = 0; i < h; i++)
-            add(p[i], g, p[h + i]->data);
+            add(w, p[i], g, p[h + i]->data);
         for (uint32_t i = 0; i < h; i++)
-            add(p[h + i], g, p[i]->data);
-        add(p[node->n - 1], g, 1.0);
+            add(w, p[h + i], g, p[i]->data);
+        add(w, p[node->n - 1], g, 1.0);
         return 0;
     }
     case K_POWER:
     case K_LEAKY: {
         const Family *f = find_family(node->op);
         if (f == NULL)
-            return python_partials(node);
-        add(p[0], g, unary_partial(node->kind, f->parameter, node->data, p[0]->data));
+            return python_partials(w, node, g);
+        double local = unary_partial(node->kind, f->parameter, node->data, p[0]->data);
+        if (!isfinite(local) && ROWS[node->kind].can_fail && consult_rule(node) < 0)
+            return -1;
+        add(w, p[0], g, local);
         return 0;
     }
-    default:
-        if (is_unary_kind(node->kind)) {
-            add(p[0], g, unary_partial(node->kind, 0.0, node->data, p[0]->data));
+    default: {   /* a row: its partial for each input */
+        const Row *row = &ROWS[node->kind];
+        if (row->arity == 1) {
+            double local = row->partial(node->data, p[0]->data, 0.0, 0);
+            if (!isfinite(local) && row->can_fail && consult_rule(node) < 0)
+                return -1;
+            add(w, p[0], g, local);
             return 0;
         }
-        return python_partials(node);
-    }
-}
-
-/* A walk that runs Python code (a user's op) must expect anything of it: another walk, even
- * on the same nodes, or the graph dropped or rewired. So before the first Python call the marks
- * are cleared, every node of the walk is held by a reference, and marked busy: its parents, op
- * and Value grad cannot be changed until the walk is done (hold(w, 0)). */
-static void hold(Walk *w, int on)
-{
-    for (Py_ssize_t k = 0; k < w->n_order + w->n_leaves; k++) {
-        Node *node = k < w->n_order ? ORDER(w, k) : w->leaves[k - w->n_order];
-        if (on) {
-            node->flags = (node->flags & ~(F_SEEN | F_DONE)) | F_BUSY;   /* F_GOT stays */
-            Py_INCREF(node);
-        } else {
-            node->flags &= ~F_BUSY;
+        if (row->arity == 2) {
+            double x = p[0]->data, y = p[1]->data;
+            double a = row->partial(node->data, x, y, 0), b = row->partial(node->data, x, y, 1);
+            if (!(isfinite(a) && isfinite(b)) && row->can_fail && consult_rule(node) < 0)
+                return -1;
+            add(w, p[0], g, a);
+            add(w, p[1], g, b);
+            return 0;
         }
+        return python_partials(w, node, g);
     }
-    if (!on)   /* released last: dropping these may free nodes */
-        for (Py_ssize_t k = 0; k < w->n_order + w->n_leaves; k++)
-            Py_DECREF(k < w->n_order ? ORDER(w, k) : w->leaves[k - w->n_order]);
+    }
 }
 
-/* Python's reference walk, for what this one does not decide (and for its error messages). */
+/* Python's reference walk, for what this one does not decide. */
 static PyObject *reference_backward(Node *root, int create_graph)
 {
     return PyObject_CallFunction(g_backward, "OO", (PyObject *)root,
                                  create_graph ? Py_True : Py_False);
 }
 
-/* backward(): all or nothing. Every grad in the graph is saved and computed in place from zero,
- * leaves then get old + new; on any failure the saved grads are put back and the reference walk
- * runs instead, to raise its own error (or to decide, when this walk cannot). */
-static PyObject *backward(Node *root)
+/* walk: engine.walk and engine.backward, in C. Sorts (taking each node), propagates in reverse
+ * order with the sums in the walk's slots, checks the leaves, and only then writes every
+ * .grad. On an error nothing has been written: every node is given back as it was. Rules
+ * written in Python run in no_grad mode, once each, as in the reference. */
+static PyObject *walk(Node *root)
 {
     Walk w = {0};
-    if (topological_order(root, &w) < 0) {
-        walk_free(&w);
-        return NULL;
+    int status = walk_start(&w) < 0 ? 1 : topological_order(root, &w);
+    if (status == 0 && w.n_leaves &&
+        (w.got = PyMem_Malloc(w.n_leaves * sizeof(Node *))) == NULL) {
+        PyErr_NoMemory();
+        status = -1;
     }
-    if (w.value_grads) {   /* grads from create_graph: the reference knows how to add them */
-        walk_undo(&w);
+    if (status != 0) {
+        release_all(&w, 0);
         walk_free(&w);
-        return reference_backward(root, 0);
+        return status < 0 ? NULL : reference_backward(root, 0);
     }
-    if (w.python_ops)      /* Python code will run: see hold() */
-        hold(&w, 1);
-    root->grad.f = 1.0;
+    int mode = grad_disabled;
+    grad_disabled = 1;
+    Py_ssize_t k = root->grad.i;
+    w.sums[k] = 1.0;
     root->flags |= F_GOT;
-    int failed = 0, interrupted = 0;
-    Py_ssize_t i = w.n_order - 1;
-    for (; i >= 0; i--) {
+    if (root->n == 0)
+        w.got[w.n_got++] = root;
+    for (Py_ssize_t i = w.n_order - 1; i >= 0; i--) {
         Node *node = ORDER(&w, i);
-        if (!(node->flags & F_GOT))
-            node->grad.f = 0.0;   /* nothing reached it (only zero derivatives): +0.0 */
-        node->flags &= ~F_WALK;
-        if (!isfinite(node->grad.f)) {   /* it is final now: a non-finite one is for the reference */
-            failed = 1;
-            break;
+        k = node->grad.i;
+        double g = (node->flags & F_GOT) ? w.sums[k] : 0.0;   /* complete now */
+        if (!isfinite(g)) {
+            raise_made(PyObject_CallFunction(g_gradient_error, "Od", (PyObject *)node, g));
+            goto fail;
         }
-        if (propagate(node) < 0) {
-            failed = 1;
-            /* an interrupt is the user's; any other error the reference walk will name */
-            interrupted = !PyErr_ExceptionMatches(PyExc_Exception);
-            break;
+        if (((w.n_order - i) & CHECK_SIGNALS_EVERY) == 0 && PyErr_CheckSignals() < 0)
+            goto fail;
+        if (propagate(&w, node, g) < 0)
+            goto fail;
+        w.sums[k] = g;
+    }
+    /* the leaves: as the reference, first any gradient that is not finite, then the totals */
+    for (Py_ssize_t j = 0; j < w.n_got; j++) {
+        double g = w.sums[w.got[j]->grad.i];
+        if (!isfinite(g)) {
+            raise_made(PyObject_CallFunction(g_leaf_error, "Od", (PyObject *)w.got[j], g));
+            goto fail;
         }
     }
-    for (Py_ssize_t j = 0; j < w.n_leaves && !failed; j++)   /* what each leaf got */
-        failed = (w.leaves[j]->flags & F_GOT) && !isfinite(w.leaves[j]->grad.f);
-    if (failed)
-        walk_undo(&w);
-    else
-        for (Py_ssize_t j = 0; j < w.n_leaves; j++) {   /* leaves: old + what they got */
-            Node *leaf = w.leaves[j];
-            double old = w.saved_leaves[j];
-            if (!(leaf->flags & F_GOT))
-                leaf->grad.f = old;   /* nothing reached it: untouched */
-            else if (old != 0.0)
-                leaf->grad.f = old + leaf->grad.f;
-            leaf->flags &= ~F_WALK;
+    for (Py_ssize_t j = 0; j < w.n_got; j++) {        /* leaves accumulate: old + new */
+        Node *leaf = w.got[j];
+        k = leaf->grad.i;
+        double old = before(&w, leaf), g = w.sums[k];
+        if (old != 0.0) {
+            w.sums[k] = old + g;
+            if (!isfinite(w.sums[k]) && isfinite(old)) {
+                raise_made(PyObject_CallFunction(g_accumulate_error, "Od", (PyObject *)leaf, g));
+                goto fail;
+            }
         }
-    if (w.python_ops)
-        hold(&w, 0);
+    }
+    for (Py_ssize_t j = 0; j < w.n_leaves; j++) {        /* a leaf nothing reached: untouched */
+        Node *leaf = w.leaves[j];
+        if (!(leaf->flags & F_GOT))
+            w.sums[leaf->grad.i] = before(&w, leaf);
+    }
+    grad_disabled = mode;
+    release_all(&w, 1);
     walk_free(&w);
-    if (!failed)
-        Py_RETURN_NONE;
-    if (interrupted)
-        return NULL;
-    PyErr_Clear();
-    return reference_backward(root, 0);
+    Py_RETURN_NONE;
+fail:
+    grad_disabled = mode;
+    release_all(&w, 0);
+    walk_free(&w);
+    return NULL;
 }
 
 static PyObject *Value_backward(Node *self, PyObject *const *args, Py_ssize_t nargs,
                                 PyObject *kwnames)
 {
     PyObject *create_graph = Py_False;
-    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    if (nargs + nkw > 1 || (nkw == 1 && PyUnicode_CompareWithASCIIString(
-                                            PyTuple_GET_ITEM(kwnames, 0), "create_graph") != 0)) {
-        PyErr_SetString(PyExc_TypeError, "backward() takes one optional argument, create_graph");
-        return NULL;
-    }
-    if (nargs + nkw == 1)
-        create_graph = args[0];
+    if (one_optional("create_graph", args, nargs, kwnames, &create_graph) < 0)
+        return reference_call_error("backward", self, args, nargs, kwnames);
     if (!configured())
         return NULL;
     int deep = PyObject_IsTrue(create_graph);
@@ -1598,32 +1949,49 @@ static PyObject *Value_backward(Node *self, PyObject *const *args, Py_ssize_t na
         return NULL;
     if (deep || self->kind == K_UNTRACKED)
         return reference_backward(self, deep);
-    return backward(self);
+    return walk(self);
 }
 
+/* Each docstring starts with its signature (CPython's __text_signature__ convention), so
+ * inspect.signature, help() and Jupyter show the same parameters as the reference's methods. */
+#define SIG(name, params, doc) name "($self" params ")\n--\n\n" doc
 static PyMethodDef Value_methods[] = {
-    {"exp", (PyCFunction)Value_exp, METH_NOARGS, "e ** self. Value(0).exp().data == 1.0"},
-    {"log", (PyCFunction)Value_log, METH_NOARGS, "Natural log. Value(1).log().data == 0.0"},
-    {"sqrt", (PyCFunction)Value_sqrt, METH_NOARGS, "Square root. Value(4).sqrt().data == 2.0"},
-    {"sin", (PyCFunction)Value_sin, METH_NOARGS, "Sine. Value(0).sin().data == 0.0"},
-    {"cos", (PyCFunction)Value_cos, METH_NOARGS, "Cosine. Value(0).cos().data == 1.0"},
-    {"tanh", (PyCFunction)Value_tanh, METH_NOARGS, "Hyperbolic tangent."},
-    {"sigmoid", (PyCFunction)Value_sigmoid, METH_NOARGS, "1 / (1 + e**-x), stable."},
-    {"softplus", (PyCFunction)Value_softplus, METH_NOARGS, "log(1 + e**x), stable."},
-    {"relu", (PyCFunction)Value_relu, METH_NOARGS, "max(x, 0)."},
+    {"exp", (PyCFunction)(void (*)(void))Value_exp, METH_FASTCALL | METH_KEYWORDS, SIG("exp", "", "e ** self. Value(0).exp().data == 1.0")},
+    {"log", (PyCFunction)(void (*)(void))Value_log, METH_FASTCALL | METH_KEYWORDS,
+     SIG("log", "", "Natural log; ValueError for inputs <= 0. Value(1).log().data == 0.0")},
+    {"sqrt", (PyCFunction)(void (*)(void))Value_sqrt, METH_FASTCALL | METH_KEYWORDS,
+     SIG("sqrt", "", "Square root; ValueError for negative inputs. Value(4).sqrt().data == 2.0")},
+    {"sin", (PyCFunction)(void (*)(void))Value_sin, METH_FASTCALL | METH_KEYWORDS, SIG("sin", "", "Sine. Value(0).sin().data == 0.0")},
+    {"cos", (PyCFunction)(void (*)(void))Value_cos, METH_FASTCALL | METH_KEYWORDS, SIG("cos", "", "Cosine. Value(0).cos().data == 1.0")},
+    {"tanh", (PyCFunction)(void (*)(void))Value_tanh, METH_FASTCALL | METH_KEYWORDS,
+     SIG("tanh", "", "Hyperbolic tangent. Value(0).tanh().data == 0.0")},
+    {"sigmoid", (PyCFunction)(void (*)(void))Value_sigmoid, METH_FASTCALL | METH_KEYWORDS,
+     SIG("sigmoid", "", "1 / (1 + e**-x), stable for any input. Value(0).sigmoid().data == 0.5")},
+    {"softplus", (PyCFunction)(void (*)(void))Value_softplus, METH_FASTCALL | METH_KEYWORDS,
+     SIG("softplus", "", "log(1 + e**x), stable for any input. Value(-1000).softplus().data == 0.0")},
+    {"relu", (PyCFunction)(void (*)(void))Value_relu, METH_FASTCALL | METH_KEYWORDS, SIG("relu", "", "max(x, 0). Value(-2).relu().data == 0.0")},
     {"leaky_relu", (PyCFunction)(void (*)(void))Value_leaky_relu, METH_FASTCALL | METH_KEYWORDS,
-     "x if x > 0 else slope * x (slope=0.01)."},
-    {"gelu", (PyCFunction)Value_gelu, METH_NOARGS, "x Phi(x), the exact (erf) form."},
-    {"erf", (PyCFunction)Value_erf, METH_NOARGS, "The error function."},
-    {"abs", (PyCFunction)Value_abs, METH_NOARGS, "|x|; its derivative at 0 is taken as 0."},
-    {"item", (PyCFunction)Value_item, METH_NOARGS, "The plain float, as in PyTorch."},
-    {"detach", (PyCFunction)Value_detach, METH_NOARGS, "A new leaf with the same data."},
+     SIG("leaky_relu", ", slope=0.01",
+         "x if x > 0 else slope * x. Value(-2).leaky_relu(0.1).data == -0.2")},
+    {"gelu", (PyCFunction)(void (*)(void))Value_gelu, METH_FASTCALL | METH_KEYWORDS,
+     SIG("gelu", "", "x Phi(x), the exact (erf) form. Value(0).gelu().data == 0.0")},
+    {"erf", (PyCFunction)(void (*)(void))Value_erf, METH_FASTCALL | METH_KEYWORDS, SIG("erf", "", "The error function. Value(0).erf().data == 0.0")},
+    {"abs", (PyCFunction)(void (*)(void))Value_abs, METH_FASTCALL | METH_KEYWORDS,
+     SIG("abs", "", "|x|; its derivative at 0 is taken as 0. Value(-2).abs().data == 2.0")},
+    {"item", (PyCFunction)(void (*)(void))Value_item, METH_FASTCALL | METH_KEYWORDS,
+     SIG("item", "", "The plain float, as in PyTorch. Value(3).item() == 3.0")},
+    {"detach", (PyCFunction)(void (*)(void))Value_detach, METH_FASTCALL | METH_KEYWORDS,
+     SIG("detach", "", "A new leaf with the same data and no history. Value(2.0).detach().data == 2.0")},
     {"backward", (PyCFunction)(void (*)(void))Value_backward, METH_FASTCALL | METH_KEYWORDS,
-     "Backpropagate from this Value: fill .grad of everything it was computed from."},
-    {"__reduce__", (PyCFunction)Value_reduce, METH_NOARGS,
-     "A leaf pickles with its data, grad and label (see autograd.value.pickle_leaf)."},
-    {"__deepcopy__", (PyCFunction)Value_deepcopy, METH_O,
-     "A copy of the graph behind this Value, of any depth (see autograd.value.copy_graph)."},
+     SIG("backward", ", create_graph=False",
+         "Backpropagate from this Value: fill .grad of everything it was computed from.\n\n"
+         ">>> a = Value(2.0); b = a * a; c = b * b\n>>> c.backward(); c.backward()\n"
+         ">>> a.grad, b.grad\n(64.0, 8.0)\n")},
+    {"__reduce__", (PyCFunction)(void (*)(void))Value_reduce, METH_FASTCALL | METH_KEYWORDS,
+     SIG("__reduce__", "", "A leaf pickles with its data, grad and label (see autograd.value.pickle_leaf).")},
+    {"__deepcopy__", (PyCFunction)(void (*)(void))Value_deepcopy, METH_FASTCALL | METH_KEYWORDS,
+     SIG("__deepcopy__", ", memo",
+         "A copy of the graph behind this Value, of any depth (see autograd.value.copy_graph).")},
     {NULL},
 };
 
@@ -1650,21 +2018,19 @@ static PyTypeObject ValueType = {
     .tp_methods = Value_methods,
     .tp_getset = Value_getset,
     .tp_new = Value_new,
-    .tp_free = (freefunc)free_node,
+    .tp_free = PyObject_GC_Del,
 };
 
 /* --- apply ------------------------------------------------------------------------------------ */
 
 static PyObject *apply_op(PyObject *op, Py_ssize_t n, PyObject *const *inputs)
 {
-    const Family *family;
+    Family family;   /* a copy: the cache may change while the inputs are lifted */
     int kind = resolve(op, &family);
     if (kind < 0)
         return NULL;
-    if (kind == K_LEAF || kind == K_UNTRACKED || !PyObject_TypeCheck(op, (PyTypeObject *)g_op_type)) {
+    if (kind == K_LEAF || kind == K_UNTRACKED || !PyObject_TypeCheck(op, (PyTypeObject *)g_op_type))
         kind = K_PYTHON;   /* the reference says what is wrong (or what it means) */
-        family = NULL;
-    }
     Node *small[SMALL], **nodes = small;
     if (n > SMALL && (nodes = PyMem_Malloc(n * sizeof(Node *))) == NULL)
         return PyErr_NoMemory();
@@ -1673,7 +2039,7 @@ static PyObject *apply_op(PyObject *op, Py_ssize_t n, PyObject *const *inputs)
     for (; lifted < n; lifted++)
         if ((nodes[lifted] = lift(inputs[lifted])) == NULL)
             goto done;
-    result = record(op, kind, family, n, nodes);
+    result = record(op, kind, &family, n, nodes);
 done:
     for (Py_ssize_t i = 0; i < lifted; i++)
         Py_DECREF(nodes[i]);
@@ -1708,11 +2074,6 @@ static PyObject *core_set_grad_enabled(PyObject *module, PyObject *flag)
     return PyBool_FromLong(previous);
 }
 
-static PyObject *core_is_tracked(PyObject *module, PyObject *value)
-{
-    return PyBool_FromLong(PyObject_GC_IsTracked(value));
-}
-
 static int take(PyObject *from, const char *name, PyObject **slot)
 {
     PyObject *value = PyObject_GetAttrString(from, name);
@@ -1732,24 +2093,118 @@ static int take_double(PyObject *from, const char *name, double *slot)
     return (*slot == -1.0 && PyErr_Occurred()) ? -1 : 0;
 }
 
+/* The names of the table's ops that have no row here: they run through their Python rules. */
+static PyObject *g_python_ops;
+
+/* op.always_defined, as a C flag: 1, 0, or -1 with an error set */
+static int always_defined(PyObject *op)
+{
+    PyObject *flag = PyObject_GetAttr(op, g_str_always_defined);
+    if (flag == NULL)
+        return -1;
+    int value = PyObject_IsTrue(flag);
+    Py_DECREF(flag);
+    return value;
+}
+
+/* Binds each row to the op of ops.OPS with its name, and takes the reference's functions. */
+static int bind_rows(PyObject *ops)
+{
+    PyObject *table = PyObject_GetAttrString(ops, "OPS");
+    if (table == NULL)
+        return -1;
+    if (!PyDict_Check(table)) {
+        Py_DECREF(table);
+        PyErr_SetString(PyExc_TypeError, "_configure: ops.OPS must be a dict");
+        return -1;
+    }
+    PyObject *unbound = PyList_New(0);
+    int status = unbound == NULL ? -1 : 0;
+    for (int k = K_ADD; k < K_SINGLETONS && status == 0; k++) {
+        PyObject *op = PyDict_GetItemString(table, ROWS[k].name);   /* borrowed: taken at once */
+        if (op == NULL) {
+            PyErr_Format(PyExc_RuntimeError, "_configure: ops.OPS has no op %s", ROWS[k].name);
+            status = -1;
+            break;
+        }
+        Py_XSETREF(g_ops[k], Py_NewRef(op));
+        int defined = always_defined(op);
+        if (defined < 0)
+            status = -1;
+        ROWS[k].can_fail = !defined;
+    }
+    /* every op of the table without a row: its name, so a test can list them */
+    PyObject *name, *op;
+    Py_ssize_t pos = 0;
+    while (status == 0 && PyDict_Next(table, &pos, &name, &op))
+        if (singleton_kind(op) < 0 && PyList_Append(unbound, name) < 0)
+            status = -1;
+    if (status == 0 && PyList_Sort(unbound) == 0) {
+        Py_XSETREF(g_python_ops, PyList_AsTuple(unbound));
+        status = g_python_ops ? 0 : -1;
+    }
+    Py_XDECREF(unbound);
+    Py_DECREF(table);
+    return status;
+}
+
+static int family_can_fail(PyObject *ops, const char *family, int kind)
+{
+    PyObject *member = PyObject_CallMethod(ops, family, NULL);
+    if (member == NULL)
+        return -1;
+    int defined = always_defined(member);
+    Py_DECREF(member);
+    if (defined < 0)
+        return -1;
+    ROWS[kind].can_fail = !defined;
+    return 0;
+}
+
 static PyObject *core_configure(PyObject *module, PyObject *args)
 {
-    PyObject *ops, *glue;
-    if (!PyArg_ParseTuple(args, "OO:_configure", &ops, &glue))
+    PyObject *ops, *reference;
+    if (!PyArg_ParseTuple(args, "OO:_configure", &ops, &reference))
         return NULL;
-    for (int k = 0; k < K_SINGLETONS; k++)
-        if (take(ops, SINGLETON_NAMES[k], &g_ops[k]) < 0)
-            return NULL;
+    if (take(ops, "LEAF", &g_ops[K_LEAF]) < 0 || take(ops, "UNTRACKED", &g_ops[K_UNTRACKED]) < 0 ||
+        bind_rows(ops) < 0)
+        return NULL;
+    if (take(ops, "OPS", &g_table) < 0)
+        return NULL;
+    PyObject *glue = reference;
     if (take(ops, "Op", &g_op_type) < 0 || take(ops, "power", &g_power) < 0 ||
         take(ops, "leaky_relu", &g_leaky) < 0 || take(glue, "as_float", &g_as_float) < 0 ||
         take(glue, "check_value", &g_check_value) < 0 || take(glue, "forward", &g_forward) < 0 ||
         take(glue, "backward", &g_backward) < 0 || take(glue, "reduce", &g_reduce) < 0 ||
-        take(glue, "deepcopy", &g_deepcopy) < 0 ||
+        take(glue, "deepcopy", &g_deepcopy) < 0 || take(glue, "as_number", &g_as_number) < 0 ||
+        take(glue, "as_label", &g_as_label) < 0 ||
+        take(glue, "reference_method", &g_reference_method) < 0 ||
+        take(glue, "RULE_ERRORS", &g_rule_errors) < 0 || take(glue, "rule_error", &g_rule_error) < 0 ||
+        take(glue, "rule_check", &g_rule_check) < 0 ||
+        take(glue, "gradient_error", &g_gradient_error) < 0 ||
+        take(glue, "leaf_error", &g_leaf_error) < 0 ||
+        take(glue, "accumulate_error", &g_accumulate_error) < 0 ||
         take_double(ops, "SQRT1_2", &SQRT1_2) < 0 || take_double(ops, "SQRT2", &SQRT2) < 0 ||
         take_double(ops, "INV_SQRT_2PI", &INV_SQRT_2PI) < 0 ||
-        take_double(ops, "TWO_OVER_SQRT_PI", &TWO_OVER_SQRT_PI) < 0)
+        take_double(ops, "TWO_OVER_SQRT_PI", &TWO_OVER_SQRT_PI) < 0 ||
+        family_can_fail(ops, "leaky_relu", K_LEAKY) < 0)
         return NULL;
+    PyObject *square = PyObject_CallMethod(ops, "power", "d", 2.0);
+    if (square == NULL)
+        return NULL;
+    int defined = always_defined(square);
+    Py_DECREF(square);
+    if (defined < 0)
+        return NULL;
+    ROWS[K_POWER].can_fail = !defined;
     Py_RETURN_NONE;
+}
+
+static PyObject *core_python_ops(PyObject *module, PyObject *unused)
+{
+    if (!configured())
+        return NULL;
+    return Py_NewRef(g_python_ops);
 }
 
 static PyMethodDef core_methods[] = {
@@ -1761,40 +2216,59 @@ static PyMethodDef core_methods[] = {
      "Whether operations on Values record a graph in this thread."},
     {"set_grad_enabled", core_set_grad_enabled, METH_O,
      "Set graph recording for this thread; returns the previous setting."},
-    {"_is_tracked", core_is_tracked, METH_O, "Whether the cycle collector tracks this object."},
+    {"python_ops", core_python_ops, METH_NOARGS,
+     "python_ops()\n--\n\nThe names of the op table's ops that run through their Python rules "
+     "(no C row)."},
     {"_configure", core_configure, METH_VARARGS,
-     "_configure(ops, glue): the op table and the reference functions (autograd/_compiled.py)."},
+     "_configure(ops, reference): the op table and the reference's functions "
+     "(autograd.value._REFERENCE), in one call."},
     {NULL},
+};
+
+/* The core keeps its state (the op table and the reference's functions, received by
+ * `_configure`) in this library, once per process, so it serves the main interpreter only. A
+ * sub-interpreter's import is refused with ImportError, so autograd runs on the reference there
+ * (autograd._compiled.reason says why) and the main interpreter's state is never replaced by
+ * objects of an interpreter that is later destroyed. */
+static int core_exec(PyObject *module)
+{
+    if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
+        PyErr_SetString(PyExc_ImportError,
+                        "autograd._core serves the main interpreter only; in a sub-interpreter "
+                        "autograd runs on its pure-Python reference");
+        return -1;
+    }
+    if (PyType_Ready(&ValueType) < 0)
+        return -1;
+    if (g_labels == NULL) {   /* once per process, even if the module is imported again */
+        g_labels = PyDict_New();
+        g_empty = PyUnicode_FromString("");
+        g_str_partials = PyUnicode_InternFromString("partials");
+        g_str_name = PyUnicode_InternFromString("name");
+        g_str_native = PyUnicode_InternFromString("native");
+        g_str_always_defined = PyUnicode_InternFromString("always_defined");
+        if (!g_labels || !g_empty || !g_str_partials || !g_str_name || !g_str_native ||
+            !g_str_always_defined)
+            return -1;
+    }
+    return PyModule_AddObjectRef(module, "Value", (PyObject *)&ValueType);
+}
+
+static PyModuleDef_Slot core_slots[] = {
+    {Py_mod_exec, core_exec},
+#if PY_VERSION_HEX >= 0x030C0000
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#endif
+#ifdef Py_GIL_DISABLED
+    {Py_mod_gil, Py_MOD_GIL_USED},
+#endif
+    {0, NULL},
 };
 
 static struct PyModuleDef core_module = {
     PyModuleDef_HEAD_INIT, "autograd._core",
-    "The compiled twin of autograd.value (see autograd/_compiled.py).", -1, core_methods,
+    "The compiled twin of autograd.value (see autograd/_compiled.py).", 0, core_methods,
+    core_slots,
 };
 
-PyMODINIT_FUNC PyInit__core(void)
-{
-    if (PyType_Ready(&ValueType) < 0)
-        return NULL;
-    g_labels = PyDict_New();
-    g_empty = PyUnicode_FromString("");
-    g_str_compute = PyUnicode_InternFromString("compute");
-    g_str_partials = PyUnicode_InternFromString("partials");
-    g_str_name = PyUnicode_InternFromString("name");
-    g_str_family = PyUnicode_InternFromString("family");
-    g_str_parameter = PyUnicode_InternFromString("parameter");
-    g_str_activation = PyUnicode_InternFromString("activation");
-    if (!g_labels || !g_empty || !g_str_compute || !g_str_partials || !g_str_name ||
-        !g_str_family || !g_str_parameter || !g_str_activation)
-        return NULL;
-    PyObject *module = PyModule_Create(&core_module);
-    if (module == NULL)
-        return NULL;
-    Py_INCREF(&ValueType);
-    if (PyModule_AddObject(module, "Value", (PyObject *)&ValueType) < 0) {
-        Py_DECREF(&ValueType);
-        Py_DECREF(module);
-        return NULL;
-    }
-    return module;
-}
+PyMODINIT_FUNC PyInit__core(void) { return PyModuleDef_Init(&core_module); }

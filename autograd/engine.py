@@ -27,6 +27,7 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 from math import isfinite
+from numbers import Real
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from autograd.grad_mode import enable_grad, no_grad
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 
 Gradient = Any  # a float, or a Value with create_graph=True
 OnStep = Callable[["Value", Gradient, Sequence[Gradient], dict], None]
+RULE_ERRORS = (ArithmeticError, ValueError, TypeError)
+"""A rule's errors that the walk names after the op and its inputs (``_backward_error``)."""
 
 
 def topological_order(root: Value, stop_at: Iterable[Value] = ()) -> list[Value]:
@@ -118,6 +121,8 @@ def walk(root: Value, stop_at: Iterable[Value] = (), create_graph: bool = False,
                 if len(partials) != len(parents):
                     raise TypeError(f"its rule gave {len(partials)} derivatives for "
                                     f"{len(parents)} inputs")
+                if not create_graph:
+                    partials = as_numbers(partials)
                 if grad != 0.0:  # else nothing arrived (below a relu that is off): pass nothing
                     for parent, local in zip(parents, partials):
                         if local == 0.0:  # (a Value is never == 0.0: == is identity)
@@ -127,11 +132,11 @@ def walk(root: Value, stop_at: Iterable[Value] = (), create_graph: bool = False,
                 finished.append(grad)
                 if on_step is not None:
                     on_step(node, grad, partials, sums)
-    except (ArithmeticError, ValueError, TypeError) as error:
+    except RULE_ERRORS as error:
         raise _backward_error(node, error) from None
     for end, grad in sums.items():  # the leaves and variables were not checked on the way
         if not isfinite(grad):
-            raise OverflowError(f"backward: at {end!r}, {_not_finite(grad)}") from None
+            raise _end_error(end, grad)
     return nodes, finished, sums
 
 
@@ -166,16 +171,69 @@ def backward(root: Value, create_graph: bool = False) -> None:
                            "graph to backpropagate through; compute it outside no_grad() (or "
                            "inside enable_grad())")
     nodes, grads, leaves = walk(root, create_graph=create_graph)
+    totals = []
+    for leaf, grad in leaves.items():
+        old = leaf.grad
+        total = grad if type(old) is float and old == 0.0 else old + grad
+        if not isfinite(total) and isfinite(old):
+            raise _accumulate_error(leaf, grad)
+        totals.append(total)
     for node, grad in zip(nodes, grads):
         node.grad = grad
-    for leaf, grad in leaves.items():
-        leaf.grad = grad if type(leaf.grad) is float and leaf.grad == 0.0 else leaf.grad + grad
+    for leaf, total in zip(leaves, totals):
+        leaf.grad = total
+
+
+def as_numbers(partials: Sequence[Any]) -> Sequence[float]:
+    """A first-order rule's derivatives as floats: real numbers (numpy's too) are converted,
+    anything else (a ``Value``, a ``Decimal``, a complex) is refused with ``TypeError``.
+
+    >>> as_numbers((1, 2.5))
+    (1.0, 2.5)
+    """
+    for local in partials:
+        if type(local) is not float:
+            return tuple(map(_as_number, partials))
+    return partials
+
+
+def _as_number(local: Any) -> float:
+    if type(local) is float:
+        return local
+    if isinstance(local, Real) and getattr(local, "shape", ()) == ():
+        return float(local)
+    raise TypeError(f"its rule gave a {type(local).__name__} ({local!r}) as a derivative; a "
+                    f"first-order rule gives real numbers (floats), as the op table's helpers "
+                    f"do on floats")
 
 
 def _not_finite(grad: Gradient) -> OverflowError:
     # In float arithmetic a NaN gradient can only come from infinities (inf - inf, 0 * inf):
     # it is an overflow too, as create_graph's Value arithmetic reports it.
     return OverflowError(f"the gradient overflows a float (|x| > 1.8e308): got {float(grad)}")
+
+
+def _rule_check(node: Value) -> Exception | None:
+    """The error the first-order rule raises at ``node`` (named), or None if it raises none."""
+    try:
+        node._op.partials_at(node)
+    except RULE_ERRORS as error:
+        return _backward_error(node, error)
+    return None
+
+
+def _gradient_error(node: Value, grad: float) -> Exception:
+    """The walk's error at a node whose gradient is not finite."""
+    return _backward_error(node, _not_finite(grad))
+
+
+def _end_error(end: Value, grad: float) -> OverflowError:
+    return OverflowError(f"backward: at {end!r}, {_not_finite(grad)}")
+
+
+def _accumulate_error(leaf: Value, grad: float) -> OverflowError:
+    return OverflowError(f"backward: at {leaf!r}, adding the gradient {grad!r} to its .grad "
+                         f"overflows a float (|x| > 1.8e308)")
 
 
 def _backward_error(node: Value, error: Exception) -> Exception:

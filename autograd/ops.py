@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import repeat
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -44,7 +44,8 @@ Interval = tuple[float, float]
 class Op:
     """One primitive: its forward on floats and its local derivatives.
 
-    Ops compare by identity; the families below cache their members, so ``power(2) is power(2)``.
+    Ops compare by identity; the families below cache their recent members, so
+    ``power(2) is power(2)``.
 
     >>> MUL.compute([2.0, 3.0]), MUL.partials(6.0, [2.0, 3.0])
     (6.0, (3.0, 2.0))
@@ -67,9 +68,34 @@ class Op:
     # the rule cannot fail where the forward succeeded: the walk need not evaluate it where the
     # gradient is 0, as nothing would pass on (see engine.walk); unknown for a user's op
     always_defined: bool = False
+    # how an n-ary op's inputs are laid out: "" (any number), "pairs" (x1..xn, y1..yn) or
+    # "pairs and bias" (x1..xn, y1..yn, b); `check_count` enforces it
+    layout: str = ""
+    # set only by the families below: the compiled core may then run its own rule for the member.
+    # Not an argument, so an Op copied with other rules (dataclasses.replace) never has it.
+    native: tuple[Any, ...] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "domain", tuple(tuple(interval) for interval in self.domain))
+
+    def check_count(self, count: int) -> None:
+        """Raise ``TypeError`` unless the op takes ``count`` inputs.
+
+        >>> DOT.check_count(4)
+        >>> DOT.check_count(3)
+        Traceback (most recent call last):
+        TypeError: dot: takes x1..xn, y1..yn (an even number of inputs, at least 2), got 3
+        """
+        if self.arity:
+            if count != self.arity:
+                raise TypeError(f"{self.name}: takes {self.arity} inputs, got {count}")
+        elif self.layout == "pairs":
+            if count < 2 or count % 2:
+                raise TypeError(f"{self.name}: takes x1..xn, y1..yn (an even number of inputs, "
+                                f"at least 2), got {count}")
+        elif self.layout == "pairs and bias" and (count < 3 or count % 2 == 0):
+            raise TypeError(f"{self.name}: takes x1..xn, y1..yn, b (an odd number of inputs, "
+                            f"at least 3), got {count}")
 
     def compute(self, inputs: Sequence[float]) -> float:
         """The forward on a sequence of floats: ``forward(*inputs)``.
@@ -309,8 +335,9 @@ def _dot(*v: float) -> float:
 
 
 def _affine(*v: float) -> float:
+    # the bias is added last, as PyTorch does: added first, products that cancel would absorb it
     n = len(v) // 2
-    return sum(map(operator.mul, v[:n], v[n:-1]), v[-1])
+    return sum(map(operator.mul, v[:n], v[n:-1])) + v[-1]
 
 
 def _dot_partials(out, *v):  # ∂/∂xi = yi and ∂/∂yi = xi
@@ -358,13 +385,14 @@ ABS = _op("abs", abs, lambda out, x: (sign(x),), 1, [ANY], kinks=(0.0,))
 
 # n-ary ops: one node however many inputs
 SUM = _op("sum", lambda *xs: sum(xs), lambda out, *xs: (1.0,) * len(xs), 0, [ANY])
-DOT = _op("dot", _dot, _dot_partials, 0, [ANY])  # inputs x1..xn, y1..yn
-AFFINE = _op("affine", _affine, _affine_partials, 0, [ANY])  # inputs x1..xn, y1..yn, b
+DOT = _op("dot", _dot, _dot_partials, 0, [ANY], layout="pairs")  # x1..xn, y1..yn
+AFFINE = _op("affine", _affine, _affine_partials, 0, [ANY], layout="pairs and bias")
 LOGSUMEXP = _op("logsumexp", _logsumexp, _logsumexp_partials, 0, [(-3.0, 3.0)])
 
 
 def power(p: float) -> Op:
-    """The op ``x ** p`` for a constant exponent ``p`` (one op per exponent, cached).
+    """The op ``x ** p`` for a constant exponent ``p`` (one op per exponent; the recent ones
+    are cached, so an annealed exponent holds no memory).
 
     >>> power(2).compute([3.0]), power(2.0).partials(9.0, [3.0]), power(2) is power(2.0)
     (9.0, (6.0,), True)
@@ -372,7 +400,11 @@ def power(p: float) -> Op:
     return _power(float(p))
 
 
-@cache
+FAMILY_CACHE = 256
+"""How many members of each family (exponents, slopes, activations) stay cached."""
+
+
+@lru_cache(maxsize=FAMILY_CACHE)
 def _power(p: float) -> Op:
     name = f"**{p:g}"
 
@@ -391,11 +423,22 @@ def _power(p: float) -> Op:
             return (p * x ** (p - 1.0),)
 
     domain = ANY if p.is_integer() and p >= 0.0 else POSITIVE
-    return Op(name, forward, derivatives, 1, (domain,), family="power", parameter=p)
+    return _native(Op(name, forward, derivatives, 1, (domain,), family="power", parameter=p),
+                   "power", p)
 
 
-def leaky_relu(slope: float) -> Op:
-    """The op ``x if x > 0 else slope * x`` (one op per slope, cached).
+def _native(op: Op, family: str, constant: Any) -> Op:
+    """Mark a family member as made here, so the compiled core may run its own rule for it."""
+    object.__setattr__(op, "native", (family, constant))
+    return op
+
+
+LEAKY_SLOPE = 0.01
+"""The slope of ``leaky_relu`` when none is given (``Value.leaky_relu``, ``"leaky_relu"``)."""
+
+
+def leaky_relu(slope: float = LEAKY_SLOPE) -> Op:
+    """The op ``x if x > 0 else slope * x`` (one op per slope; the recent ones cached).
 
     >>> leaky_relu(0.1).compute([-2.0])
     -0.2
@@ -406,14 +449,15 @@ def leaky_relu(slope: float) -> Op:
     return _leaky_relu(slope)
 
 
-@cache
+@lru_cache(maxsize=FAMILY_CACHE)
 def _leaky_relu(slope: float) -> Op:
-    return Op(f"leaky_relu({slope:g})", lambda x: x if x > 0.0 else slope * x,
-              lambda out, x: (1.0 if x > 0 else slope,), 1, (ANY,), kinks=(0.0,),
-              family="leaky_relu", parameter=slope, always_defined=True)
+    return _native(Op(f"leaky_relu({slope:g})", lambda x: x if x > 0.0 else slope * x,
+                      lambda out, x: (1.0 if x > 0 else slope,), 1, (ANY,), kinks=(0.0,),
+                      family="leaky_relu", parameter=slope, always_defined=True),
+                   "leaky_relu", slope)
 
 
-@cache
+@lru_cache(maxsize=FAMILY_CACHE)
 def activated(activation: Op) -> Op:
     """The op ``activation(x1*y1 + ... + xn*yn + b)``: a whole neuron as one node (cached).
 
@@ -444,23 +488,33 @@ def activated(activation: Op) -> Op:
         return (*map(operator.mul, v[n:-1], scale), *map(operator.mul, v[:n], scale), slope)
 
     # the kinks are those of the activation, at the pre-activation z (see `Op.near_kink`)
-    return Op(f"affine>{activation.name}", forward, derivatives, 0, (ANY,),
-              kinks=activation.kinks, twice_differentiable=activation.twice_differentiable,
-              family="activated", activation=activation,
-              always_defined=activation.always_defined)
+    neuron = Op(f"affine>{activation.name}", forward, derivatives, 0, (ANY,),
+                kinks=activation.kinks, twice_differentiable=activation.twice_differentiable,
+                family="activated", activation=activation,
+                always_defined=activation.always_defined, layout="pairs and bias")
+    native = OPS.get(activation.name) is activation or activation.native is not None
+    return _native(neuron, "activated", activation) if native else neuron
 
 
 def unary(name: str) -> Op:
-    """The unary op called ``name``: one of the table's, or ``"leaky_relu"`` (slope 0.01).
+    """The unary op called ``name``: one of the table's, ``"leaky_relu"`` (slope
+    ``LEAKY_SLOPE``) or a leaky_relu by its own name, ``"leaky_relu(0.2)"``.
 
-    >>> unary("tanh") is TANH, unary("leaky_relu").parameter
-    (True, 0.01)
+    >>> unary("tanh") is TANH, unary("leaky_relu").parameter, unary("leaky_relu(0.2)").parameter
+    (True, 0.01, 0.2)
     """
     if name == "leaky_relu":
-        return leaky_relu(0.01)
+        return leaky_relu(LEAKY_SLOPE)
+    if name.startswith("leaky_relu(") and name.endswith(")"):
+        try:
+            slope = float(name[len("leaky_relu("):-1])
+        except ValueError:
+            slope = math.nan
+        if math.isfinite(slope):
+            return leaky_relu(slope)
     op = OPS.get(name)
     if op is None or op.arity != 1 or op is IDENTITY:
         allowed = ", ".join(sorted([n for n, o in OPS.items() if o.arity == 1 and o is not IDENTITY]
-                                   + ["leaky_relu"]))
+                                   + ["leaky_relu", "leaky_relu(slope)"]))
         raise ValueError(f"unknown unary op {name!r}; use one of: {allowed}")
     return op

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import numbers
+from types import SimpleNamespace
 from typing import Any, Union
 
-from autograd import engine, grad_mode, ops
+from autograd import _compiled, engine, grad_mode, ops
 from autograd.ops import LEAF, UNTRACKED, Op
 
 Number = Union[int, float]
@@ -32,15 +33,28 @@ class Value:
 
     # Parents are a tuple and the op is a shared record: no closure and no reference back to the
     # node, so a graph has no cycles and frees itself by reference counting.
-    __slots__ = ("data", "grad", "label", "_op", "_prev")
+    __slots__ = ("data", "grad", "_label", "_op", "_prev")
 
     def __init__(self, data: Number, label: str = "") -> None:
         # the checks run only for what is not already a float (not NaN) and a str
         self.data: float = data if type(data) is float and data == data else _as_float(data)
         self.grad: float | Value = 0.0
-        self.label: str = label if type(label) is str else _as_label(label)
+        self._label: str = label if type(label) is str else _as_label(label)
         self._op: Op = LEAF
         self._prev: tuple[Value, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """A name for drawings and reprs (a ``str``: nothing that could point back at a node).
+
+        >>> v = Value(1.0, label="w1"); v.label = "w"; v.label
+        'w'
+        """
+        return self._label
+
+    @label.setter
+    def label(self, label: str) -> None:
+        self._label = label if type(label) is str else _as_label(label)
 
     # --- what a node is -----------------------------------------------------------------------
 
@@ -174,7 +188,7 @@ class Value:
         """max(x, 0). ``Value(-2).relu().data == 0.0``."""
         return apply(ops.RELU, self)
 
-    def leaky_relu(self, slope: float = 0.01) -> Value:
+    def leaky_relu(self, slope: float = ops.LEAKY_SLOPE) -> Value:
         """x if x > 0 else slope * x. ``Value(-2).leaky_relu(0.1).data == -0.2``."""
         return apply(ops.leaky_relu(slope), self)
 
@@ -239,8 +253,8 @@ def apply(op: Op, *inputs: Value | Number) -> Value:
         if not isinstance(x, Value):  # numbers become constant leaves
             parents = tuple([x if isinstance(x, Value) else Value(x) for x in inputs])
             break
-    if op.arity and len(parents) != op.arity:
-        raise TypeError(f"{op.name}: takes {op.arity} inputs, got {len(parents)}")
+    if len(parents) != op.arity or op.layout:
+        op.check_count(len(parents))  # n-ary (arity 0): its layout decides
     data = op.compute_at(parents)
     if data - data != 0.0:  # NaN, or an infinity
         _check_result(op.name, data, [x.data for x in parents])
@@ -343,7 +357,38 @@ def _unpickle_leaf(cls: type, data: float, grad: float, label: str) -> Any:
     return leaf
 
 
-# The compiled twin (autograd/_core.c) takes the place of Value and apply when it is built.
-from autograd._compiled import select  # noqa: E402
+# --- what the compiled twin calls back -------------------------------------------------------
+# Whenever the C code does not decide by itself (a number that is not a float or int, a result
+# or gradient that is not finite, a user's op, a wrong count of inputs), it calls these, so its
+# results and errors (types and messages) are the reference's own, by construction.
 
-Value, apply = select(Value, apply)
+
+def _check_value(*args: Any, **kwargs: Any) -> float:
+    """``Value(*args, **kwargs)``'s data, or the error of the reference's constructor."""
+    return _ReferenceValue(*args, **kwargs).data
+
+
+def _forward(op: Op, inputs: tuple[Value, ...]) -> float:
+    """The data of ``apply(op, *inputs)``, by the reference's steps (inputs already lifted)."""
+    if len(inputs) != op.arity or op.layout:
+        op.check_count(len(inputs))
+    datas = [x.data for x in inputs]
+    data = op.compute(datas)
+    if data - data != 0.0:  # NaN, or an infinity
+        _check_result(op.name, data, datas)
+    return data if type(data) is float else _as_float(data)
+
+
+_ReferenceValue = Value
+_REFERENCE = SimpleNamespace(
+    as_float=_as_float, as_label=_as_label, check_value=_check_value, forward=_forward,
+    reduce=pickle_leaf, deepcopy=copy_graph,
+    reference_method=lambda name: getattr(_ReferenceValue, name),
+    backward=engine.backward, as_number=engine._as_number, RULE_ERRORS=engine.RULE_ERRORS,
+    rule_error=engine._backward_error, rule_check=engine._rule_check,
+    gradient_error=engine._gradient_error, leaf_error=engine._end_error,
+    accumulate_error=engine._accumulate_error)
+"""Everything the C core calls back, handed to it in one call (names as in autograd/_core.c)."""
+
+# The compiled twin (autograd/_core.c) takes the place of Value and apply when it is built.
+Value, apply = _compiled.select(Value, apply, ops, _REFERENCE)

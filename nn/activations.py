@@ -30,7 +30,7 @@ from typing import Literal
 from autograd import ops
 from autograd.ops import Op
 
-LEAKY_RELU_SLOPE = 0.01
+LEAKY_RELU_SLOPE = ops.LEAKY_SLOPE
 """The negative slope of the ``leaky_relu`` activation (PyTorch's default)."""
 
 

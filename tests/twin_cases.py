@@ -258,10 +258,78 @@ def user_ops() -> dict[str, Any]:
     return {"fma": outcome(run)}
 
 
+def audit() -> dict[str, Any]:
+    """The repros of issue 18's audit: each must give the same outcome on both engines."""
+    import dataclasses
+    import decimal
+
+    from autograd import ops
+    from autograd.ops import Op
+
+    def rule_gives(result: Callable[[], Any]) -> Any:
+        op = Op("u", lambda x: 2.0 * x, lambda out, x: result(), 1, [(-1.0, 1.0)])
+        x = Value(3.0)
+        y = apply(op, x)
+        (y * y).backward()
+        return [type(x.grad).__name__, x.grad]
+
+    def copied_power():
+        x = Value(3.0)
+        apply(dataclasses.replace(ops.power(2), derivatives=lambda out, x: (100.0,)), x).backward()
+        return x.grad
+
+    def leaf_overflow():
+        x = Value(1.0)
+        x.grad = 1.5e308
+        try:
+            (x * 1e308).backward()
+        finally:
+            x_grad = x.grad
+        return x_grad
+
+    a, b, c, d = (Value(float(i)) for i in range(1, 5))
+    cases = {
+        "negative base ** inf": outcome(lambda: Value(-0.5) ** math.inf),
+        "negative base ** -inf": outcome(lambda: Value(-0.5) ** -math.inf),
+        "dot of 3": outcome(lambda: apply(ops.DOT, a, b, c)),
+        "affine of 2": outcome(lambda: apply(ops.AFFINE, a, b)),
+        "neuron of 4": outcome(lambda: apply(ops.activated(ops.TANH), a, b, c, d)),
+        "copied power": outcome(copied_power),
+        "rule gives a Value": outcome(lambda: rule_gives(lambda: (Value(2.0),))),
+        "rule gives a Decimal": outcome(lambda: rule_gives(lambda: (decimal.Decimal(2),))),
+        "rule gives a generator": outcome(lambda: rule_gives(lambda: (v for v in [2.0]))),
+        "rule gives an int": outcome(lambda: rule_gives(lambda: [2])),
+        "rule gives a bool": outcome(lambda: rule_gives(lambda: (True,))),
+        "rule gives too many": outcome(lambda: rule_gives(lambda: (1.0, 2.0))),
+        "leaf overflow": outcome(leaf_overflow),
+        "bias last": outcome(lambda: autograd.dot([Value(1e16), Value(-1e16)], [1.0, 1.0],
+                                                  bias=1.0)),
+        "leaky by name": outcome(lambda: autograd.linear([Value(-1.0)], [[Value(1.0)]], [0.0],
+                                                         activation="leaky_relu(0.2)")),
+        "label not a str": outcome(lambda: setattr(Value(1.0), "label", ["x"])),
+        "label a str subclass": outcome(lambda: Value(1.0, label=type("S", (str,), {})("s"))),
+    }
+    calls = {
+        "Value()": lambda: Value(), "Value(1, 'a', 3)": lambda: Value(1.0, "a", 3),
+        "Value(lbl=)": lambda: Value(data=1.0, lbl="a"),
+        "backward(foo=)": lambda: Value(1.0).backward(foo=1),
+        "backward(1, 2)": lambda: Value(1.0).backward(1, 2),
+        "leaky_relu(1, 2)": lambda: Value(1.0).leaky_relu(0.1, 2),
+        "leaky_relu(x=)": lambda: Value(1.0).leaky_relu(x=2),
+        "exp(1)": lambda: Value(1.0).exp(1), "exp(x=1)": lambda: Value(1.0).exp(x=1),
+        "item(1)": lambda: Value(1.0).item(1), "detach(1)": lambda: Value(1.0).detach(1),
+        "__deepcopy__()": lambda: Value(1.0).__deepcopy__(),
+        "leaky_relu(slope=)": lambda: Value(-1.0).leaky_relu(slope=0.5),
+        "backward(create_graph=)": lambda: Value(1.0).backward(create_graph=False),
+    }
+    cases.update({name: outcome(call) for name, call in calls.items()})
+    return cases
+
+
 def main() -> None:
     results = {"implementation": autograd.implementation, "table": table_cases(),
                "graphs": [outcome(lambda s=s: random_graph(s)) for s in range(300)],
-               "semantics": semantics(), "user ops": user_ops()}
+               "semantics": semantics(), "user ops": user_ops(), "audit": audit()}
     json.dump(results, sys.stdout, indent=0, sort_keys=True)
 
 
