@@ -60,7 +60,8 @@ def step_through(root: Value, *, start: int | Value = 0, rankdir: str = "LR", ma
 
     The other arguments are ``draw_step``'s: ``rankdir``, ``max_nodes``, ``params`` (names for
     parameters, ``model.named_parameters()``), ``paths_from`` (draw only the paths from these
-    Values to ``root``; then the slider moves only over the steps whose node is drawn) and
+    Values to ``root``; then the slider moves only over the steps whose node is drawn, keeping
+    their numbers in ``trace_backward(root)``) and
     ``size``.
 
     >>> from autograd import Value
@@ -79,8 +80,9 @@ def step_through(root: Value, *, start: int | Value = 0, rankdir: str = "LR", ma
 class BackwardStepper:
     """``backward()`` from ``root``, one step at a time: a widget in Jupyter, text elsewhere.
 
-    ``steps`` is ``trace_backward(root)`` (only the steps whose node is drawn, with
-    ``paths_from``); ``k`` the step shown, which the slider sets; ``graph`` the drawing of step
+    ``steps`` is ``trace_backward(root)`` and ``drawn`` the numbers of the steps the slider
+    moves over (every step, or with ``paths_from`` those whose node is drawn); ``k`` the number
+    of the step shown, which the slider sets; ``graph`` the drawing of step
     ``k`` (``draw_step``); ``text`` step ``k`` in words; ``widget`` the ``ipywidgets`` box
     (made on first use, with ``slider`` in it). ``step_through`` says what the arguments do.
 
@@ -100,23 +102,22 @@ class BackwardStepper:
         steps = trace_backward(root)
         draw(root, rankdir, max_nodes=max_nodes, params=params, paths_from=paths,
              size=size)  # the options checked once, with draw's errors
-        if paths is not None:  # only the steps whose node is drawn: draw_step refuses others
-            steps = [step for k, step in enumerate(steps)
-                     if _drawable(root, steps, k, rankdir, max_nodes, params, paths)]
         if not steps:
             raise ValueError("step_through: root is a leaf, so backward() has no step to show "
                              "(compute something from it first)")
         self.root = root
         self.steps: list[BackwardStep] = steps
-        self._all_steps = trace_backward(root) if paths is not None else steps
+        # with paths_from, the steps whose node is drawn: draw_step refuses the others
+        self.drawn: list[int] = [k for k in range(len(steps)) if paths is None or _drawable(
+            root, steps, k, rankdir, max_nodes, params, paths)]
         self._options: dict[str, Any] = {"rankdir": rankdir, "max_nodes": max_nodes,
                                          "params": params, "paths_from": paths, "size": size}
         if isinstance(start, Value):
             start = next((k for k, step in enumerate(steps) if step.node is start), None)
             if start is None:
                 raise ValueError("step_through: start is a Value that backward() takes no step "
-                                 "at (a leaf, or not in the drawing): give a computed Value "
-                                 "of root's graph, or a step's index")
+                                 "at (a leaf, or not in root's graph): give a computed "
+                                 "Value of root's graph, or a step's number")
         self._k = self._index(start)
         self._svg: dict[int, str] = {}  # rendered drawings, by step
         self._widget: Any = None
@@ -132,11 +133,15 @@ class BackwardStepper:
         if not -n <= k < n:
             raise IndexError(f"step_through: a step must be in 0..{n - 1} for {n} steps "
                              f"(or -{n}..-1 from the end), got {k}")
+        if k % n not in self.drawn:
+            raise ValueError(f"step_through: step {k}'s node is not in the drawing (paths_from); "
+                             f"the steps drawn are {_ranges(self.drawn)}")
         return k % n
 
     @property
     def k(self) -> int:
-        """The step shown, 0 (the root's) to ``len(steps) - 1``; setting it moves the slider."""
+        """The number of the step shown, 0 (the root's) to ``len(steps) - 1`` (one of
+        ``drawn``); setting it moves the slider."""
         return self._k
 
     @k.setter
@@ -158,7 +163,7 @@ class BackwardStepper:
     def graph(self) -> graphviz.Digraph:
         """The drawing of step ``k``: ``draw_step`` of the step in ``trace_backward(root)``."""
         o = self._options
-        return draw_step(self.root, self._all_steps, self._all_steps.index(self.step),
+        return draw_step(self.root, self.steps, self._k,
                          o["rankdir"], o["max_nodes"], params=o["params"],
                          paths_from=o["paths_from"], size=o["size"])
 
@@ -209,10 +214,11 @@ class BackwardStepper:
             raise ImportError("step_through's widget needs ipywidgets: pip install ipywidgets "
                               "(or pip install 'chainrule[notebooks]'); without it, print "
                               "stepper.transcript() or draw stepper.graph") from None
-        last = len(self.steps) - 1
-        self.slider = widgets.IntSlider(value=self._k, min=0, max=last, step=1,
-                                        description="step", continuous_update=True,
-                                        layout=widgets.Layout(width="420px"))
+        # its value is the step's number in trace_backward, its readout too
+        self.slider = widgets.SelectionSlider(options=[(str(k), k) for k in self.drawn],
+                                              value=self._k, description="step",
+                                              continuous_update=True,
+                                              layout=widgets.Layout(width="420px"))
         back = widgets.Button(description="back", icon="step-backward", tooltip="step back",
                               layout=widgets.Layout(width="80px"))
         forward = widgets.Button(description="next", icon="step-forward", tooltip="next step",
@@ -229,7 +235,8 @@ class BackwardStepper:
                              self._drawing])
 
     def _move(self, by: int) -> None:
-        self.slider.value = min(max(self.slider.value + by, 0), len(self.steps) - 1)
+        at = self.drawn.index(self.slider.value) + by
+        self.slider.value = self.drawn[min(max(at, 0), len(self.drawn) - 1)]
 
     def _show(self, k: int) -> None:
         self._k = k
@@ -268,3 +275,14 @@ def _drawable(root: Value, steps: list[BackwardStep], k: int, rankdir: str, max_
     except ValueError:  # the options are checked: the step's node is not in the drawing
         return False
     return True
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[0, 1, 2, 5, 7, 8] -> '0-2, 5, 7-8'."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)

@@ -43,17 +43,18 @@ def test_moving_the_slider_changes_the_drawing(neuron):
     loss, _, _ = neuron
     stepper = step_through(loss)
     _, slider, _, words, _, drawing = parts(stepper)
-    assert (slider.min, slider.max, slider.value) == (0, len(trace_backward(loss)) - 1, 0)
+    last = len(trace_backward(loss)) - 1
+    assert (slider.options, slider.value) == (tuple((str(k), k) for k in range(last + 1)), 0)
     seen_sources, seen_svgs = set(), set()
-    for k in range(slider.max + 1):
+    for k in range(last + 1):
         slider.value = k
         assert stepper.k == k
         assert stepper.graph.source == draw_step(loss, trace_backward(loss), k).source
-        assert words.value.startswith(f"<pre style='margin:0'>step {k} of 0..{slider.max}")
+        assert words.value.startswith(f"<pre style='margin:0'>step {k} of 0..{last}")
         assert drawing.value.startswith("<svg") and drawing.value.rstrip().endswith("</svg>")
         seen_sources.add(stepper.graph.source)
         seen_svgs.add(drawing.value)
-    assert len(seen_sources) == len(seen_svgs) == slider.max + 1  # each step drawn differently
+    assert len(seen_sources) == len(seen_svgs) == last + 1  # each step drawn differently
 
 
 def test_each_frame_highlights_the_node_and_labels_each_local_derivative(neuron):
@@ -82,9 +83,10 @@ def test_buttons_step_back_and_forth_and_stop_at_the_ends(neuron):
     back.click()
     assert stepper.k == 1
     stepper.k = -1  # from Python: the slider follows
-    assert slider.value == slider.max
+    last = len(stepper.steps) - 1
+    assert slider.value == last
     forward.click()
-    assert stepper.k == slider.max
+    assert stepper.k == last
 
 
 def test_start_and_the_steps_are_trace_backwards(neuron):
@@ -107,12 +109,21 @@ def test_paths_from_keeps_the_steps_it_draws():
     loss = c * d
     full = trace_backward(loss)
     stepper = step_through(loss, paths_from=[a], rankdir="TB")
-    assert {s.node for s in stepper.steps} < {s.node for s in full}  # d's history is left out
-    assert stepper.steps[0].node is loss
-    for k, step in enumerate(stepper.steps):
+    assert [(s.node, s.grad) for s in stepper.steps] == [(s.node, s.grad) for s in full]
+    below_d = (d.parents[0], d.parents[0].parents[0])  # exp(b) + 1 and exp(b): not drawn
+    d_history = {k for k, s in enumerate(full) if s.node in below_d}
+    assert len(d_history) == 2
+    assert d_history and stepper.drawn == [k for k in range(len(full)) if k not in d_history]
+    assert [option for _, option in parts(stepper)[1].options] == stepper.drawn
+    for k in stepper.drawn:  # the steps keep trace_backward's numbers
         stepper.k = k
-        index = next(i for i, s in enumerate(full) if s.node is step.node)
-        assert stepper.graph.source == draw_step(loss, full, index, "TB", paths_from=[a]).source
+        assert stepper.graph.source == draw_step(loss, full, k, "TB", paths_from=[a]).source
+        assert stepper.text.startswith(f"step {k} of 0..{len(full) - 1}")
+    stepper.k = stepper.drawn[0]
+    parts(stepper)[2].click()  # next: the next step drawn
+    assert stepper.k == stepper.drawn[1]
+    with pytest.raises(ValueError, match=r"step \d+'s node is not in the drawing \(paths_from\)"):
+        stepper.k = min(d_history)
 
 
 def test_transcript_marks_the_step_shown(neuron):
