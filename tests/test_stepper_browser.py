@@ -2,6 +2,10 @@
 notebook, runs it with a live kernel (on the engine this run tests: the kernel inherits
 ``CHAINRULE_PURE_PYTHON``), and the slider and the "next" button each change the drawing.
 
+And the fallback: notebook 01 as saved, opened untrusted (a fresh Jupyter data folder) and
+not run, shows the stepper's saved text, the walk with the step it was saved at marked
+(JupyterLab shows neither widgets nor SVG from an untrusted notebook).
+
 A screenshot of the widget after each move is kept in pytest's temporary folder (the path is
 printed; ``-s`` shows it), or in ``$CHAINRULE_SCREENSHOTS`` when set. Skipped, with the reason,
 without Chromium, its driver, selenium, jupyterlab or ipywidgets (tests/jupyter_browser.py).
@@ -11,11 +15,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 from jupyter_browser import chromium, jupyterlab, wait_for, why_not
+from notebook_outputs import NOTEBOOKS
 
 if why_not("ipywidgets"):
     pytest.skip(why_not("ipywidgets"), allow_module_level=True)
@@ -26,6 +32,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 NOTEBOOK = "stepper.ipynb"
+SAVED = NOTEBOOKS / "01_backprop_by_hand.ipynb"
 CODE = """\
 from autograd import Value
 from autograd.stepper import step_through
@@ -55,6 +62,7 @@ def lab(tmp_path_factory):
                                                                      "display_name": "Python 3",
                                                                      "language": "python"}}),
                    root / NOTEBOOK)
+    shutil.copy(SAVED, root)
     # expose_app_in_browser: window.jupyterapp, to run the notebook by its command
     with jupyterlab(home, root, "--LabApp.expose_app_in_browser=True") as (url, token):
         yield url, token
@@ -117,3 +125,25 @@ def test_moving_the_slider_changes_the_drawing(lab, tmp_path, screenshots):
                          "the next button to show step 1", seen=drawing)
         assert after["texts"] != first["texts"]
         (screenshots / "stepper-next.png").write_bytes(browser.get_screenshot_as_png())
+
+
+def test_a_saved_notebook_without_widgets_shows_the_walk_as_text(lab, tmp_path):
+    url, token = lab
+    cell = next(cell for cell in nbformat.read(SAVED, as_version=4).cells
+                if "step_through(" in cell.source)
+    saved = "".join(cell.outputs[0]["data"]["text/plain"])
+    marked = next(line for line in saved.splitlines() if line.startswith(">> step "))
+    with chromium(tmp_path / "profile") as browser:
+        browser.get(f"{url}/lab/tree/{SAVED.name}?token={token}")
+
+        def output():
+            for element in browser.find_elements(By.CSS_SELECTOR, ".jp-CodeCell"):
+                if "step_through(" in element.text:
+                    browser.execute_script("arguments[0].scrollIntoView()", element)
+                    return [out.text for out in element.find_elements(
+                        By.CSS_SELECTOR, ".jp-OutputArea-output") if out.text]
+            return None
+
+        shown = wait_for(output, "the stepper's cell and its saved output")
+        assert marked in shown[0] and shown[0].count("step ") == saved.count("step ")
+        assert not browser.find_elements(By.CSS_SELECTOR, ".jupyter-widgets")  # no live widget
