@@ -56,13 +56,11 @@ def step_through(root: Value, *, start: int | Value = 0, rankdir: str = "LR", ma
                  size: str | None = None) -> BackwardStepper:
     """A ``BackwardStepper`` over ``trace_backward(root)``, showing step ``start`` first.
 
-    ``start`` is a step's index (negative counts from the end), or the Value whose step to show.
-
-    The other arguments are ``draw_step``'s: ``rankdir``, ``max_nodes``, ``params`` (names for
-    parameters, ``model.named_parameters()``), ``paths_from`` (draw only the paths from these
-    Values to ``root``; then the slider moves only over the steps whose node is drawn, keeping
-    their numbers in ``trace_backward(root)``) and
-    ``size``.
+    ``start`` is a step's number in ``trace_backward(root)`` (negative counts from the end), or
+    the Value whose step to show. The other arguments are ``draw_step``'s: ``rankdir``,
+    ``max_nodes``, ``params`` (names for parameters, ``model.named_parameters()``), ``size``,
+    and ``paths_from`` (draw only the paths from these Values to ``root``; then the slider moves
+    only over the steps whose node is drawn, keeping their numbers in ``trace_backward``).
 
     >>> from autograd import Value
     >>> a = Value(0.5, label="a")
@@ -82,9 +80,9 @@ class BackwardStepper:
 
     ``steps`` is ``trace_backward(root)`` and ``drawn`` the numbers of the steps the slider
     moves over (every step, or with ``paths_from`` those whose node is drawn); ``k`` the number
-    of the step shown, which the slider sets; ``graph`` the drawing of step
-    ``k`` (``draw_step``); ``text`` step ``k`` in words; ``widget`` the ``ipywidgets`` box
-    (made on first use, with ``slider`` in it). ``step_through`` says what the arguments do.
+    of the step shown, which the slider sets; ``graph`` the drawing of step ``k``
+    (``draw_step``); ``text`` step ``k`` in words; ``widget`` the ``ipywidgets`` box (made on
+    first use, with ``slider`` in it). ``step_through`` says what the arguments do.
 
     >>> from autograd import Value
     >>> x = Value(3.0, label="x")
