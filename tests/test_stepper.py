@@ -189,3 +189,23 @@ def test_start_at_a_value(neuron):
     assert stepper.step.node is z
     with pytest.raises(ValueError, match=r"start is a Value that backward\(\) takes no step at"):
         step_through(loss, start=w)  # a leaf: it receives, it takes no step
+
+
+def test_saved_notebooks_carry_the_fallback_and_no_widget_state():
+    """Where a notebook is shown without a kernel (GitHub, the docs site, an untrusted
+    JupyterLab), its stepper shows the saved drawing or text; saved widget state would make an
+    HTML export load the widgets' scripts from a CDN, for a widget no kernel drives."""
+    import nbformat
+    from notebook_outputs import notebook_paths
+
+    found = 0
+    for path in notebook_paths():
+        notebook = nbformat.read(path, as_version=4)
+        assert "widgets" not in notebook.metadata, f"{path.name}: run ./dev.sh notebooks"
+        for cell in notebook.cells:
+            for output in cell.get("outputs", []):
+                data = output.get("data", {})
+                if WIDGET_VIEW in data:
+                    found += 1
+                    assert "image/svg+xml" in data and ">> step " in data["text/plain"], path.name
+    assert found >= 2  # notebooks 01 and 02
