@@ -8,8 +8,11 @@ notebook, save its new outputs with ``./dev.sh notebooks`` (``python -m tests.no
 
 What is compared: the text a cell prints or returns (with times such as ``1.23 s`` and object
 addresses masked), which kinds of output each cell shows (a PNG plot, an SVG drawing), and the
-text inside each SVG drawing (a widget's output, by the kinds it carries: its model's id
-changes with every run). Pixels are not compared: they change with matplotlib's and
+text inside each SVG drawing. A widget's output (``autograd.stepper``) is kept without the
+widget, as its static fallback (a drawing and text): a saved widget has no kernel to drive it,
+so wherever the notebook is opened before it is run (JupyterLab, GitHub, the docs site) the
+fallback shows instead of "Error displaying widget: model not found", and no HTML export loads
+the widgets' scripts from a CDN. Pixels are not compared: they change with matplotlib's and
 Graphviz's versions, not with the notebook. Output on stderr (warnings, "building the font
 cache") is neither kept nor compared.
 """
@@ -48,17 +51,15 @@ def execute(path: Path) -> Any:
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
-    # store_widget_state=False: a widget's output (autograd.stepper) is saved with its static
-    # fallback only. Saved widget state would make every HTML export of the notebook load the
-    # widgets' scripts from a CDN (unpkg.com) to show a widget no kernel drives
     client = NotebookClient(notebook, timeout=300, kernel_name="python3", record_timing=False,
                             store_widget_state=False,
                             resources={"metadata": {"path": str(path.parent)}})
-    notebook.metadata.pop("widgets", None)  # and none from an earlier save
     client.execute(env={**os.environ, **SHORT_SCHEDULE})
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs = _merge_streams([o for o in cell.outputs if o.get("name") != "stderr"])
+            for output in cell.outputs:  # a widget (autograd.stepper): its static fallback
+                output.get("data", {}).pop(WIDGET_VIEW, None)
     return notebook
 
 
@@ -92,6 +93,8 @@ def _merge_streams(outputs: list[Any]) -> list[Any]:
             merged.append(output)
     return merged
 
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 VARIES = "output-varies"  # the tag of a cell whose outputs are not compared
 

@@ -191,10 +191,10 @@ def test_start_at_a_value(neuron):
         step_through(loss, start=w)  # a leaf: it receives, it takes no step
 
 
-def test_saved_notebooks_carry_the_fallback_and_no_widget_state():
-    """Where a notebook is shown without a kernel (GitHub, the docs site, an untrusted
-    JupyterLab), its stepper shows the saved drawing or text; saved widget state would make an
-    HTML export load the widgets' scripts from a CDN, for a widget no kernel drives."""
+def test_saved_notebooks_carry_the_static_fallback_and_no_widget():
+    """A saved widget has no kernel to drive it: notebooks 01 and 02 keep their stepper's
+    output as its fallback (the drawing of the step shown, and the walk as text), which
+    JupyterLab, GitHub and the docs site show until the cell is run again."""
     import nbformat
     from notebook_outputs import notebook_paths
 
@@ -205,7 +205,8 @@ def test_saved_notebooks_carry_the_fallback_and_no_widget_state():
         for cell in notebook.cells:
             for output in cell.get("outputs", []):
                 data = output.get("data", {})
-                if WIDGET_VIEW in data:
+                assert WIDGET_VIEW not in data, f"{path.name}: run ./dev.sh notebooks"
+                if "step_through(" in cell.source and "text/plain" in data:
                     found += 1
                     assert "image/svg+xml" in data and ">> step " in data["text/plain"], path.name
     assert found >= 2  # notebooks 01 and 02
