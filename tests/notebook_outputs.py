@@ -9,9 +9,13 @@ notebook, save its new outputs with ``./dev.sh notebooks`` (``python -m tests.no
 What is compared: the text a cell prints or returns (with times such as ``1.23 s`` and object
 addresses masked), which kinds of output each cell shows (a PNG plot; a drawing as SVG, PNG and
 text), and the text inside each SVG drawing; a drawing's PNG is checked to be its SVG's layout at
-``autograd.viz.PNG_DPI`` (``png_mismatch``). Pixels are not compared: they change with
-matplotlib's, Graphviz's and cairo's versions, not with the notebook. Output on stderr
-(warnings, "building the font cache") is neither kept nor compared.
+``autograd.viz.PNG_DPI`` (``png_mismatch``). A widget's output (``autograd.stepper``) is kept
+without the widget, as its static fallback (a drawing and text): a saved widget has no kernel to
+drive it, so wherever the notebook is opened before it is run (JupyterLab, GitHub, the docs site)
+the fallback shows instead of "Error displaying widget: model not found", and no HTML export
+loads the widgets' scripts from a CDN. Pixels are not compared: they change with matplotlib's,
+Graphviz's and cairo's versions, not with the notebook. Output on stderr (warnings, "building
+the font cache") is neither kept nor compared.
 """
 
 from __future__ import annotations
@@ -50,11 +54,14 @@ def execute(path: Path) -> Any:
 
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=300, kernel_name="python3", record_timing=False,
+                            store_widget_state=False,
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute(env={**os.environ, **SHORT_SCHEDULE})
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs = _merge_streams([o for o in cell.outputs if o.get("name") != "stderr"])
+            for output in cell.outputs:  # a widget (autograd.stepper): its static fallback
+                output.get("data", {}).pop(WIDGET_VIEW, None)
     return notebook
 
 
@@ -88,6 +95,8 @@ def _merge_streams(outputs: list[Any]) -> list[Any]:
             merged.append(output)
     return merged
 
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 VARIES = "output-varies"  # the tag of a cell whose outputs are not compared
 
