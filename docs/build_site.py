@@ -70,8 +70,10 @@ def stage(folder: Path) -> list:
             f"# `{module}`\n\n{summary}\n\n::: {module}\n" + "".join(
                 f"\n::: {module}.{name}.{name}\n" for name in _shadowed(module)))
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
-    for path in notebooks:
-        shutil.copy(path, docs / "notebooks" / path.name)
+    for path in notebooks:  # a link to another notebook goes to that notebook's page
+        (docs / "notebooks" / path.name).write_text(
+            re.sub(r"\]\((\w+)\.ipynb", r"](../\1/", path.read_text(encoding="utf-8")),
+            encoding="utf-8")
     shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static",
                     docs / "assets" / "mathjax")
     (docs / "assets" / "mathjax-config.js").write_text(MATHJAX_CONFIG)
