@@ -159,6 +159,21 @@ zoom); an untrusted one (a notebook opened for the first time, or one whose outp
 on this machine) shows no SVG, for SVG can carry scripts, but shows the PNG; a terminal, the
 text."""
 
+def digraph(description: str = "", **attrs: Any) -> graphviz.Digraph:
+    """An empty ``graphviz.Digraph`` (``attrs`` as graphviz takes them) that Jupyter shows as
+    ``draw``'s drawings are: SVG, and PNG where SVG is not shown (an untrusted notebook), with
+    ``description`` as its text form. For a diagram of your own beside the engine's drawings.
+
+    >>> net = digraph("two neurons", graph_attr={"rankdir": "LR"})
+    >>> net.edge("x", "y")
+    >>> net
+    <two neurons>
+    """
+    graph = _digraph_class()(**attrs)
+    graph.description = description
+    return graph
+
+
 PNG_DPI = 144
 """The PNG's resolution: 1.5 pixels per pixel of the drawing as shown (96 dpi), so that it stays
 crisp on a high-density screen; its ``width`` metadata shows it at the SVG's size."""

@@ -72,7 +72,7 @@ def stage(folder: Path) -> list:
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
     for path in notebooks:  # a link to another notebook goes to that notebook's page
         (docs / "notebooks" / path.name).write_text(
-            re.sub(r"\]\((\w+)\.ipynb", r"](../\1/", path.read_text(encoding="utf-8")),
+            re.sub(r"\]\((\w+)\.ipynb", r"](\1.html", path.read_text(encoding="utf-8")),
             encoding="utf-8")
     shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static",
                     docs / "assets" / "mathjax")

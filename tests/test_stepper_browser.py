@@ -127,23 +127,27 @@ def test_moving_the_slider_changes_the_drawing(lab, tmp_path, screenshots):
         (screenshots / "stepper-next.png").write_bytes(browser.get_screenshot_as_png())
 
 
-def test_a_saved_notebook_without_widgets_shows_the_walk_as_text(lab, tmp_path):
+def test_a_saved_notebook_without_widgets_shows_the_steps_drawing(lab, tmp_path):
+    """Opened before it is run (untrusted, no kernel), the stepper's cell shows its static
+    fallback: the current step's drawing as a loaded image (its PNG; the walk as text stays in
+    the output's text form, marking the current step), and no widget."""
     url, token = lab
     cell = next(cell for cell in nbformat.read(SAVED, as_version=4).cells
                 if "step_through(" in cell.source)
     saved = "".join(cell.outputs[0]["data"]["text/plain"])
-    marked = next(line for line in saved.splitlines() if line.startswith(">> step "))
+    assert any(line.startswith(">> step ") for line in saved.splitlines())
+    assert "image/png" in cell.outputs[0]["data"]
     with chromium(tmp_path / "profile") as browser:
         browser.get(f"{url}/lab/tree/{SAVED.name}?token={token}")
 
-        def output():
+        def images():
             for element in browser.find_elements(By.CSS_SELECTOR, ".jp-CodeCell"):
                 if "step_through(" in element.text:
                     browser.execute_script("arguments[0].scrollIntoView()", element)
-                    return [out.text for out in element.find_elements(
-                        By.CSS_SELECTOR, ".jp-OutputArea-output") if out.text]
+                    return [img for img in element.find_elements(
+                        By.CSS_SELECTOR, ".jp-OutputArea-output img") if browser.execute_script(
+                        "return arguments[0].complete && arguments[0].naturalWidth", img)]
             return None
 
-        shown = wait_for(output, "the stepper's cell and its saved output")
-        assert marked in shown[0] and shown[0].count("step ") == saved.count("step ")
+        assert wait_for(images, "the stepper's cell and its saved drawing")
         assert not browser.find_elements(By.CSS_SELECTOR, ".jupyter-widgets")  # no live widget
