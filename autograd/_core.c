@@ -435,10 +435,15 @@ static double dot(const double *x, const double *y, Py_ssize_t n)
     return sum_total(&s);
 }
 
-/* ops._affine: sum(map(mul, xs, ys)) + b, the bias added last */
+/* ops._affine: sum([*map(mul, xs, ys), b]), the bias the last term of the same sum */
 static double affine(const double *v, Py_ssize_t count)
 {
-    return dot(v, v + count / 2, count / 2) + v[count - 1];
+    Py_ssize_t h = count / 2;
+    Sum s = {0.0 + v[0] * v[h], 0.0};
+    for (Py_ssize_t i = 1; i < h; i++)
+        sum_add(&s, v[i] * v[h + i]);
+    sum_add(&s, v[count - 1]);
+    return sum_total(&s);
 }
 
 /* the same at a node, from its parents' data */
@@ -448,7 +453,8 @@ static double affine_at(Node *const *p, uint32_t count)
     Sum s = {0.0 + p[0]->data * p[h]->data, 0.0};
     for (uint32_t i = 1; i < h; i++)
         sum_add(&s, p[i]->data * p[h + i]->data);
-    return sum_total(&s) + p[count - 1]->data;
+    sum_add(&s, p[count - 1]->data);
+    return sum_total(&s);
 }
 
 /* The result of `kind` on x[0..n), or NAN where the reference should decide (bad arity, an

@@ -335,9 +335,11 @@ def _dot(*v: float) -> float:
 
 
 def _affine(*v: float) -> float:
-    # the bias is added last, as PyTorch does: added first, products that cancel would absorb it
+    # the bias is the last term of the products' sum, as PyTorch adds it last (added first,
+    # products that cancel would absorb it); inside the sum, Python's compensated sum() (3.12+)
+    # keeps it exactly too, where adding it after the sum would round twice
     n = len(v) // 2
-    return sum(map(operator.mul, v[:n], v[n:-1])) + v[-1]
+    return sum([*map(operator.mul, v[:n], v[n:-1]), v[-1]])
 
 
 def _dot_partials(out, *v):  # ∂/∂xi = yi and ∂/∂yi = xi

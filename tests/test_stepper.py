@@ -3,6 +3,7 @@ engines); tests/test_stepper_browser.py moves its slider in a real browser."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from autograd.stepper import WIDGET_VIEW, BackwardStepper, step_through
 from autograd.viz import draw_step, trace_backward
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="rendering needs Graphviz's dot")
+needs_widgets = pytest.mark.skipif(importlib.util.find_spec("ipywidgets") is None,
+                                   reason="the widget needs ipywidgets (chainrule[notebooks])")
 HIGHLIGHT_FILL = "#ffe08a"  # viz's colour for the highlighted node
 
 
@@ -71,6 +74,7 @@ def test_each_frame_highlights_the_node_and_labels_each_local_derivative(neuron)
         assert str(step) in stepper.text
 
 
+@needs_widgets
 def test_buttons_step_back_and_forth_and_stop_at_the_ends(neuron):
     loss, _, _ = neuron
     stepper = step_through(loss)
@@ -100,6 +104,7 @@ def test_start_and_the_steps_are_trace_backwards(neuron):
     assert stepper.step.grad == pytest.approx(0.103803, abs=1e-6)  # δ = ∂L/∂z of notebook 01
 
 
+@needs_widgets
 def test_paths_from_keeps_the_steps_it_draws():
     a, b = Value(0.3, label="a"), Value(-1.2, label="b")
     c = (a * 2).tanh()
@@ -147,6 +152,7 @@ def test_the_output_carries_the_widget_and_a_static_fallback(neuron):
     assert stepper._repr_mimebundle_()[0]["text/plain"].count(">> step 4:") == 1
 
 
+@needs_dot  # the fallback's text is the walk's transcript only where the drawing renders
 def test_without_ipywidgets_the_widget_says_how_to_install_it(neuron, monkeypatch):
     loss, _, _ = neuron
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # makes `import ipywidgets` fail
