@@ -155,3 +155,23 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         "skip_reasons": reasons,
     }
     Path(target).write_text(json.dumps(result, indent=1) + "\n")
+
+
+def bytes_held_after(make, rounds: int, warmup: int) -> int:
+    """Bytes still held after calling ``make`` ``rounds`` more times (after ``warmup`` calls),
+    the cycle collector run: what building and dropping a graph leaves behind."""
+    import gc
+    import tracemalloc
+
+    for _ in range(warmup):
+        make()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        for _ in range(rounds):
+            make()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()

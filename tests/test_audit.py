@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
-import gc
 import inspect
 import math
 import random
 import sys
 import threading
-import tracemalloc
 from fractions import Fraction
 
 import pytest
@@ -23,6 +21,7 @@ import pytest
 import autograd
 from autograd import Value, _compiled, apply, ops
 from autograd.ops import Op
+from tests.conftest import bytes_held_after
 
 COMPILED = autograd.implementation == "compiled"
 
@@ -178,18 +177,7 @@ def test_linear_takes_a_leaky_relu_by_its_own_name():
 
 
 def _held_after(make, rounds: int = 300) -> int:
-    for _ in range(20):
-        make()
-    gc.collect()
-    tracemalloc.start()
-    try:
-        start = tracemalloc.get_traced_memory()[0]
-        for _ in range(rounds):
-            make()
-        gc.collect()
-        return tracemalloc.get_traced_memory()[0] - start
-    finally:
-        tracemalloc.stop()
+    return bytes_held_after(make, rounds, warmup=20)
 
 
 class _Layer:

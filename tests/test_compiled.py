@@ -21,6 +21,7 @@ import pytest
 import autograd
 from autograd import Value, apply, engine
 from autograd.ops import Op
+from tests.conftest import bytes_held_after
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPILED = autograd.implementation == "compiled"
@@ -118,19 +119,7 @@ def test_the_create_graph_cycle_is_collected():
 
 
 def _grows(make, rounds: int = 1000) -> int:
-    """Bytes still held after building and dropping ``rounds`` more graphs (after a warm-up)."""
-    for _ in range(100):
-        make()
-    gc.collect()
-    tracemalloc.start()
-    try:
-        start = tracemalloc.get_traced_memory()[0]
-        for _ in range(rounds):
-            make()
-        gc.collect()
-        return tracemalloc.get_traced_memory()[0] - start
-    finally:
-        tracemalloc.stop()
+    return bytes_held_after(make, rounds, warmup=100)
 
 
 def test_building_and_dropping_graphs_holds_no_memory():
