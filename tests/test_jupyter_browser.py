@@ -22,16 +22,14 @@ import importlib.util
 import io
 import json
 import os
-import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+import jupyter_browser
 import nbformat
 import pytest
 from notebook_outputs import notebook_paths
@@ -93,12 +91,6 @@ WITH_DRAWINGS = [path for path in notebook_paths() if any(
 TRUSTED = "trusted-copy.ipynb"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """JupyterLab serving a copy of the notebooks on localhost, with Jupyter's own folders
@@ -108,10 +100,7 @@ def lab(tmp_path_factory):
     root.mkdir()
     for path in notebook_paths():
         shutil.copy(path, root)
-    env = {**os.environ, **{name: str(home / folder) for name, folder in [
-        ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-        ("JUPYTER_RUNTIME_DIR", "runtime"), ("JUPYTERLAB_SETTINGS_DIR", "settings"),
-        ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("IPYTHONDIR", "ipython")]}}
+    env = jupyter_browser.fresh_jupyter_env(home)
     # the control: the drawings' cells of one notebook (fewer cells: quicker to show), trusted
     # as ./dev.sh lab does it
     trusted = nbformat.read(WITH_DRAWINGS[0], as_version=4)
@@ -120,35 +109,8 @@ def lab(tmp_path_factory):
     nbformat.write(trusted, root / TRUSTED)
     subprocess.run([sys.executable, "-m", "jupyter", "trust", TRUSTED], cwd=root, env=env,
                    check=True, capture_output=True)
-    port, token = free_port(), secrets.token_hex(16)
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
-    if os.geteuid() == 0:
-        command.append("--allow-root")  # as ./dev.sh lab: JupyterLab refuses root without it
-    log = (home / "jupyterlab.log").open("wb")
-    server = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("JupyterLab did not start:\n" +
-                                         (home / "jupyterlab.log").read_text()) from None
-                time.sleep(0.25)
+    with jupyter_browser.jupyterlab(home, root) as (url, token):
         yield url, token
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
