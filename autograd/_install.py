@@ -42,7 +42,7 @@ def load_core() -> tuple[ModuleType | None, str]:
         return None, core_reason(error)
 
 
-def build_record() -> dict | None:
+def build_record() -> dict[str, Any] | None:
     """What ``setup.py`` recorded when it built this copy: ``{"built": bool, "why": ...,
     "detail": ..., "python": ...}``; None for a source folder nobody built.
 
@@ -54,7 +54,8 @@ def build_record() -> dict | None:
 
     try:
         with open(RECORD, encoding="utf-8") as file:
-            return json.load(file)
+            record: dict[str, Any] = json.load(file)
+            return record
     except (OSError, ValueError):
         return None
 
@@ -168,7 +169,7 @@ def install_command(extras: str = "", reinstall: bool = False, editable: bool = 
     return " ".join(["pip install", *options, target])
 
 
-def _is_this_copy(distribution: Any, direct: dict) -> bool:
+def _is_this_copy(distribution: Any, direct: dict[str, Any]) -> bool:
     """Whether the installed distribution is the one this ``autograd`` belongs to."""
     if direct.get("dir_info", {}).get("editable"):
         return _path_of(direct["url"]) == os.path.dirname(PACKAGE)

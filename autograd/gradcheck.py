@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from autograd.engine import gradients
 from autograd.grad_mode import enable_grad, no_grad
@@ -97,7 +97,8 @@ def _hessian(f: Callable[..., Value], point: Sequence[float]) -> list[list[float
     return rows
 
 
-def _central_difference(evaluate, point: Sequence[float], i: int, eps: float):
+def _central_difference(evaluate: Callable[[list[float]], Any], point: Sequence[float], i: int,
+                        eps: float) -> Any:
     """(F(x + eps e_i) - F(x - eps e_i)) / 2 eps, for F returning a float or a list of floats."""
     up, down = list(point), list(point)
     up[i] += eps

@@ -218,7 +218,8 @@ def _pipe_png(graph: graphviz.Digraph) -> bytes:
             if "not recognized" not in str(error.stderr):
                 raise
             _formatter_works[PNG_FORMATTER] = False  # ask once per process
-    return graph.pipe(format="png")
+    png = graph.pipe(format="png")
+    return bytes(png)
 
 
 def _white_background(png: bytes) -> bytes:
@@ -321,7 +322,8 @@ def _draw(root: Value, rankdir: str, max_nodes: int, highlight: Iterable[Value],
     horizontal = rankdir in ("LR", "RL")  # records lay their fields across the rank direction
     drawn = {"record": 0, "op": 0}
 
-    def record(node_id: str, name: str, data: float, grad: float | None, style: dict) -> None:
+    def record(node_id: str, name: str, data: float, grad: float | None,
+               style: dict[str, str]) -> None:
         drawn["record"] += 1
         numbers = f"data {_fmt(data)}" + ("" if grad is None else f" | grad {_fmt(grad)}")
         # narrow records: left to right, the fields stacked (name, data, grad); top to bottom,
@@ -423,7 +425,7 @@ def _param_names(params: Params | None) -> dict[Value, str]:
     if params is None:
         return {}
     pairs = params.items() if isinstance(params, Mapping) else params
-    names = {}
+    names: dict[Value, str] = {}
     for pair in pairs:
         if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)
                 and isinstance(pair[1], Value)):
@@ -538,7 +540,8 @@ def trace_backward(root: Value) -> list[BackwardStep]:
     steps: list[BackwardStep] = []
     totals: dict[Value, float] = {}
 
-    def record(node: Value, grad: float, partials: Sequence[float], grads: dict) -> None:
+    def record(node: Value, grad: float, partials: Sequence[float],
+               grads: dict[Value, float]) -> None:
         edges = []
         for parent, local in zip(node.parents, partials):
             totals[parent] = totals.get(parent, 0.0) + grad * local
