@@ -156,6 +156,62 @@ static int configured(void)
 #endif
 static THREAD_LOCAL int grad_disabled;    /* 0 in every new thread: recording is on */
 
+/* --- autograd.compile's recording flag: one per thread, read where a Value's number is read --
+ *
+ * While a thread records a function (autograd.recording), reading the number of a Value would
+ * bake it into the recording: the `.data` getter, `item()`, the number slots and the ordering
+ * comparisons then call the reference's `refuse(value, what)`, which raises DataDependentError
+ * naming the user's line. The readers first look at a process-wide count of the threads that
+ * record (one load and a branch never taken when nobody records), then at their own thread's
+ * flag. The core's own calls into the reference (a user's op's forward, the walk, the error
+ * builders) run with the thread's flag off: the engine's reads are never refused. */
+static THREAD_LOCAL int recording;
+static int g_recorders;    /* threads whose flag is set (changed with the GIL held) */
+
+#if defined(__GNUC__)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define COLD __attribute__((noinline, cold))
+#else
+#define UNLIKELY(x) (x)
+#define COLD
+#endif
+
+static PyObject *g_refuse;                 /* reference: (value, what) -> raises, or None */
+
+/* The reference's refusal of a read while recording: -1 with its error set, or 0 when it lets
+ * the read through (returns instead of raising). */
+static COLD int refused(PyObject *value, const char *what)
+{
+    if (g_refuse == NULL)
+        return 0;
+    PyObject *result = PyObject_CallFunction(g_refuse, "Os", value, what);
+    if (result == NULL)
+        return -1;
+    Py_DECREF(result);
+    return 0;
+}
+
+#define REFUSE_WHILE_RECORDING(value, what, failed)                                           \
+    if (UNLIKELY(g_recorders) && recording && refused((PyObject *)(value), what) < 0)         \
+        return failed
+
+/* A number read while recording: refused, or (if the reference lets it through) the number.
+ * The hot readers tail-call it, so when not recording they cost a load and a branch. */
+static COLD PyObject *number_while_recording(PyObject *value, double data, const char *what)
+{
+    if (recording && refused(value, what) < 0)
+        return NULL;
+    return PyFloat_FromDouble(data);
+}
+
+/* Runs the core's own call into the reference with the flag off. */
+static inline int pause_recording(void)
+{
+    int was = recording;
+    recording = 0;
+    return was;
+}
+
 /* --- the families: power(p), leaky_relu(slope), activated(act), cached by Op identity -------- */
 
 typedef struct {
@@ -582,7 +638,9 @@ static int reference_forward(PyObject *op, Py_ssize_t n, Node *const *inputs, do
         return -1;
     for (Py_ssize_t i = 0; i < n; i++)
         PyTuple_SET_ITEM(tuple, i, Py_NewRef(inputs[i]));
+    int was = pause_recording();
     PyObject *data = PyObject_CallFunctionObjArgs(g_forward, op, tuple, NULL);
+    recording = was;
     Py_DECREF(tuple);
     if (data == NULL)
         return -1;
@@ -897,6 +955,14 @@ reference:
 
 static PyObject *get_data(Node *self, void *closure) { return PyFloat_FromDouble(self->data); }
 
+/* the `.data` attribute: refused while this thread records (repr reads get_data) */
+static PyObject *get_data_attr(Node *self, void *closure)
+{
+    if (UNLIKELY(g_recorders))
+        return number_while_recording((PyObject *)self, self->data, "v.data");
+    return PyFloat_FromDouble(self->data);
+}
+
 static int set_data(Node *self, PyObject *value, void *closure)
 {
     if (value == NULL) {
@@ -1134,7 +1200,9 @@ static PyObject *get_parents(Node *self, void *closure)
 static PyObject *get_is_leaf(Node *self, void *closure) { return PyBool_FromLong(self->n == 0); }
 
 static PyGetSetDef Value_getset[] = {
-    {"data", (getter)get_data, (setter)set_data, "The number this Value holds.", NULL},
+    {"data", (getter)get_data_attr, (setter)set_data, "The number this Value holds.", NULL},
+    {"_data", (getter)get_data, NULL,
+     "The number, as the engine itself reads it: never refused while recording.", NULL},
     {"grad", (getter)get_grad, (setter)set_grad,
      "d(output)/d(this Value) after backward(); a Value after backward(create_graph=True).", NULL},
     {"label", (getter)get_label, (setter)set_label_attr,
@@ -1156,7 +1224,25 @@ static PyObject *nb_mul(PyObject *a, PyObject *b) { return binary(K_MUL, a, b); 
 static PyObject *nb_div(PyObject *a, PyObject *b) { return binary(K_DIV, a, b); }
 static PyObject *nb_neg(Node *x) { return unary(x, K_NEG); }
 static PyObject *nb_abs(Node *x) { return unary(x, K_ABS); }
-static PyObject *nb_float(Node *x) { return PyFloat_FromDouble(x->data); }
+static PyObject *nb_float(Node *x)
+{
+    if (UNLIKELY(g_recorders))
+        return number_while_recording((PyObject *)x, x->data, "float(v)");
+    return PyFloat_FromDouble(x->data);
+}
+
+static COLD int bool_while_recording(Node *x)
+{
+    return recording && refused((PyObject *)x, "bool(v)") < 0 ? -1 : 1;
+}
+
+/* Python's truth of an object without __bool__ (True), refused while recording */
+static int nb_bool(Node *x)
+{
+    if (UNLIKELY(g_recorders))
+        return bool_while_recording(x);
+    return 1;
+}
 
 /* a few exponents' power ops, so `x ** 2` skips the call to ops.power */
 #define POWER_CACHE 8
@@ -1205,10 +1291,29 @@ static PyObject *nb_pow(PyObject *a, PyObject *b, PyObject *mod)
     return binary(K_POW, a, b);
 }
 
+static inline PyObject *compare(Node *self, PyObject *other, int op);
+
+static COLD PyObject *compare_while_recording(Node *self, PyObject *other, int op)
+{
+    static const char *const spelled[] = {
+        [Py_LT] = "v < w", [Py_LE] = "v <= w", [Py_GT] = "v > w", [Py_GE] = "v >= w"};
+    if (recording && refused((PyObject *)self, spelled[op]) < 0)
+        return NULL;
+    return compare(self, other, op);
+}
+
 static PyObject *Value_richcompare(Node *self, PyObject *other, int op)
 {
     if (op == Py_EQ || op == Py_NE)
         Py_RETURN_NOTIMPLEMENTED;      /* identity, as for any object */
+    if (UNLIKELY(g_recorders))
+        return compare_while_recording(self, other, op);
+    return compare(self, other, op);
+}
+
+/* < <= > >= compare data, as the reference's methods do */
+static inline PyObject *compare(Node *self, PyObject *other, int op)
+{
     double b;
     if (IS_NODE(other))
         b = ((Node *)other)->data;
@@ -1250,6 +1355,72 @@ static PyObject *Value_repr(Node *self)
     return result;
 }
 
+/* int(v), operator.index(v), round(v), format(v, spec): Python methods of the reference Value
+ * (found by _configure; NULL where it has none), called as they are so both engines answer
+ * alike, after the refusal while recording. */
+static PyObject *g_reference_int, *g_reference_index, *g_reference_round, *g_reference_format;
+
+static PyObject *call_reference_method(PyObject *method, Node *self, PyObject *const *args,
+                                       Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *small[4], **all = small;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (1 + nargs + nkw > 4 && (all = PyMem_Malloc((1 + nargs + nkw) * sizeof(PyObject *))) == NULL)
+        return PyErr_NoMemory();
+    all[0] = (PyObject *)self;
+    if (nargs + nkw)
+        memcpy(all + 1, args, (nargs + nkw) * sizeof(PyObject *));
+    Py_INCREF(method);   /* held while it runs: _configure may replace it */
+    PyObject *result = PyObject_Vectorcall(method, all, 1 + nargs, kwnames);
+    Py_DECREF(method);
+    if (all != small)
+        PyMem_Free(all);
+    return result;
+}
+
+static PyObject *nb_int(Node *self)
+{
+    REFUSE_WHILE_RECORDING(self, "int(v)", NULL);
+    if (g_reference_int != NULL)
+        return call_reference_method(g_reference_int, self, NULL, 0, NULL);
+    return PyErr_Format(PyExc_TypeError,
+                        "int() argument must be a string, a bytes-like object or a real number, "
+                        "not '%.200s'", Py_TYPE(self)->tp_name);
+}
+
+static PyObject *nb_index(Node *self)
+{
+    REFUSE_WHILE_RECORDING(self, "a Value as an index", NULL);
+    if (g_reference_index != NULL)
+        return call_reference_method(g_reference_index, self, NULL, 0, NULL);
+    return PyErr_Format(PyExc_TypeError, "'%.200s' object cannot be interpreted as an integer",
+                        Py_TYPE(self)->tp_name);
+}
+
+static PyObject *Value_round(Node *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    REFUSE_WHILE_RECORDING(self, "round(v)", NULL);
+    if (g_reference_round != NULL)
+        return call_reference_method(g_reference_round, self, args, nargs, kwnames);
+    return PyErr_Format(PyExc_TypeError, "type %.100s doesn't define __round__ method",
+                        Py_TYPE(self)->tp_name);
+}
+
+static PyObject *Value_format(Node *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    REFUSE_WHILE_RECORDING(self, "format(v)", NULL);
+    if (g_reference_format != NULL)
+        return call_reference_method(g_reference_format, self, args, nargs, kwnames);
+    PyObject *format = PyObject_GetAttrString((PyObject *)&PyBaseObject_Type, "__format__");
+    if (format == NULL)
+        return NULL;
+    PyObject *result = call_reference_method(format, self, args, nargs, kwnames);
+    Py_DECREF(format);
+    return result;
+}
+
 static PyNumberMethods Value_as_number = {
     .nb_add = nb_add,
     .nb_subtract = nb_sub,
@@ -1259,6 +1430,9 @@ static PyNumberMethods Value_as_number = {
     .nb_negative = (unaryfunc)nb_neg,
     .nb_absolute = (unaryfunc)nb_abs,
     .nb_float = (unaryfunc)nb_float,
+    .nb_bool = (inquiry)nb_bool,
+    .nb_int = (unaryfunc)nb_int,
+    .nb_index = (unaryfunc)nb_index,
 };
 
 /* --- methods: the table's unary ops ----------------------------------------------------------- */
@@ -1356,6 +1530,8 @@ static PyObject *Value_leaky_relu(Node *self, PyObject *const *args, Py_ssize_t 
 static PyObject *Value_item(Node *self, METHOD_ARGS)
 {
     NO_ARGUMENTS("item");
+    if (UNLIKELY(g_recorders))
+        return number_while_recording((PyObject *)self, self->data, "v.item()");
     return PyFloat_FromDouble(self->data);
 }
 
@@ -1370,7 +1546,10 @@ static PyObject *Value_reduce(Node *self, METHOD_ARGS)
     NO_ARGUMENTS("__reduce__");
     if (!configured())
         return NULL;
-    return PyObject_CallOneArg(g_reduce, (PyObject *)self);
+    int was = pause_recording();
+    PyObject *result = PyObject_CallOneArg(g_reduce, (PyObject *)self);
+    recording = was;
+    return result;
 }
 
 static PyObject *Value_deepcopy(Node *self, METHOD_ARGS)
@@ -1379,7 +1558,10 @@ static PyObject *Value_deepcopy(Node *self, METHOD_ARGS)
         return reference_call_error("__deepcopy__", self, args, nargs, kwnames);
     if (!configured())
         return NULL;
-    return PyObject_CallFunctionObjArgs(g_deepcopy, (PyObject *)self, args[0], NULL);
+    int was = pause_recording();
+    PyObject *result = PyObject_CallFunctionObjArgs(g_deepcopy, (PyObject *)self, args[0], NULL);
+    recording = was;
+    return result;
 }
 
 /* --- the first-order backward walk ----------------------------------------------------------- */
@@ -1863,8 +2045,11 @@ static int propagate(Walk *w, Node *node, double g)
 /* Python's reference walk, for what this one does not decide. */
 static PyObject *reference_backward(Node *root, int create_graph)
 {
-    return PyObject_CallFunction(g_backward, "OO", (PyObject *)root,
-                                 create_graph ? Py_True : Py_False);
+    int was = pause_recording();
+    PyObject *result = PyObject_CallFunction(g_backward, "OO", (PyObject *)root,
+                                             create_graph ? Py_True : Py_False);
+    recording = was;
+    return result;
 }
 
 /* walk: engine.walk and engine.backward, in C. Sorts (taking each node), propagates in reverse
@@ -1885,7 +2070,7 @@ static PyObject *walk(Node *root)
         walk_free(&w);
         return status < 0 ? NULL : reference_backward(root, 0);
     }
-    int mode = grad_disabled;
+    int mode = grad_disabled, was_recording = pause_recording();
     grad_disabled = 1;
     Py_ssize_t k = root->grad.i;
     w.sums[k] = 1.0;
@@ -1932,11 +2117,13 @@ static PyObject *walk(Node *root)
             w.sums[leaf->grad.i] = before(&w, leaf);
     }
     grad_disabled = mode;
+    recording = was_recording;
     release_all(&w, 1);
     walk_free(&w);
     Py_RETURN_NONE;
 fail:
     grad_disabled = mode;
+    recording = was_recording;
     release_all(&w, 0);
     walk_free(&w);
     return NULL;
@@ -1953,6 +2140,8 @@ static PyObject *Value_backward(Node *self, PyObject *const *args, Py_ssize_t na
     int deep = PyObject_IsTrue(create_graph);
     if (deep < 0)
         return NULL;
+    /* a recording holds the forward only: the reference's walk refuses it the same way */
+    REFUSE_WHILE_RECORDING(self, "backward()", NULL);
     if (deep || self->kind == K_UNTRACKED)
         return reference_backward(self, deep);
     return walk(self);
@@ -1993,6 +2182,10 @@ static PyMethodDef Value_methods[] = {
          "Backpropagate from this Value: fill .grad of everything it was computed from.\n\n"
          ">>> a = Value(2.0); b = a * a; c = b * b\n>>> c.backward(); c.backward()\n"
          ">>> a.grad, b.grad\n(64.0, 8.0)\n")},
+    {"__round__", (PyCFunction)(void (*)(void))Value_round, METH_FASTCALL | METH_KEYWORDS,
+     SIG("__round__", ", ndigits=None", "round(v): the reference Value's __round__.")},
+    {"__format__", (PyCFunction)(void (*)(void))Value_format, METH_FASTCALL | METH_KEYWORDS,
+     SIG("__format__", ", format_spec, /", "format(v, spec): the reference Value's __format__.")},
     {"__reduce__", (PyCFunction)(void (*)(void))Value_reduce, METH_FASTCALL | METH_KEYWORDS,
      SIG("__reduce__", "", "A leaf pickles with its data, grad and label (see autograd.value.pickle_leaf).")},
     {"__deepcopy__", (PyCFunction)(void (*)(void))Value_deepcopy, METH_FASTCALL | METH_KEYWORDS,
@@ -2080,12 +2273,55 @@ static PyObject *core_set_grad_enabled(PyObject *module, PyObject *flag)
     return PyBool_FromLong(previous);
 }
 
+static PyObject *core_is_recording(PyObject *module, PyObject *unused)
+{
+    return PyBool_FromLong(recording);
+}
+
+static PyObject *core_set_recording(PyObject *module, PyObject *flag)
+{
+    int on = PyObject_IsTrue(flag);
+    if (on < 0)
+        return NULL;
+    int previous = recording;
+    g_recorders += on - previous;
+    recording = on;
+    return PyBool_FromLong(previous);
+}
+
 static int take(PyObject *from, const char *name, PyObject **slot)
 {
     PyObject *value = PyObject_GetAttrString(from, name);
     if (value == NULL)
         return -1;
     Py_XSETREF(*slot, value);
+    return 0;
+}
+
+/* from.name, or NULL in *slot when it has none (AttributeError); -1 on any other error */
+static int take_optional(PyObject *from, const char *name, PyObject **slot)
+{
+    PyObject *value = PyObject_GetAttrString(from, name);
+    if (value == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            return -1;
+        PyErr_Clear();
+    }
+    Py_XSETREF(*slot, value);
+    return 0;
+}
+
+/* The reference Value's method `name` (reference.reference_method(name)), or NULL in *slot
+ * when it has none. */
+static int take_method(const char *name, PyObject **slot)
+{
+    PyObject *method = PyObject_CallFunction(g_reference_method, "s", name);
+    if (method == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            return -1;
+        PyErr_Clear();
+    }
+    Py_XSETREF(*slot, method);
     return 0;
 }
 
@@ -2195,6 +2431,12 @@ static PyObject *core_configure(PyObject *module, PyObject *args)
         take_double(ops, "TWO_OVER_SQRT_PI", &TWO_OVER_SQRT_PI) < 0 ||
         family_can_fail(ops, "leaky_relu", K_LEAKY) < 0)
         return NULL;
+    if (take_optional(glue, "refuse", &g_refuse) < 0 ||
+        take_method("__int__", &g_reference_int) < 0 ||
+        take_method("__index__", &g_reference_index) < 0 ||
+        take_method("__round__", &g_reference_round) < 0 ||
+        take_method("__format__", &g_reference_format) < 0)
+        return NULL;
     PyObject *square = PyObject_CallMethod(ops, "power", "d", 2.0);
     if (square == NULL)
         return NULL;
@@ -2222,6 +2464,11 @@ static PyMethodDef core_methods[] = {
      "Whether operations on Values record a graph in this thread."},
     {"set_grad_enabled", core_set_grad_enabled, METH_O,
      "Set graph recording for this thread; returns the previous setting."},
+    {"is_recording", core_is_recording, METH_NOARGS,
+     "is_recording()\n--\n\nWhether this thread is recording a function (autograd.compile): reading "
+     "a Value's number is then refused."},
+    {"set_recording", core_set_recording, METH_O,
+     "set_recording(flag)\n--\n\nSet this thread's recording flag; returns the previous setting."},
     {"python_ops", core_python_ops, METH_NOARGS,
      "python_ops()\n--\n\nThe names of the op table's ops that run through their Python rules "
      "(no C row)."},
