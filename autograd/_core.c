@@ -2448,6 +2448,144 @@ static PyObject *core_configure(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* --- bulk transfer: read_floats / write_floats (autograd.recording) -------------------------- */
+
+/* The twins of autograd.recording.py_read_floats and py_write_floats for the usual case: a list
+ * or tuple of Values, the attribute "data" or "grad", and (to write) a contiguous buffer of
+ * doubles or a list or tuple of floats, checked before anything is written. Anything else --
+ * a mistake, another iterable, ints, a Value grad, a read of .data while recording -- goes to
+ * the reference before anything is written, so its results and errors are the reference's. */
+static PyObject *g_py_read_floats, *g_py_write_floats, *g_array_type;
+
+static int bulk_functions(void)
+{
+    if (g_py_read_floats != NULL)
+        return 0;
+    PyObject *module = PyImport_ImportModule("autograd.recording");
+    if (module == NULL)
+        return -1;
+    PyObject *read = PyObject_GetAttrString(module, "py_read_floats");
+    PyObject *write = read ? PyObject_GetAttrString(module, "py_write_floats") : NULL;
+    Py_DECREF(module);
+    PyObject *array_module = write ? PyImport_ImportModule("array") : NULL;
+    PyObject *array_type = array_module ? PyObject_GetAttrString(array_module, "array") : NULL;
+    Py_XDECREF(array_module);
+    if (array_type == NULL) {
+        Py_XDECREF(read);
+        Py_XDECREF(write);
+        return -1;
+    }
+    g_py_read_floats = read;
+    g_py_write_floats = write;
+    g_array_type = array_type;
+    return 0;
+}
+
+/* 0 for "data", 1 for "grad", -1 for anything else (the reference says what is wrong) */
+static int attribute_of(PyObject *attribute)
+{
+    if (!PyUnicode_CheckExact(attribute))
+        return -1;
+    if (PyUnicode_CompareWithASCIIString(attribute, "data") == 0)
+        return 0;
+    if (PyUnicode_CompareWithASCIIString(attribute, "grad") == 0)
+        return 1;
+    return -1;
+}
+
+static PyObject *core_read_floats(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
+{
+    if (!configured() || bulk_functions() < 0)
+        return NULL;
+    if (nargs != 2 || kwnames != NULL)
+        goto reference;
+    PyObject *values = args[0];
+    int grad = attribute_of(args[1]);
+    if (grad < 0 || !(PyList_CheckExact(values) || PyTuple_CheckExact(values)))
+        goto reference;
+    if (!grad && UNLIKELY(g_recorders) && recording)
+        goto reference;   /* refused, as the reference reads .data */
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(values);
+    PyObject **items = PySequence_Fast_ITEMS(values);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!IS_NODE(items[i]) || (grad && (((Node *)items[i])->flags & F_GRAD_VALUE)))
+            goto reference;
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(double));
+    if (bytes == NULL)
+        return NULL;
+    double *out = (double *)PyBytes_AS_STRING(bytes);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Node *node = (Node *)items[i];
+        out[i] = !grad ? node->data : node->walk ? held_grad(node) : node->grad.f;
+    }
+    PyObject *result = PyObject_CallFunction(g_array_type, "sO", "d", bytes);
+    Py_DECREF(bytes);
+    return result;
+reference:
+    return PyObject_Vectorcall(g_py_read_floats, args, nargs, kwnames);
+}
+
+static PyObject *core_write_floats(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
+{
+    if (!configured() || bulk_functions() < 0)
+        return NULL;
+    if (nargs != 3 || kwnames != NULL)
+        goto reference;
+    PyObject *values = args[0], *numbers = args[2];
+    int grad = attribute_of(args[1]);
+    if (grad < 0 || !(PyList_CheckExact(values) || PyTuple_CheckExact(values)))
+        goto reference;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(values);
+    PyObject **items = PySequence_Fast_ITEMS(values);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!IS_NODE(items[i]) || ((Node *)items[i])->walk ||
+            (grad && (((Node *)items[i])->flags & F_GRAD_VALUE)))
+            goto reference;
+    if (PyList_CheckExact(numbers) || PyTuple_CheckExact(numbers)) {
+        if (PySequence_Fast_GET_SIZE(numbers) != n)
+            goto reference;
+        PyObject **given = PySequence_Fast_ITEMS(numbers);
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (!PyFloat_CheckExact(given[i]) || (!grad && isnan(PyFloat_AS_DOUBLE(given[i]))))
+                goto reference;
+        for (Py_ssize_t i = 0; i < n; i++) {   /* no Python code runs from here on */
+            double x = PyFloat_AS_DOUBLE(given[i]);
+            if (grad)
+                ((Node *)items[i])->grad.f = x;
+            else
+                ((Node *)items[i])->data = x;
+        }
+        Py_RETURN_NONE;
+    }
+    if (!PyObject_CheckBuffer(numbers))
+        goto reference;
+    Py_buffer view;
+    if (PyObject_GetBuffer(numbers, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        goto reference;
+    }
+    int fits = view.ndim == 1 && view.format != NULL && strcmp(view.format, "d") == 0 &&
+               view.itemsize == (Py_ssize_t)sizeof(double) && view.len == n * view.itemsize;
+    const double *given = view.buf;
+    for (Py_ssize_t i = 0; fits && !grad && i < n; i++)
+        if (isnan(given[i]))
+            fits = 0;
+    if (fits)
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (grad)
+                ((Node *)items[i])->grad.f = given[i];
+            else
+                ((Node *)items[i])->data = given[i];
+        }
+    PyBuffer_Release(&view);
+    if (fits)
+        Py_RETURN_NONE;
+reference:
+    return PyObject_Vectorcall(g_py_write_floats, args, nargs, kwnames);
+}
+
 static PyObject *core_python_ops(PyObject *module, PyObject *unused)
 {
     if (!configured())
@@ -2469,6 +2607,18 @@ static PyMethodDef core_methods[] = {
      "a Value's number is then refused."},
     {"set_recording", core_set_recording, METH_O,
      "set_recording(flag)\n--\n\nSet this thread's recording flag; returns the previous setting."},
+    {"read_floats", (PyCFunction)(void (*)(void))core_read_floats, METH_FASTCALL | METH_KEYWORDS,
+     "read_floats(values, attribute)\n--\n\n"
+     "The .data or .grad of every Value of values, as an array('d') (autograd.recording).\n\n"
+     ">>> from autograd import Value\n>>> from autograd.recording import read_floats\n"
+     ">>> read_floats([Value(1.0), Value(2.5)], \"data\")\narray('d', [1.0, 2.5])\n"},
+    {"write_floats", (PyCFunction)(void (*)(void))core_write_floats, METH_FASTCALL | METH_KEYWORDS,
+     "write_floats(values, attribute, numbers)\n--\n\n"
+     "Set the .data or .grad of every Value of values from numbers, all checked first "
+     "(autograd.recording).\n\n"
+     ">>> from autograd import Value\n>>> from autograd.recording import write_floats\n"
+     ">>> xs = [Value(0.0), Value(0.0)]\n>>> write_floats(xs, \"data\", [1.0, 2.5]); [x.data for x in xs]\n"
+     "[1.0, 2.5]\n"},
     {"python_ops", core_python_ops, METH_NOARGS,
      "python_ops()\n--\n\nThe names of the op table's ops that run through their Python rules "
      "(no C row)."},
