@@ -37,6 +37,7 @@ enum {
     K_NEG, K_EXP, K_LOG, K_SQRT, K_SIN, K_COS, K_TANH, K_SIGMOID, K_SOFTPLUS, K_ERF, K_GELU,
     K_RELU, K_ABS, K_IDENTITY,
     K_SUM, K_DOT, K_AFFINE,
+    K_TAKE, K_SHIFT,     /* beside the table: ops.TAKE (an index as an input), ops.SHIFT (max) */
     K_SINGLETONS,        /* the kinds above are ops of ops.OPS, found by identity */
     K_POWER = K_SINGLETONS, K_LEAKY, K_ACTIVATED,                        /* families */
     K_PYTHON,            /* any other Op: its Python compute and partials */
@@ -71,6 +72,8 @@ static int fit_kind(int kind, uint32_t n)
         return n % 2 == 0 ? kind : K_PYTHON;
     if (kind == K_AFFINE || kind == K_ACTIVATED)
         return n % 2 == 1 ? kind : K_PYTHON;
+    if (kind == K_TAKE)
+        return n >= 2 ? kind : K_PYTHON;
     return kind;
 }
 
@@ -434,6 +437,8 @@ static Row ROWS[K_COUNT] = {
     ROW(K_SUM, "sum", 0, NULL, NULL),          /* n-ary: sum_of, dot and affine below */
     ROW(K_DOT, "dot", 0, NULL, NULL),
     ROW(K_AFFINE, "affine", 0, NULL, NULL),
+    ROW(K_TAKE, "take", 0, NULL, NULL),        /* n-ary: the index first, then the values */
+    ROW(K_SHIFT, "max", 0, NULL, NULL),
     /* the families: members are recognised by op.native (see describe_family) */
     ROW(K_POWER, "", 1, power_f, power_d),
     ROW(K_LEAKY, "", 1, leaky_f, leaky_d),
@@ -513,6 +518,17 @@ static double affine_at(Node *const *p, uint32_t count)
     return sum_total(&s);
 }
 
+/* ops.take_position: the position an index picks from `count` values (a Python list index),
+ * or -1 where the reference raises (not an integral number, or out of range). */
+static Py_ssize_t take_position(double index, Py_ssize_t count)
+{
+    if (!isfinite(index) || index != floor(index) || index < -(double)count ||
+        index >= (double)count)
+        return -1;
+    Py_ssize_t position = (Py_ssize_t)index;
+    return position < 0 ? position + count : position;
+}
+
 /* The result of `kind` on x[0..n), or NAN where the reference should decide (bad arity, an
  * input outside the domain, a result that is not finite): the caller then asks Python. */
 static double compute(int kind, const Family *family, Py_ssize_t n, const double *x)
@@ -532,6 +548,18 @@ static double compute(int kind, const Family *family, Py_ssize_t n, const double
         if (n < 2 || n % 2)
             return NAN;
         result = dot(x, x + n / 2, n / 2);
+    } else if (kind == K_TAKE) {
+        Py_ssize_t position = n < 2 ? -1 : take_position(x[0], n - 1);
+        if (position < 0)
+            return NAN;
+        result = x[1 + position];
+    } else if (kind == K_SHIFT) {   /* Python's max(): the first of the largest */
+        if (n < 1)
+            return NAN;
+        result = x[0];
+        for (Py_ssize_t i = 1; i < n; i++)
+            if (x[i] > result)
+                result = x[i];
     } else if (kind == K_AFFINE || kind == K_ACTIVATED) {
         if (n < 3 || n % 2 == 0)
             return NAN;
@@ -1973,6 +2001,15 @@ static int propagate(Walk *w, Node *node, double g)
         for (uint32_t i = 0; i < node->n; i++)
             add(w, p[i], g, 1.0);
         return 0;
+    case K_TAKE: {   /* 1 for the value picked, 0 for the others and the index */
+        Py_ssize_t position = take_position(p[0]->data, node->n - 1);
+        if (position < 0)   /* its index was changed since: the reference's rule raises */
+            return python_partials(w, node, g);
+        add(w, p[1 + position], g, 1.0);
+        return 0;
+    }
+    case K_SHIFT:    /* a constant: every derivative is 0 */
+        return 0;
     case K_DOT: {   /* in the parents' order, as the reference adds: the xs, then the ys */
         uint32_t h = node->n / 2;
         for (uint32_t i = 0; i < h; i++)
@@ -2364,6 +2401,19 @@ static int bind_rows(PyObject *ops)
     int status = unbound == NULL ? -1 : 0;
     for (int k = K_ADD; k < K_SINGLETONS && status == 0; k++) {
         PyObject *op = PyDict_GetItemString(table, ROWS[k].name);   /* borrowed: taken at once */
+        if (k == K_TAKE || k == K_SHIFT) {   /* beside the table, bound by their names too */
+            PyObject *beside = PyObject_GetAttrString(ops, k == K_TAKE ? "TAKE" : "SHIFT");
+            if (beside == NULL) {
+                status = -1;
+                break;
+            }
+            PyObject *name = PyObject_GetAttr(beside, g_str_name);
+            int named = name != NULL && PyUnicode_Check(name) &&
+                        PyUnicode_CompareWithASCIIString(name, ROWS[k].name) == 0;
+            Py_XDECREF(name);
+            Py_DECREF(beside);   /* the module holds it */
+            op = named ? beside : NULL;
+        }
         if (op == NULL) {
             PyErr_Format(PyExc_RuntimeError, "_configure: ops.OPS has no op %s", ROWS[k].name);
             status = -1;
