@@ -286,18 +286,29 @@ def _leaves(nodes: list[Value], outputs: list[Value], derived: dict[Value, Any],
     read or change it, so its number is a constant of the recording. Which is which, the
     reference counts tell: the graph's own references are counted here.
     """
-    held: dict[int, int] = {}  # id -> references from the graph (and from this recorder)
+    held = _graph_references(nodes, outputs, derived)
+    return _classify(_candidate_leaves(nodes, outputs, derived, arguments), held, name)
+
+
+def _graph_references(nodes: list[Value], outputs: list[Value],
+                      derived: dict[Value, Any]) -> dict[int, int]:
+    """How many references to each Value (by id) the graph and this recorder hold."""
+    held: dict[int, int] = {}
     for x in nodes:
-        for parent in x._prev or derived[x][1]:
+        for parent in x._prev:
             held[id(parent)] = held.get(id(parent), 0) + 1
     for x in outputs:
         held[id(x)] = held.get(id(x), 0) + 1
     for x in derived:  # the registry's key
         held[id(x)] = held.get(id(x), 0) + 1
-    for _, inputs in derived.values():
-        for x in inputs:
+    for inputs in {id(inputs): inputs for _, inputs in derived.values()}.values():
+        for x in inputs:  # (the leaves of one softmax share one list)
             held[id(x)] = held.get(id(x), 0) + 1
-    candidates = _candidate_leaves(nodes, outputs, derived, arguments)
+    return held
+
+
+def _classify(candidates: list[Value], held: dict[int, int],
+              name: str) -> tuple[list[Value], list[Value]]:
     captured: list[Value] = []
     constants: list[Value] = []
     for leaf in candidates:
