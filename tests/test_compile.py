@@ -173,6 +173,7 @@ def assert_replays_as_eager(function: Callable[..., Value], params: list[Value],
         replayed = _outcome(lambda args=args, result=result: result.append(compiled(*args))
                             or result[0], params)
         assert replayed == eager, f"call {k} with {args}"
+        assert len(compiled.recordings) == 1  # one shape: the later calls replayed, or raised
         replays += bool(result) and isinstance(result[0], Replayed)
     return replays
 
@@ -375,17 +376,18 @@ def test_bad_arguments_and_options_are_refused_clearly():
 
 
 def test_errors_at_replay_are_the_eager_ones_and_change_nothing():
-    w = Value(1.0)
+    w, small = Value(1.0), Value(1e-10)
     cases = [
         (lambda x: (w * x).log(), [(2.0,), (-1.0,), (0.0,)]),  # the op's domain
         (lambda x: (w * x).exp(), [(1.0,), (800.0,)]),  # the forward overflows
         (lambda x: (w * x) ** 0.5, [(4.0,), (0.0,)]),  # the derivative is undefined at 0
-        (lambda x: (w * x) * 1e300 * 1e10, [(1.0,), (1e-300,)]),  # backward overflows
-        (lambda x: autograd.sum([w * x, w]) * 1e308, [(1.0,), (2.0,)]),  # at a leaf
+        (lambda x: (w * x) * 1e300 * 1e300, [(1e-300,), (2e-300,)]),  # a node's gradient
+        (lambda x: autograd.sum([small * x, small * x]), [(1.0,), (1e308,)]),  # at a leaf
+        (lambda x: (w * x).log(), [(1.0,), (1e-320,)]),  # a derivative overflows
     ]
     for function, calls in cases:
         w.data = 1.0
-        assert assert_replays_as_eager(function, [w], calls) == 0 or True
+        assert_replays_as_eager(function, [w], calls)
     w.grad = 1e308  # accumulating into .grad overflows: refused, nothing written
     g = autograd.compile(lambda x: w * x)
     g(1e308)
@@ -456,7 +458,6 @@ def test_reading_a_number_while_recording_is_refused_naming_the_line(what):
     assert message.startswith(what) and f"test_compile.py:{line}" in message
     assert "function" in message and not f.recordings
     assert not autograd.grad_mode.is_recording()
-    assert f(2.0) is not None if what == "never" else True
     # outside a recording, the same read is allowed (or the TypeError it always was)
     try:
         read(w * 2.0)
@@ -502,10 +503,8 @@ def test_a_compiled_function_called_while_recording_is_part_of_the_recording():
 def test_recording_is_per_thread():
     w = Value(1.0)
     seen: list[float] = []
-    started, release = threading.Event(), threading.Event()
 
     def other_thread():
-        started.set()
         seen.append(w.data)  # not refused here while the main thread records
 
     def function(x):
@@ -516,4 +515,3 @@ def test_recording_is_per_thread():
 
     autograd.compile(function)(2.0)
     assert seen == [1.0]
-    release.set()
