@@ -28,7 +28,7 @@ import gc
 from contextlib import contextmanager
 from math import isfinite
 from numbers import Real
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from autograd.grad_mode import data_dependent_error, enable_grad, no_grad, recording
 from autograd.ops import UNTRACKED
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from autograd.value import Value
 
 Gradient = Any  # a float, or a Value with create_graph=True
+Node = TypeVar("Node")
 OnStep = Callable[["Value", Gradient, Sequence[Gradient], dict], None]
 RULE_ERRORS = (ArithmeticError, ValueError, TypeError)
 """A rule's errors that the walk names after the op and its inputs (``_backward_error``)."""
@@ -53,21 +54,35 @@ def topological_order(root: Value, stop_at: Iterable[Value] = ()) -> list[Value]
     >>> [node.op for node in topological_order(c)]
     ['+', '*']
     """
-    order: list[Value] = []
-    seen = set(stop_at)
+    return depth_first(root, _parents, set(stop_at))
+
+
+def _parents(node: Value) -> tuple[Value, ...]:
+    return node._prev
+
+
+def depth_first(root: Node, inputs: Callable[[Node], Sequence[Node]], seen: set[Node]
+                ) -> list[Node]:
+    """``topological_order``'s walk over any graph: the nodes ``root`` reaches that have
+    ``inputs``, each after its inputs, skipping (and adding to) ``seen``.
+
+    >>> depth_first(3, lambda n: [n - 1, n - 2] if n > 1 else [], set())
+    [2, 3]
+    """
+    order: list[Node] = []
     # A node on the stack is still to be expanded; a node below a None has been expanded and
-    # is listed once everything above it (its parents' subgraphs) is done.
-    stack: list[Value | None] = [root] if root._prev else []
+    # is listed once everything above it (its inputs' subgraphs) is done.
+    stack: list[Node | None] = [root] if inputs(root) else []
     while stack:
         node = stack.pop()
         if node is None:
-            order.append(stack.pop())
+            order.append(stack.pop())  # type: ignore[arg-type]
         elif node not in seen:
             seen.add(node)
             stack.append(node)
             stack.append(None)
-            for parent in node._prev:
-                if parent._prev and parent not in seen:
+            for parent in inputs(node):
+                if parent not in seen and inputs(parent):
                     stack.append(parent)
     return order
 

@@ -193,25 +193,14 @@ class Tape:
         return order
 
     def _topological_order(self, root: int) -> list[int]:
-        # engine.topological_order, step for step, on slots (a SHIFT is a leaf for the walk)
-        walkable, starts, parents, first = self.walkable, self.starts, self.parents, \
-            self.first_instruction
-        order: list[int] = []
-        seen: set[int] = set()
-        stack: list[int | None] = [root] if walkable[root] else []
-        while stack:
-            node = stack.pop()
-            if node is None:
-                order.append(stack.pop())  # type: ignore[arg-type]
-            elif node not in seen:
-                seen.add(node)
-                stack.append(node)
-                stack.append(None)
-                k = node - first
-                for parent in parents[starts[k]:starts[k + 1]]:
-                    if walkable[parent] and parent not in seen:
-                        stack.append(parent)
-        return order
+        # engine.topological_order on slots (a SHIFT is a leaf for the walk)
+        return engine.depth_first(root, self._walk_inputs, set())
+
+    def _walk_inputs(self, slot: int) -> Sequence[int]:
+        if not self.walkable[slot]:
+            return ()
+        k = slot - self.first_instruction
+        return self.parents[self.starts[k]:self.starts[k + 1]]
 
     # --- the eager engine's errors, for a replay ------------------------------------------
 
@@ -261,18 +250,7 @@ def _instruction_order(outputs: list[Value], derived: dict[Value, Any]) -> list[
         return x._prev or (derived[x][1] if x in derived else ())
 
     for root in outputs:
-        stack: list[Value | None] = [root] if inputs(root) else []
-        while stack:
-            node = stack.pop()
-            if node is None:
-                order.append(stack.pop())  # type: ignore[arg-type]
-            elif node not in seen:
-                seen.add(node)
-                stack.append(node)
-                stack.append(None)
-                for parent in inputs(node):
-                    if parent not in seen and inputs(parent):
-                        stack.append(parent)
+        order += engine.depth_first(root, inputs, seen)
     return order
 
 
