@@ -32,6 +32,7 @@ __all__ = [
     "Replayed",
     "Tape",
     "compile",
+    "flatten",
     "read_floats",
     "write_floats",
 ]
@@ -473,9 +474,7 @@ class _Recording:
         self.tape, self.structure = tape, structure
         self.program = Program(tape)
 
-    def replay(self, numbers: list[Any]) -> Any:
-        arguments = array("d", [x if type(x) is float and x == x else _as_float(x)
-                                for x in numbers])
+    def replay(self, arguments: array) -> Any:
         tracked = grad_mode.is_grad_enabled()
         run = _Run(self, self.program.forward(arguments), tracked)
         return _rebuild(self.structure, run)
@@ -483,42 +482,64 @@ class _Recording:
 
 # --- compile: the cache of recordings, keyed by the arguments' shape -----------------------------
 
-_NUMBER = object()  # where a number stands in a shape
+def py_flatten(arguments: Any) -> tuple[tuple[Any, ...], array]:
+    """The shape of ``arguments`` and their numbers: what a recording is looked up by.
+
+    The shape is a tuple of tokens, the arguments read depth first: ``"["`` or ``"("`` and the
+    length for a list or a tuple, ``None`` for a number, ``(type, x)`` for anything else (so
+    it compares by value). The numbers are converted as ``Value(x)`` would (NaN refused).
+
+    >>> py_flatten(([1.0, 2], "mean"))
+    (('(', 2, '[', 2, None, None, (<class 'str'>, 'mean')), array('d', [1.0, 2.0]))
+    """
+    tokens: list[Any] = []
+    numbers = array("d")
+    stack = [arguments]
+    while stack:
+        x = stack.pop()
+        if type(x) is float and x == x:
+            tokens.append(None)
+            numbers.append(x)
+        elif type(x) is list or type(x) is tuple:
+            tokens += ("[" if type(x) is list else "(", len(x))
+            stack += reversed(x)
+        elif isinstance(x, Real) and not isinstance(x, (bool, Value)):
+            tokens.append(None)
+            numbers.append(_as_float(x))
+        else:
+            tokens.append(_other(x))
+    return tuple(tokens), numbers
 
 
-def _shape(x: Any, numbers: list[Any], where: str) -> Any:
-    """The shape of an argument (its nesting and lengths, and what is not a number, by value),
-    with its numbers appended to ``numbers``."""
-    if type(x) is float or (isinstance(x, Real) and not isinstance(x, bool)
-                            and not isinstance(x, Value)):
-        numbers.append(x)
-        return _NUMBER
-    if type(x) is list or type(x) is tuple:
-        return (type(x), tuple([_shape(item, numbers, f"{where}[{k}]")
-                                for k, item in enumerate(x)]))
+def _other(x: Any) -> tuple[type, Any]:
+    """The token of an argument that is neither a number nor a list or tuple."""
     if isinstance(x, Value):
-        raise TypeError(f"compile: {where} is a Value; pass numbers (value.data, outside the "
-                        f"function), or let the function read the Value itself (it is then "
-                        f"captured: a replay reads its current .data)")
+        raise TypeError("compile: an argument is a Value; pass numbers (value.data, outside the "
+                        "function), or let the function read the Value itself (it is then "
+                        "captured: a replay reads its current .data)")
+    if type(x) is float:  # NaN: refused as Value(nan) refuses it
+        _as_float(x)
     try:
         hash(x)
     except TypeError:
-        raise TypeError(f"compile: {where} is a {type(x).__name__}, which is neither a number, "
-                        f"a list or tuple of them, nor hashable (the shape of the arguments is "
-                        f"a dictionary key); pass numbers in lists (e.g. array.tolist())"
+        raise TypeError(f"compile: an argument is a {type(x).__name__}, which is neither a "
+                        f"number, a list or tuple of them, nor hashable (the arguments' shape "
+                        f"is a dictionary key); pass numbers in lists (e.g. array.tolist())"
                         ) from None
     return (type(x), x)
 
 
-def _with_values(shape: Any, x: Any, leaves: list[Value]) -> Any:
-    """The argument ``x`` with each number made a new leaf Value (appended to ``leaves``)."""
-    if shape is _NUMBER:
-        leaf = Value(x)
-        leaves.append(leaf)
-        return leaf
-    if type(shape) is tuple and shape[0] in (list, tuple) and len(shape) == 2 \
-            and type(shape[1]) is tuple and type(x) is shape[0]:
-        return shape[0]([_with_values(s, item, leaves) for s, item in zip(shape[1], x)])
+flatten = getattr(_compiled.core, "flatten", None) or py_flatten
+"""``py_flatten``, by the compiled core when it runs."""
+
+
+def _with_values(x: Any, leaves: list[Value]) -> Any:
+    """The arguments with each number made a new leaf Value (appended to ``leaves``)."""
+    if type(x) is list or type(x) is tuple:
+        return type(x)([_with_values(item, leaves) for item in x])
+    if isinstance(x, Real) and not isinstance(x, (bool, Value)):
+        leaves.append(Value(x))
+        return leaves[-1]
     return x
 
 
@@ -562,9 +583,7 @@ class Compiled:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if grad_mode.recording.function:  # called by a function being recorded: part of it
             return self.function(*args, **kwargs)
-        numbers: list[Any] = []
-        shape = (_shape(args, numbers, "argument"),
-                 tuple([(name, _shape(x, numbers, name)) for name, x in kwargs.items()]))
+        shape, numbers = flatten((args, tuple(kwargs.items())) if kwargs else args)
         with self._lock:
             recording = self.recordings.get(shape)
             if recording is not None:
@@ -577,8 +596,8 @@ class Compiled:
 
     def _record(self, shape: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         leaves: list[Value] = []
-        args = _with_values(shape[0], args, leaves)
-        kwargs = {name: _with_values(s, kwargs[name], leaves) for name, s in shape[1]}
+        args = _with_values(args, leaves)
+        kwargs = {name: _with_values(x, leaves) for name, x in kwargs.items()}
         name = getattr(self.function, "__qualname__", None) or repr(self.function)
         state = grad_mode.recording
         state.derived = {}
