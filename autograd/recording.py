@@ -16,7 +16,8 @@ import functools
 import sys
 import threading
 from array import array
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from itertools import chain
 from math import isfinite
 from numbers import Real
 from typing import Any, Callable, Iterable, Sequence
@@ -144,33 +145,24 @@ class Tape:
                  derived: dict[Value, tuple[Op, Sequence[Value]]]) -> None:
         self.name = name
         nodes = _instruction_order(outputs, derived)
-        slot_of = {id(x): k for k, x in enumerate(arguments)}
         self.n_arguments = len(arguments)
-        captured, constants = _leaves(nodes, outputs, derived, slot_of, name)
-        for x in captured:
-            slot_of[id(x)] = len(slot_of)
-        for x in constants:
-            slot_of[id(x)] = len(slot_of)
+        captured, constants = _leaves(nodes, outputs, derived, arguments, name)
         self.captured = tuple(captured)
         self.constants = array("d", [x.data for x in constants])
-        self.first_instruction = len(slot_of)
-        for x in nodes:
-            slot_of[id(x)] = len(slot_of)
+        self.first_instruction = len(arguments) + len(captured) + len(constants)
+        slot_of = {x: k for k, x in enumerate([*arguments, *captured, *constants, *nodes])}
         self.n_slots = len(slot_of)
-        op_index: dict[int, int] = {}
-        self.ops: tuple[Op, ...] = ()
+        code_of: dict[Op, int] = {}
         self.codes, self.starts, self.parents = array("i"), array("i", [0]), array("i")
         self.walkable = bytearray(self.first_instruction)  # 1: a node the walk passes through
         for x in nodes:
             op, inputs = (x._op, x._prev) if x._prev else derived[x]
-            if id(op) not in op_index:
-                op_index[id(op)] = len(self.ops)
-                self.ops += (op,)
-            self.codes.append(op_index[id(op)])
-            self.parents.extend([slot_of[id(p)] for p in inputs])
+            self.codes.append(code_of.setdefault(op, len(code_of)))
+            self.parents.extend(map(slot_of.__getitem__, inputs))
             self.starts.append(len(self.parents))
             self.walkable.append(bool(x._prev))
-        self.outputs = array("i", [slot_of[id(x)] for x in outputs])
+        self.ops: tuple[Op, ...] = tuple(code_of)
+        self.outputs = array("i", map(slot_of.__getitem__, outputs))
         self._orders: dict[int, array] = {}
 
     @property
@@ -256,7 +248,7 @@ def _instruction_order(outputs: list[Value], derived: dict[Value, Any]) -> list[
 
 
 def _leaves(nodes: list[Value], outputs: list[Value], derived: dict[Value, Any],
-            arguments: dict[int, int], name: str) -> tuple[list[Value], list[Value]]:
+            arguments: list[Value], name: str) -> tuple[list[Value], list[Value]]:
     """The leaves that are not arguments, split into captured Values and constants.
 
     A leaf that something outside the graph holds (a model, a list, a closure) is captured: a
@@ -266,33 +258,31 @@ def _leaves(nodes: list[Value], outputs: list[Value], derived: dict[Value, Any],
     reference counts tell: the graph's own references are counted here.
     """
     held = _graph_references(nodes, outputs, derived)
-    return _classify(_candidate_leaves(nodes, outputs, derived, arguments), held, name)
+    not_leaves = {*arguments, *derived}
+    candidates = [x for x in held if not x._prev and x not in not_leaves]
+    return _classify(candidates, held, name)
 
 
 def _graph_references(nodes: list[Value], outputs: list[Value],
-                      derived: dict[Value, Any]) -> dict[int, int]:
-    """How many references to each Value (by id) the graph and this recorder hold."""
-    held: dict[int, int] = {}
-    for x in nodes:
-        for parent in x._prev:
-            held[id(parent)] = held.get(id(parent), 0) + 1
-    for x in outputs:
-        held[id(x)] = held.get(id(x), 0) + 1
-    for x in derived:  # the registry's key
-        held[id(x)] = held.get(id(x), 0) + 1
+                      derived: dict[Value, Any]) -> Counter[Value]:
+    """How many references the graph and the recorder hold to each Value it uses, in the
+    order the instructions first use them."""
+    held = Counter(chain.from_iterable([x._prev for x in nodes]))
+    held.update(outputs)
+    held.update(iter(derived))  # the registry's keys (an iterator: a dict would add counts)
     for inputs in {id(inputs): inputs for _, inputs in derived.values()}.values():
-        for x in inputs:  # (the leaves of one softmax share one list)
-            held[id(x)] = held.get(id(x), 0) + 1
+        held.update(inputs)  # (the leaves of one softmax share one list)
     return held
 
 
-def _classify(candidates: list[Value], held: dict[int, int],
+def _classify(candidates: list[Value], held: Counter[Value],
               name: str) -> tuple[list[Value], list[Value]]:
     captured: list[Value] = []
     constants: list[Value] = []
     for leaf in candidates:
-        # held beyond the graph: getrefcount's argument, `leaf` and `candidates` are ours
-        if sys.getrefcount(leaf) - 3 - held[id(leaf)] > 0:
+        # beyond the graph's references: getrefcount's argument, `leaf`, `candidates` and
+        # `held`'s key are ours
+        if sys.getrefcount(leaf) - 4 - held[leaf] > 0:
             captured.append(leaf)
         elif leaf._op is UNTRACKED:
             raise DataDependentError(
@@ -302,23 +292,6 @@ def _classify(candidates: list[Value], held: dict[int, int],
         else:
             constants.append(leaf)
     return captured, constants
-
-
-def _candidate_leaves(nodes: list[Value], outputs: list[Value], derived: dict[Value, Any],
-                      arguments: dict[int, int]) -> list[Value]:
-    """The leaves that are not arguments, in the order the instructions first use them."""
-    seen = set(arguments)
-    leaves = []
-    for x in nodes:
-        for leaf in x._prev or derived[x][1]:
-            if id(leaf) not in seen and not leaf._prev and leaf not in derived:
-                seen.add(id(leaf))
-                leaves.append(leaf)
-    for leaf in outputs:
-        if id(leaf) not in seen and not leaf._prev and leaf not in derived:
-            seen.add(id(leaf))
-            leaves.append(leaf)
-    return leaves
 
 
 # --- the program: the tape run forward and backward ---------------------------------------------
