@@ -538,3 +538,44 @@ def test_keyword_arguments_are_part_of_the_shape():
     f(1.0, scale=3.0)
     assert isinstance(f(2.0, scale=0.5), Replayed) and f(2.0, scale=0.5).data == 2.0
     assert isinstance(f(2.0, scale=0.5, mode="other"), Value)
+
+
+def test_compile_is_reachable_but_not_exported_and_decorates():
+    namespace: dict[str, Any] = {}
+    exec("from autograd import *", namespace)
+    assert "compile" not in namespace and namespace.get("take") is autograd.take
+    w = Value(3.0)
+
+    @autograd.compile(max_recordings=1)
+    def f(x):
+        return w * x
+
+    assert f.max_recordings == 1 and f.__name__ == "f"
+    f(1.0)
+    assert f(2.0).data == 6.0 and len(f.recordings) == 1
+
+
+def test_the_tape_is_flat_arrays_as_documented():
+    w = Value(2.0)
+    f = autograd.compile(lambda x, y: (w * x + 3.0).tanh() * y)
+    f(1.0, 2.0)
+    tape = next(iter(f.recordings.values())).tape
+    assert (tape.n_arguments, tape.captured, list(tape.constants)) == (2, (w,), [3.0])
+    assert tape.first_instruction == 4 and tape.n_instructions == 4 and tape.n_slots == 8
+    assert [tape.ops[c].name for c in tape.codes] == ["*", "+", "tanh", "*"]
+    assert list(tape.parents) == [2, 0, 4, 3, 5, 6, 1] and list(tape.starts) == [0, 2, 4, 5, 7]
+    assert list(tape.outputs) == [7] and list(tape.walk_order(7)) == [7, 6, 5, 4]
+    assert {a.typecode: a.itemsize for a in (tape.codes, tape.starts, tape.parents)} == {"i": 4}
+
+
+def test_the_guide_runs_as_written():
+    import re
+    from pathlib import Path
+
+    guide = Path(__file__).resolve().parent.parent / "docs" / "compile.md"
+    blocks = re.findall(r"```python\n(.*?)```", guide.read_text(encoding="utf-8"), flags=re.S)
+    assert blocks
+    for block in blocks:
+        namespace: dict[str, Any] = {}
+        exec(block, namespace)
+        assert isinstance(namespace["loss"], Replayed)
