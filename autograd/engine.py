@@ -212,7 +212,11 @@ def backward(root: Value, create_graph: bool = False) -> None:
 
 
 def untracked_error() -> RuntimeError:
-    """``backward()``'s error for a result computed inside ``no_grad()``."""
+    """``backward()``'s error for a result computed inside ``no_grad()``.
+
+    >>> untracked_error()  # doctest: +ELLIPSIS
+    RuntimeError('backward: this Value was computed inside no_grad(), ...')
+    """
     return RuntimeError("backward: this Value was computed inside no_grad(), so it has no "
                         "graph to backpropagate through; compute it outside no_grad() (or "
                         "inside enable_grad())")
@@ -289,7 +293,11 @@ def _backward_error(node: Value, error: Exception) -> Exception:
 
 
 def rule_error(name: str, inputs: list[float], error: Exception) -> Exception:
-    """``_backward_error`` for the op called ``name`` at ``inputs`` (a replay has no nodes)."""
+    """``_backward_error`` for the op called ``name`` at ``inputs`` (a replay has no nodes).
+
+    >>> print(rule_error("log", [0.0], ZeroDivisionError("1.0 / 0.0")))
+    backward through log at inputs [0.0]: its derivative is undefined there (1.0 / 0.0)
+    """
     if isinstance(error, OverflowError):
         reason = str(error) if "overflows" in str(error) else "a derivative overflows a float"
     elif isinstance(error, ZeroDivisionError):

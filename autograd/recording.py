@@ -137,6 +137,14 @@ class Tape:
     ``ops[codes[k]]`` on the slots ``parents[starts[k]:starts[k + 1]]``, in a topological
     order. The methods below build the eager engine's errors for a replay (the compiled core
     calls them too, so both say the same).
+
+    >>> from autograd import Value
+    >>> w = Value(2.0); f = compile(lambda x: w * x + 1.0); _ = f(3.0)
+    >>> tape = next(iter(f.recordings.values())).tape
+    >>> tape.n_arguments, tape.captured, list(tape.constants), [op.name for op in tape.ops]
+    (1, (Value(data=2.0, grad=0.0),), [1.0], ['*', '+'])
+    >>> list(tape.parents), list(tape.starts), list(tape.outputs)
+    ([1, 0, 3, 2], [0, 2, 4], [4])
     """
 
     forward_numbers = staticmethod(forward_numbers)
@@ -302,6 +310,14 @@ class PyProgram:
 
     The compiled core's ``Program`` is its twin (one C loop per pass, no Python object per
     instruction); both give the eager engine's bits and errors.
+
+    >>> from autograd import Value
+    >>> w = Value(2.0); f = compile(lambda x: w * x); _ = f(3.0)
+    >>> tape = next(iter(f.recordings.values())).tape
+    >>> values = PyProgram(tape).forward(array("d", [5.0])); values
+    array('d', [5.0, 2.0, 10.0])
+    >>> PyProgram(tape).backward(values, 2, tape.walk_order(2), array("d", [0.0] * 3)); w.grad
+    5.0
     """
 
     def __init__(self, tape: Tape) -> None:
@@ -539,7 +555,13 @@ def _rebuild(structure: Any, run: _Run) -> Any:
 
 class Compiled:
     """A function that records its graph on the first call with a given shape of arguments and
-    replays the recording on the next ones (see ``compile``)."""
+    replays the recording on the next ones (see ``compile``); ``recordings`` holds them, the
+    most recently used last.
+
+    >>> f = Compiled(lambda xs: sum(xs, start=xs[0] * 0.0), max_recordings=4)
+    >>> f([1.0, 2.0]).data, f([3.0, 4.0]).data, len(f.recordings)
+    (3.0, 7.0, 1)
+    """
 
     def __init__(self, function: Callable[..., Any], max_recordings: int = MAX_RECORDINGS) -> None:
         if not callable(function):
