@@ -172,6 +172,7 @@ class Tape:
         self.ops: tuple[Op, ...] = tuple(code_of)
         self.outputs = array("i", map(slot_of.__getitem__, outputs))
         self._orders: dict[int, array] = {}
+        self._walk_inputs: list[Sequence[int]] | None = None
 
     @property
     def n_instructions(self) -> int:
@@ -195,13 +196,12 @@ class Tape:
 
     def _topological_order(self, root: int) -> list[int]:
         # engine.topological_order on slots (a SHIFT is a leaf for the walk)
-        return engine.depth_first(root, self._walk_inputs, set())
-
-    def _walk_inputs(self, slot: int) -> Sequence[int]:
-        if not self.walkable[slot]:
-            return ()
-        k = slot - self.first_instruction
-        return self.parents[self.starts[k]:self.starts[k + 1]]
+        if self._walk_inputs is None:
+            starts, parents, first = self.starts, self.parents, self.first_instruction
+            self._walk_inputs = [()] * first + [
+                parents[starts[k]:starts[k + 1]] if self.walkable[first + k] else ()
+                for k in range(self.n_instructions)]
+        return engine.depth_first(root, self._walk_inputs.__getitem__, set())
 
     # --- the eager engine's errors, for a replay ------------------------------------------
 
