@@ -579,3 +579,16 @@ def test_the_guide_runs_as_written():
         namespace: dict[str, Any] = {}
         exec(block, namespace)
         assert isinstance(namespace["loss"], Replayed)
+
+
+def test_a_value_computed_before_the_call_is_recorded_with_its_ops():
+    """A Value the function reads that was computed outside it (not a leaf) is recorded with the
+    ops that made it: a replay computes it again from the current numbers of its leaves."""
+    w = Value(2.0)
+    h = w * 3.0
+    f = autograd.compile(lambda x: h * x)
+    assert f(1.0).data == 6.0
+    tape = next(iter(f.recordings.values())).tape
+    assert tape.captured == (w,) and [op.name for op in tape.ops] == ["*"]
+    w.data = 5.0  # h.data is still 6.0, but the replay recomputes it
+    assert h.data == 6.0 and f(1.0).data == 15.0
