@@ -23,7 +23,7 @@ from numbers import Real
 from typing import Any, Callable, Iterable, Sequence
 
 from autograd import _compiled, engine, grad_mode
-from autograd.grad_mode import DataDependentError
+from autograd.grad_mode import DataDependentError, is_recording, no_grad
 from autograd.ops import UNTRACKED, Op
 from autograd.value import Value, _as_float, forward_numbers
 
@@ -34,6 +34,7 @@ __all__ = [
     "Tape",
     "compile",
     "flatten",
+    "is_recording",
     "read_floats",
     "write_floats",
 ]
@@ -327,6 +328,9 @@ class PyProgram:
         """The number of every slot, from the arguments' numbers and the captured Values'."""
         tape = self.tape
         values = array("d", arguments)
+        if len(values) != tape.n_arguments:
+            raise ValueError(f"Program.forward: the recording takes {tape.n_arguments} numbers, "
+                             f"got {len(values)}")
         values.extend([x.data for x in tape.captured])
         values.extend(tape.constants)
         ops, codes, starts, parents = tape.ops, tape.codes, tape.starts, tape.parents
@@ -345,21 +349,22 @@ class PyProgram:
         sums: dict[int, float] = {root: 1.0}
         node = root
         try:
-            for node in order:
-                grad = sums.pop(node, 0.0)
-                if not isfinite(grad):
-                    raise engine._not_finite(grad)
-                k = node - first
-                op = ops[codes[k]]
-                if grad == 0.0 and op.always_defined:
-                    continue  # nothing to pass on, and its rule cannot fail
-                inputs = parents[starts[k]:starts[k + 1]]
-                partials = op.partials(values[node], [values[p] for p in inputs])
-                if len(partials) != len(inputs):
-                    raise engine._count_error(partials, inputs)
-                partials = engine.as_numbers(partials)
-                if grad != 0.0:
-                    engine.pass_on(sums, grad, inputs, partials)
+            with no_grad():  # as engine.walk runs the rules (a user's rule may make Values)
+                for node in order:
+                    grad = sums.pop(node, 0.0)
+                    if not isfinite(grad):
+                        raise engine._not_finite(grad)
+                    k = node - first
+                    op = ops[codes[k]]
+                    if grad == 0.0 and op.always_defined:
+                        continue  # nothing to pass on, and its rule cannot fail
+                    inputs = parents[starts[k]:starts[k + 1]]
+                    partials = op.partials(values[node], [values[p] for p in inputs])
+                    if len(partials) != len(inputs):
+                        raise engine._count_error(partials, inputs)
+                    partials = engine.as_numbers(partials)
+                    if grad != 0.0:
+                        engine.pass_on(sums, grad, inputs, partials)
         except engine.RULE_ERRORS as error:
             raise tape.node_error(node, values, error) from None
         for end, grad in sums.items():

@@ -592,3 +592,25 @@ def test_a_value_computed_before_the_call_is_recorded_with_its_ops():
     assert tape.captured == (w,) and [op.name for op in tape.ops] == ["*"]
     w.data = 5.0  # h.data is still 6.0, but the replay recomputes it
     assert h.data == 6.0 and f(1.0).data == 15.0
+
+
+def test_is_recording_tells_a_library_when_its_caller_is_recorded():
+    from autograd.recording import is_recording
+
+    seen = []
+    f = autograd.compile(lambda x: seen.append(is_recording()) or Value(2.0) * x)
+    f(1.0)
+    f(2.0)
+    assert seen == [True] and not is_recording()
+
+
+def test_a_replay_takes_as_many_numbers_as_recorded():
+    from autograd.recording import Program, PyProgram
+
+    f = autograd.compile(lambda x, y: Value(2.0) * x * y)
+    f(1.0, 2.0)
+    tape = next(iter(f.recordings.values())).tape
+    for program in {PyProgram, Program}:
+        with pytest.raises(ValueError) as raised:
+            program(tape).forward(array("d", [1.0, 2.0, 3.0]))
+        assert str(raised.value) == "Program.forward: the recording takes 2 numbers, got 3"
