@@ -617,6 +617,11 @@ class Compiled:
                 self.recordings.popitem(last=False)
         return result
 
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        """As a method: the instance is the first argument (a part of the shape, by identity
+        unless its class compares by value)."""
+        return self if instance is None else functools.partial(self, instance)
+
     def __repr__(self) -> str:
         return f"<compiled {getattr(self.function, '__qualname__', self.function)!r}: " \
                f"{len(self.recordings)} recordings>"

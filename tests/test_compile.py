@@ -614,3 +614,17 @@ def test_a_replay_takes_as_many_numbers_as_recorded():
         with pytest.raises(ValueError) as raised:
             program(tape).forward(array("d", [1.0, 2.0, 3.0]))
         assert str(raised.value) == "Program.forward: the recording takes 2 numbers, got 3"
+
+
+def test_a_compiled_method_gets_its_instance():
+    class Model:
+        def __init__(self, w: float) -> None:
+            self.w = Value(w)
+
+        @autograd.compile
+        def loss(self, x):
+            return self.w * x
+
+    a, b = Model(2.0), Model(3.0)
+    assert [a.loss(1.0).data, a.loss(2.0).data, b.loss(2.0).data] == [2.0, 4.0, 6.0]
+    assert isinstance(a.loss(5.0), Replayed) and len(Model.loss.recordings) == 2
