@@ -286,12 +286,17 @@ def _graph_references(nodes: list[Value], outputs: list[Value],
 
 def _classify(candidates: list[Value], held: Counter[Value],
               name: str) -> tuple[list[Value], list[Value]]:
+    # A candidate is referenced by the graph (`held` counts it), by `held`'s key, by the list
+    # `candidates`, and by the counting itself; the last three are measured on a probe held the
+    # same way, as CPython versions differ in the references a call borrows.
+    probes = [object()]
+    keys = dict.fromkeys(probes)
+    ours = _reference_counts(probes)[0]
+    del keys
     captured: list[Value] = []
     constants: list[Value] = []
-    for leaf in candidates:
-        # beyond the graph's references: getrefcount's argument, `leaf`, `candidates` and
-        # `held`'s key are ours
-        if sys.getrefcount(leaf) - 4 - held[leaf] > 0:
+    for leaf, count in zip(candidates, _reference_counts(candidates)):
+        if count - ours - held[leaf] > 0:  # something outside the graph holds it
             captured.append(leaf)
         elif leaf._op is UNTRACKED:
             raise DataDependentError(
@@ -301,6 +306,10 @@ def _classify(candidates: list[Value], held: Counter[Value],
         else:
             constants.append(leaf)
     return captured, constants
+
+
+def _reference_counts(objects: list[Any]) -> list[int]:
+    return [sys.getrefcount(x) for x in objects]
 
 
 # --- the program: the tape run forward and backward ---------------------------------------------

@@ -628,3 +628,15 @@ def test_a_compiled_method_gets_its_instance():
     a, b = Model(2.0), Model(3.0)
     assert [a.loss(1.0).data, a.loss(2.0).data, b.loss(2.0).data] == [2.0, 4.0, 6.0]
     assert isinstance(a.loss(5.0), Replayed) and len(Model.loss.recordings) == 2
+
+
+def test_a_value_held_only_by_a_closure_is_captured():
+    def make():
+        v = Value(1.0)  # after make() returns, only the closure's cell holds it
+        return lambda x: v * x, lambda: v
+
+    function, get = make()
+    f = autograd.compile(function)
+    f(2.0)
+    get().data = 4.0
+    assert f(2.0).data == 8.0
