@@ -566,6 +566,11 @@ def test_the_tape_is_flat_arrays_as_documented():
     assert list(tape.parents) == [2, 0, 4, 3, 5, 6, 1] and list(tape.starts) == [0, 2, 4, 5, 7]
     assert list(tape.outputs) == [7] and list(tape.walk_order(7)) == [7, 6, 5, 4]
     assert {a.typecode: a.itemsize for a in (tape.codes, tape.starts, tape.parents)} == {"i": 4}
+    result = f(1.0, 2.0)
+    result.backward()
+    values, grads = result._run.values, result._run.grads
+    assert values.itemsize == 8 and len(values) == tape.n_slots  # no fused neuron here
+    assert grads.itemsize == 8 and len(grads) == tape.n_slots
 
 
 def test_the_guide_runs_as_written():
