@@ -173,6 +173,9 @@ class Tape:
         self.ops: tuple[Op, ...] = tuple(code_of)
         self.outputs = array("i", map(slot_of.__getitem__, outputs))
         self._orders: dict[int, array] = {}
+        if len(outputs) == 1 and not derived and nodes:  # the instructions are the walk's order
+            self._orders[self.outputs[0]] = array("i", range(self.n_slots - 1,
+                                                              self.first_instruction - 1, -1))
         self._walk_inputs: list[Sequence[int]] | None = None
 
     @property
@@ -245,6 +248,8 @@ class Tape:
 def _instruction_order(outputs: list[Value], derived: dict[Value, Any]) -> list[Value]:
     """Every node the outputs depend on, each after its inputs (a derived leaf, softmax's shift,
     after the Values it is computed from): engine.topological_order's walk, for many roots."""
+    if len(outputs) == 1 and not derived:  # the usual case: the engine's order itself
+        return engine.topological_order(outputs[0])
     order: list[Value] = []
     seen: set[Value] = set()
 

@@ -664,3 +664,16 @@ def test_each_engine_replays_with_its_own_program():
     expected = (core.Program, core.read_floats, core.write_floats) if core is not None else (
         recording.PyProgram, recording.py_read_floats, recording.py_write_floats)
     assert (recording.Program, recording.read_floats, recording.write_floats) == expected
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_walk_order_is_the_engines_topological_order(seed):
+    params = [Value(0.5), Value(-0.25), Value(1.5)]
+    function = _random_function(seed, params)
+    f = autograd.compile(function)
+    eager = f(0.3, -0.7, 1)
+    tape = next(iter(f.recordings.values())).tape
+    root = tape.outputs[0]
+    order = tape.walk_order(root)  # set when recorded, where the instructions are that order
+    assert list(order) == tape._topological_order(root)[::-1]
+    assert len(order) == len(autograd.topological_order(eager))
