@@ -529,3 +529,106 @@ def test_the_max_row_is_pythons_max():
         assert repr(out.data) == repr(max(numbers))
     with pytest.raises(ValueError):
         apply(ops.SHIFT)
+
+
+DRIFT = """
+import gc, sys
+from array import array
+import autograd
+from autograd import Op, Value, apply, grad_mode, recording
+assert autograd.implementation == "compiled", autograd._compiled.reason
+w = [Value(0.5), Value(-0.25)]
+user_op = Op("mul2", lambda x, y: x * y, lambda out, x, y: (y, x), 2, [(-2, 2)] * 2)
+
+def function(xs, i):
+    h = [apply(user_op, (w[0] * x + w[1]).tanh(), w[1]) for x in xs]
+    return autograd.sum(autograd.softmax(h)) + autograd.take(h, i) * 1e-3
+
+def rounds(n):
+    compiled = autograd.compile(function)
+    for k in range(n):
+        loss = compiled([0.1 * k, 0.2, -0.3], float(k % 3))
+        loss.backward()
+        try:
+            compiled([0.1, 0.2, 0.3], 7.0)  # take out of range: an error at replay
+        except IndexError:
+            pass
+        numbers = recording.read_floats(w, "grad")
+        recording.write_floats(w, "grad", array("d", [0.0] * len(numbers)))
+        grad_mode.set_recording("f")
+        try:
+            w[0].data
+        except autograd.DataDependentError:
+            pass
+        finally:
+            grad_mode.set_recording("")
+
+def drift(n):
+    gc.collect()
+    before = sys.gettotalrefcount()
+    rounds(n)
+    gc.collect()
+    return sys.gettotalrefcount() - before
+
+rounds(20)
+small, large = drift(100), drift(400)
+print("drift", small, large)
+assert abs(large) <= 100 and abs(large - small) <= 50, (small, large)
+"""
+
+
+def test_replays_leave_the_total_refcount_unchanged_on_a_debug_build(tmp_path):
+    """The core built for python3.11-dbg (as .ci/refcount builds it); recording, replaying,
+    errors at replay, refusals and bulk transfer leave sys.gettotalrefcount() where it was."""
+    import shutil
+
+    if shutil.which("python3.11-dbg") is None or shutil.which("gcc") is None:
+        pytest.skip("needs python3.11-dbg and gcc (apt-get install python3.11-dbg python3.11-dev)")
+    if not COMPILED:
+        pytest.skip("checked once, in the compiled run")
+    python = "python3.11-dbg"
+    info = subprocess.run(
+        [
+            python,
+            "-c",
+            "import sysconfig as s; print(s.get_config_var('EXT_SUFFIX')); "
+            "print(s.get_paths()['include'])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    shutil.copytree(
+        ROOT / "autograd",
+        tmp_path / "autograd",
+        ignore=shutil.ignore_patterns("*.so", "__pycache__"),
+    )
+    subprocess.run(
+        [
+            "gcc",
+            "-shared",
+            "-fPIC",
+            "-g",
+            "-O1",
+            "-ffp-contract=off",
+            "-std=c11",
+            "-Wall",
+            "-Werror",
+            "-Wno-unused-parameter",
+            "-Wno-missing-field-initializers",
+            "-Wno-cast-function-type",
+            f"-I{info[1]}",
+            str(tmp_path / "autograd" / "_core.c"),
+            "-o",
+            str(tmp_path / "autograd" / f"_core{info[0]}"),
+        ],
+        check=True,
+        timeout=300,
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CHAINRULE_PURE_PYTHON"}
+    env.update(PYTHONPATH=str(tmp_path), CHAINRULE_REQUIRE_COMPILED="1")
+    done = subprocess.run(
+        [python, "-c", DRIFT], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("drift")
