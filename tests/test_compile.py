@@ -677,3 +677,30 @@ def test_the_walk_order_is_the_engines_topological_order(seed):
     order = tape.walk_order(root)  # set when recorded, where the instructions are that order
     assert list(order) == tape._topological_order(root)[::-1]
     assert len(order) == len(autograd.topological_order(eager))
+
+
+def test_a_failed_recording_leaves_nothing_behind():
+    w = Value(1.0)
+    calls = []
+
+    def function(x):
+        calls.append(x)
+        if len(calls) == 1:
+            raise KeyError("first call fails")
+        return w * x
+
+    f = autograd.compile(function)
+    with pytest.raises(KeyError):
+        f(1.0)
+    assert not f.recordings and not autograd.grad_mode.is_recording()
+    assert isinstance(f(2.0), Value) and isinstance(f(3.0), Replayed)
+
+
+def test_the_values_a_recording_reads_are_those_of_the_first_call():
+    """Like a closure's arrays in jax.jit: the Values captured are the ones read when recorded."""
+    models = {"current": Value(1.0)}
+    f = autograd.compile(lambda x: models["current"] * x)
+    f(1.0)
+    models["current"] = Value(5.0)  # another Value: the recording still reads the first one
+    assert f(1.0).data == 1.0
+    assert isinstance(autograd.compile(lambda x: models["current"] * x)(1.0), Value)
