@@ -2506,6 +2506,7 @@ static PyObject *core_configure(PyObject *module, PyObject *args)
  * a mistake, another iterable, ints, a Value grad, a read of .data while recording -- goes to
  * the reference before anything is written, so its results and errors are the reference's. */
 static PyObject *g_py_read_floats, *g_py_write_floats, *g_array_type;
+static PyObject *g_zero_array;   /* array('d', [0.0]): a Program's values are repeats of it */
 
 static int bulk_functions(void)
 {
@@ -2520,11 +2521,14 @@ static int bulk_functions(void)
     PyObject *array_module = write ? PyImport_ImportModule("array") : NULL;
     PyObject *array_type = array_module ? PyObject_GetAttrString(array_module, "array") : NULL;
     Py_XDECREF(array_module);
-    if (array_type == NULL) {
+    PyObject *zero = array_type ? PyObject_CallFunction(array_type, "s[d]", "d", 0.0) : NULL;
+    if (zero == NULL) {
+        Py_XDECREF(array_type);
         Py_XDECREF(read);
         Py_XDECREF(write);
         return -1;
     }
+    g_zero_array = zero;
     g_py_read_floats = read;
     g_py_write_floats = write;
     g_array_type = array_type;
@@ -3085,16 +3089,25 @@ static PyObject *Program_forward(Program *self, PyObject *arguments)
         Py_XDECREF(converted);
         return NULL;
     }
-    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (self->n_slots + self->n_z) * 8);
-    double *x = bytes ? PyMem_Malloc((self->max_inputs ? self->max_inputs : 1) * sizeof(double))
-                      : NULL;
+    /* the result, computed in place: array('d', [0.0]) * count, written through its buffer */
+    Py_buffer out;
+    PyObject *values = PySequence_Repeat(g_zero_array, self->n_slots + self->n_z);
+    if (values != NULL &&
+        PyObject_GetBuffer(values, &out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+        Py_CLEAR(values);
+    double *x = values ? PyMem_Malloc((self->max_inputs ? self->max_inputs : 1) * sizeof(double))
+                       : NULL;
     if (x == NULL) {
         PyBuffer_Release(&given);
         Py_XDECREF(converted);
-        Py_XDECREF(bytes);
-        return bytes ? PyErr_NoMemory() : NULL;
+        if (values != NULL) {
+            PyBuffer_Release(&out);
+            Py_DECREF(values);
+            PyErr_NoMemory();
+        }
+        return NULL;
     }
-    double *v = (double *)PyBytes_AS_STRING(bytes);
+    double *v = out.buf;
     memcpy(v, given.buf, self->n_arguments * 8);
     PyBuffer_Release(&given);
     Py_XDECREF(converted);
@@ -3148,12 +3161,12 @@ static PyObject *Program_forward(Program *self, PyObject *arguments)
             goto fail;
     }
     PyMem_Free(x);
-    PyObject *values = PyObject_CallFunction(g_array_type, "sO", "d", bytes);
-    Py_DECREF(bytes);
+    PyBuffer_Release(&out);
     return values;
 fail:
     PyMem_Free(x);
-    Py_DECREF(bytes);
+    PyBuffer_Release(&out);
+    Py_DECREF(values);
     return NULL;
 }
 
