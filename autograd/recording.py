@@ -197,7 +197,7 @@ def _graph_references(nodes: list[Value], outputs: list[Value],
     """How many references the graph and the recorder hold to each Value it uses, in the
     order the instructions first use them."""
     held = Counter(chain.from_iterable([x._prev for x in nodes]))
-    held.update(outputs)
+    held.update(outputs * 2)  # the list `outputs`, and the function's result holds each once
     held.update(iter(derived))  # the registry's keys (an iterator: a dict would add counts)
     for inputs in {id(inputs): inputs for _, inputs in derived.values()}.values():
         held.update(inputs)  # (the leaves of one softmax share one list)

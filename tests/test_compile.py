@@ -704,3 +704,22 @@ def test_the_values_a_recording_reads_are_those_of_the_first_call():
     models["current"] = Value(5.0)  # another Value: the recording still reads the first one
     assert f(1.0).data == 1.0
     assert isinstance(autograd.compile(lambda x: models["current"] * x)(1.0), Value)
+
+
+def test_a_result_computed_under_no_grad_is_refused_and_a_leaf_result_replays():
+    w = Value(2.0)
+
+    def untracked(x):
+        with autograd.no_grad():
+            return w * x
+
+    with pytest.raises(DataDependentError, match="inside no_grad"):
+        autograd.compile(untracked)(1.0)
+    for function in (lambda x: w, lambda x: [x, w]):  # a captured Value, an argument
+        f = autograd.compile(function)
+        f(1.0)
+        w.data = 3.0
+        out = f(5.0)
+        numbers = out.data if isinstance(out, Replayed) else [o.data for o in out]
+        assert numbers in (3.0, [5.0, 3.0])
+        w.data = 2.0
