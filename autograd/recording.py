@@ -364,6 +364,20 @@ class Replayed:
     def __repr__(self) -> str:
         return f"Replayed(data={self.data!r}, grad={self.grad!r})"
 
+    # compared by their numbers, as Values are (``loss < best``)
+
+    def __lt__(self, other: Any) -> bool:
+        return self.data < _number(other)
+
+    def __le__(self, other: Any) -> bool:
+        return self.data <= _number(other)
+
+    def __gt__(self, other: Any) -> bool:
+        return self.data > _number(other)
+
+    def __ge__(self, other: Any) -> bool:
+        return self.data >= _number(other)
+
     def backward(self, create_graph: bool = False) -> None:
         """Fill ``.grad`` of the Values the function read, exactly as eager ``backward()``.
 
@@ -386,6 +400,10 @@ class Replayed:
             self.grad = tape.captured[slot - tape.n_arguments].grad
         else:
             self.grad = run.grads[slot]
+
+
+def _number(x: Any) -> Any:
+    return x.data if isinstance(x, (Value, Replayed)) else x
 
 
 class _Recording:

@@ -723,3 +723,11 @@ def test_a_result_computed_under_no_grad_is_refused_and_a_leaf_result_replays():
         numbers = out.data if isinstance(out, Replayed) else [o.data for o in out]
         assert numbers in (3.0, [5.0, 3.0])
         w.data = 2.0
+
+
+def test_replayed_results_compare_by_their_numbers_as_values_do():
+    f = autograd.compile(lambda x: Value(1.0) * x)
+    f(1.0)
+    low, high = f(1.0), f(2.0)
+    assert low < high and low <= 1.0 and high > Value(1.5) and high >= 2.0 and not low > high
+    assert sorted([high, low])[0] is low
