@@ -542,7 +542,14 @@ class Compiled:
             if recording is not None:
                 self.recordings.move_to_end(shape)
         if recording is not None:
-            return recording.replay(numbers)
+            try:
+                return recording.replay(numbers)
+            except Exception:
+                # The tape runs in topological order, the eager call ran in the order it made
+                # the nodes: where two ops fail, it names another. Run it eagerly for its error.
+                self.function(*_with_values(args, []),
+                              **{name: _with_values(x, []) for name, x in kwargs.items()})
+                raise
         if not grad_mode.is_grad_enabled():  # no graph to record: run it as it is
             return self.function(*args, **kwargs)
         return self._record(shape, args, kwargs)
