@@ -759,3 +759,15 @@ def test_ops_whose_results_are_dropped_are_not_replayed():
     assert f(-1.0).data == -1.0
     with pytest.raises(ValueError, match="log"):
         function(Value(-1.0))
+
+
+def test_a_replay_keeps_a_number_per_slot_and_per_fused_neuron_on_the_compiled_core():
+    w = [Value(0.5), Value(-1.0)]
+    f = autograd.compile(lambda x: autograd.sum(autograd.linear([x, x], [w, w], [0.5, 0.25],
+                                                                "tanh")))
+    f(1.0)
+    result = f(2.0)
+    tape = next(iter(f.recordings.values())).tape
+    neurons = sum(tape.ops[c].activation is not None for c in tape.codes)
+    extra = neurons if autograd.implementation == "compiled" else 0
+    assert neurons == 2 and len(result._run.values) == tape.n_slots + extra
