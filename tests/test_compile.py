@@ -771,3 +771,15 @@ def test_a_replay_keeps_a_number_per_slot_and_per_fused_neuron_on_the_compiled_c
     neurons = sum(tape.ops[c].activation is not None for c in tape.codes)
     extra = neurons if autograd.implementation == "compiled" else 0
     assert neurons == 2 and len(result._run.values) == tape.n_slots + extra
+
+
+def test_without_reference_counts_every_leaf_is_captured(monkeypatch):
+    """On a Python without sys.getrefcount (PyPy, GraalPy) constants are captured Values: the
+    replay reads their (unchanging) numbers, so it gives the same bits."""
+    monkeypatch.delattr("sys.getrefcount")
+    w = Value(2.0)
+    f = autograd.compile(lambda x: w * x + 3.0)
+    f(1.0)
+    tape = next(iter(f.recordings.values())).tape
+    assert len(tape.captured) == 2 and not tape.constants
+    assert f(2.0).data == 7.0
