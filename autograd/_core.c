@@ -1,11 +1,14 @@
 /* The compiled twin of autograd/value.py and autograd/engine.py's first-order walk, in C.
  *
  * What lives here: the node (data, grad, label, op, parents), its arithmetic, `apply`, the
- * grad-mode flag (one per thread) and the first-order backward walk. Everything else -- the op
- * table, create_graph, the functional API, gradcheck, drawing -- stays in Python and reads
- * nodes through `data grad label _op _prev`. docs/compiled-core.md maps each Python function
- * to its twin here; the twins carry the same names where there is one (apply, compute,
- * topological_order, walk, as_float).
+ * grad-mode flag (one per thread) and the first-order backward walk; for autograd.compile
+ * (autograd/recording.py), the recording flag (one per thread) and the refusal of a Value's
+ * number while it is on, the bulk transfer (read_floats, write_floats) and `Program`, the
+ * replay of a recorded tape. Everything else -- the op table, create_graph, the functional
+ * API, gradcheck, drawing, the recorder -- stays in Python and reads nodes through
+ * `data grad label _op _prev`. docs/compiled-core.md maps each Python function to its twin
+ * here; the twins carry the same names where there is one (apply, compute,
+ * topological_order, walk, as_float, read_floats, write_floats; Program for PyProgram).
  *
  * One source of truth stays the op table (autograd/ops.py): `_configure(ops, reference)`, the
  * one call that sets this file up, binds each row of ROWS (an op's forward and derivative side
@@ -3122,10 +3125,20 @@ static PyObject *Program_forward(Program *self, PyObject *arguments)
         const uint32_t *p = parents + starts[k];
         int kind = kinds[k];
         double r;
-        switch (kind) {
+        switch (kind) {   /* counts were checked when built (fit_kind) */
         case K_ADD: r = v[p[0]] + v[p[1]]; break;
         case K_SUB: r = v[p[0]] - v[p[1]]; break;
         case K_MUL: r = v[p[0]] * v[p[1]]; break;
+        case K_ACTIVATED: {
+            const Family *f = &self->info[codes[k]].family;
+            r = affine_slots(v, p, starts[k + 1] - starts[k]);
+            v[self->n_slots + self->zof[k]] = r;   /* z, for the backward pass */
+            if (isfinite(r))
+                r = ROWS[f->act_kind].forward(r, f->parameter);
+            break;
+        }
+        case K_AFFINE: r = affine_slots(v, p, starts[k + 1] - starts[k]); break;
+        case K_DOT: r = dot_slots(v, p, starts[k + 1] - starts[k]); break;
         case K_PYTHON: r = NAN; break;
         default: {
             const OpInfo *info = &self->info[codes[k]];
@@ -3134,15 +3147,6 @@ static PyObject *Program_forward(Program *self, PyObject *arguments)
                 r = ROWS[kind].forward(v[p[0]], info->family.parameter);
             } else if (ROWS[kind].arity == 2) {
                 r = ROWS[kind].forward(v[p[0]], v[p[1]]);
-            } else if (kind == K_ACTIVATED) {   /* counts checked when built (fit_kind) */
-                r = affine_slots(v, p, n);
-                v[self->n_slots + self->zof[k]] = r;   /* z, for the backward pass */
-                if (isfinite(r))
-                    r = ROWS[info->family.act_kind].forward(r, info->family.parameter);
-            } else if (kind == K_AFFINE) {
-                r = affine_slots(v, p, n);
-            } else if (kind == K_DOT) {
-                r = dot_slots(v, p, n);
             } else if (kind == K_SUM && n >= 1) {
                 r = sum_slots(v, p, n);
             } else {
@@ -3476,6 +3480,23 @@ static int pass_totals(Pass *w, const uint32_t *ends, Py_ssize_t n_ends, double 
     return 0;
 }
 
+/* Whether an end is a captured Value whose .grad is a Value (create_graph) or is held by an
+ * eager walk (a replay from inside a rule): the reference then takes the whole backward, as it
+ * reads and writes .grad through the attribute. */
+static int ends_need_the_reference(Program *self, const uint32_t *ends, Py_ssize_t n_ends)
+{
+    Py_ssize_t low = self->n_arguments, high = self->n_arguments + self->n_captured;
+    for (Py_ssize_t j = 0; j < n_ends; j++) {
+        uint32_t s = ends[j];
+        if (low <= s && s < high) {
+            Node *leaf = (Node *)PyTuple_GET_ITEM(self->captured, s - low);
+            if (leaf->walk || (leaf->flags & F_GRAD_VALUE))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* the ends: the slots a product reached that the walk did not pass, in the order their sums
  * began (in order) or by slot; returns their count */
 static Py_ssize_t pass_ends(Pass *w, uint32_t *ends)
@@ -3594,25 +3615,12 @@ static PyObject *Program_backward(Program *self, PyObject *const *args, Py_ssize
     if (pass_walk(&w, order, n_order, root) < 0)
         goto done;
     Py_ssize_t n_ends = pass_ends(&w, ends);
-    /* a captured Value whose .grad is a Value (create_graph), or that a walk holds (a replay
-     * from inside a rule): the reference's backward, which reads and writes .grad through the
-     * attribute. Nothing was written; no Python code runs from here to the writes, but for
-     * building an error. */
-    Py_ssize_t low = self->n_arguments, high = self->n_arguments + self->n_captured;
-    for (Py_ssize_t j = 0; j < n_ends; j++) {
-        uint32_t s = ends[j];
-        Node *leaf = (low <= s && s < high)
-                         ? (Node *)PyTuple_GET_ITEM(self->captured, s - low) : NULL;
-        if (leaf && (leaf->walk || (leaf->flags & F_GRAD_VALUE))) {
-            PyObject *reference = reference_program(self);
-            if (reference != NULL)
-                result = PyObject_CallMethod(reference, "backward", "OnOO", values_obj, root,
-                                             order_obj, grads_obj);
-            goto done;
-        }
-    }
+    /* Nothing was written. From the check of the ends to the writes no Python code runs but
+     * to build an error (or in a second walk, after which the ends are checked again). */
     double *g_out = grads.buf;
-    int status = pass_totals(&w, ends, n_ends, g_out, grads_obj, in_order);
+    Py_ssize_t low = self->n_arguments, high = self->n_arguments + self->n_captured;
+    int status = ends_need_the_reference(self, ends, n_ends) ? 2
+                 : pass_totals(&w, ends, n_ends, g_out, grads_obj, in_order);
     if (status == 1) {   /* an end at fault: walk again in order, to raise the first error */
         if ((w.got = got = PyMem_Malloc((self->n_slots + 1) * sizeof(uint32_t))) == NULL) {
             PyErr_NoMemory();
@@ -3621,8 +3629,16 @@ static PyObject *Program_backward(Program *self, PyObject *const *args, Py_ssize
         status = pass_walk(&w, order, n_order, root);
         if (status == 0) {
             n_ends = pass_ends(&w, ends);
-            status = pass_totals(&w, ends, n_ends, g_out, grads_obj, 1);
+            status = ends_need_the_reference(self, ends, n_ends) ? 2
+                     : pass_totals(&w, ends, n_ends, g_out, grads_obj, 1);
         }
+    }
+    if (status == 2) {
+        PyObject *reference = reference_program(self);
+        if (reference != NULL)
+            result = PyObject_CallMethod(reference, "backward", "OnOO", values_obj, root,
+                                         order_obj, grads_obj);
+        goto done;
     }
     if (status < 0)
         goto done;
