@@ -783,3 +783,15 @@ def test_without_reference_counts_every_leaf_is_captured(monkeypatch):
     tape = next(iter(f.recordings.values())).tape
     assert len(tape.captured) == 2 and not tape.constants
     assert f(2.0).data == 7.0
+
+
+def test_backward_uses_the_numbers_of_its_forward():
+    """A replay's backward works on the numbers its forward read; eager backward() would read a
+    leaf's .data as it is then (they differ only if .data changes in between)."""
+    w = Value(2.0)
+    f = autograd.compile(lambda x: w * w * x)
+    f(1.0)
+    y = f(3.0)
+    w.data = 100.0
+    y.backward()
+    assert w.grad == 3.0 * (2.0 + 2.0) and y.data == 12.0  # d(w² x)/dw at w = 2, x = 3
