@@ -14,16 +14,23 @@ The reading path: ``ops.py`` (the op table: forward and local derivatives of eac
 
 import sys
 
-from autograd import _compiled, fused
+from autograd import _compiled, fused, recording
 from autograd.engine import gc_paused, gradients, topological_order
 from autograd.functional import grad, hessian, jacobian, value_and_grad
-from autograd.fused import dot, linear, logsumexp, softmax
-from autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from autograd.fused import dot, linear, logsumexp, softmax, take
+from autograd.grad_mode import (
+    DataDependentError,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from autograd.ops import OPS, Op
 from autograd.value import Value, apply
 
 sum = fused.sum
+compile = recording.compile  # shadows the builtin only as autograd.compile
 
 if sys.platform == "emscripten":  # Pyodide: free graphs of any depth (see autograd/_deep_free.py)
     from autograd import _deep_free
@@ -37,6 +44,7 @@ the twin — ``autograd._compiled.reason`` says why)."""
 
 __all__ = [
     "OPS",
+    "DataDependentError",
     "GradcheckError",
     "Op",
     "Value",
@@ -56,6 +64,7 @@ __all__ = [
     "no_grad",
     "set_grad_enabled",
     "softmax",
+    "take",
     "topological_order",
     "value_and_grad",
 ]

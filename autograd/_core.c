@@ -1,11 +1,14 @@
 /* The compiled twin of autograd/value.py and autograd/engine.py's first-order walk, in C.
  *
  * What lives here: the node (data, grad, label, op, parents), its arithmetic, `apply`, the
- * grad-mode flag (one per thread) and the first-order backward walk. Everything else -- the op
- * table, create_graph, the functional API, gradcheck, drawing -- stays in Python and reads
- * nodes through `data grad label _op _prev`. docs/compiled-core.md maps each Python function
- * to its twin here; the twins carry the same names where there is one (apply, compute,
- * topological_order, walk, as_float).
+ * grad-mode flag (one per thread) and the first-order backward walk; for autograd.compile
+ * (autograd/recording.py), the recording flag (one per thread) and the refusal of a Value's
+ * number while it is on, the bulk transfer (read_floats, write_floats) and `Program`, the
+ * replay of a recorded tape. Everything else -- the op table, create_graph, the functional
+ * API, gradcheck, drawing, the recorder -- stays in Python and reads nodes through
+ * `data grad label _op _prev`. docs/compiled-core.md maps each Python function to its twin
+ * here; the twins carry the same names where there is one (apply, compute,
+ * topological_order, walk, as_float, read_floats, write_floats; Program for PyProgram).
  *
  * One source of truth stays the op table (autograd/ops.py): `_configure(ops, reference)`, the
  * one call that sets this file up, binds each row of ROWS (an op's forward and derivative side
@@ -37,6 +40,7 @@ enum {
     K_NEG, K_EXP, K_LOG, K_SQRT, K_SIN, K_COS, K_TANH, K_SIGMOID, K_SOFTPLUS, K_ERF, K_GELU,
     K_RELU, K_ABS, K_IDENTITY,
     K_SUM, K_DOT, K_AFFINE,
+    K_TAKE, K_SHIFT,     /* beside the table: ops.TAKE (an index as an input), ops.SHIFT (max) */
     K_SINGLETONS,        /* the kinds above are ops of ops.OPS, found by identity */
     K_POWER = K_SINGLETONS, K_LEAKY, K_ACTIVATED,                        /* families */
     K_PYTHON,            /* any other Op: its Python compute and partials */
@@ -71,6 +75,8 @@ static int fit_kind(int kind, uint32_t n)
         return n % 2 == 0 ? kind : K_PYTHON;
     if (kind == K_AFFINE || kind == K_ACTIVATED)
         return n % 2 == 1 ? kind : K_PYTHON;
+    if (kind == K_TAKE)
+        return n >= 2 ? kind : K_PYTHON;
     return kind;
 }
 
@@ -155,6 +161,62 @@ static int configured(void)
 #define THREAD_LOCAL _Thread_local
 #endif
 static THREAD_LOCAL int grad_disabled;    /* 0 in every new thread: recording is on */
+
+/* --- autograd.compile's recording flag: one per thread, read where a Value's number is read --
+ *
+ * While a thread records a function (autograd.recording), reading the number of a Value would
+ * bake it into the recording: the `.data` getter, `item()`, the number slots and the ordering
+ * comparisons then call the reference's `refuse(value, what)`, which raises DataDependentError
+ * naming the user's line. The readers first look at a process-wide count of the threads that
+ * record (one load and a branch never taken when nobody records), then at their own thread's
+ * flag. The core's own calls into the reference (a user's op's forward, the walk, the error
+ * builders) run with the thread's flag off: the engine's reads are never refused. */
+static THREAD_LOCAL int recording;
+static int g_recorders;    /* threads whose flag is set (changed with the GIL held) */
+
+#if defined(__GNUC__)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define COLD __attribute__((noinline, cold))
+#else
+#define UNLIKELY(x) (x)
+#define COLD
+#endif
+
+static PyObject *g_refuse;                 /* reference: (value, what) -> raises, or None */
+
+/* The reference's refusal of a read while recording: -1 with its error set, or 0 when it lets
+ * the read through (returns instead of raising). */
+static COLD int refused(PyObject *value, const char *what)
+{
+    if (g_refuse == NULL)
+        return 0;
+    PyObject *result = PyObject_CallFunction(g_refuse, "Os", value, what);
+    if (result == NULL)
+        return -1;
+    Py_DECREF(result);
+    return 0;
+}
+
+#define REFUSE_WHILE_RECORDING(value, what, failed)                                           \
+    if (UNLIKELY(g_recorders) && recording && refused((PyObject *)(value), what) < 0)         \
+        return failed
+
+/* A number read while recording: refused, or (if the reference lets it through) the number.
+ * The hot readers tail-call it, so when not recording they cost a load and a branch. */
+static COLD PyObject *number_while_recording(PyObject *value, double data, const char *what)
+{
+    if (recording && refused(value, what) < 0)
+        return NULL;
+    return PyFloat_FromDouble(data);
+}
+
+/* Runs the core's own call into the reference with the flag off. */
+static inline int pause_recording(void)
+{
+    int was = recording;
+    recording = 0;
+    return was;
+}
 
 /* --- the families: power(p), leaky_relu(slope), activated(act), cached by Op identity -------- */
 
@@ -378,6 +440,8 @@ static Row ROWS[K_COUNT] = {
     ROW(K_SUM, "sum", 0, NULL, NULL),          /* n-ary: sum_of, dot and affine below */
     ROW(K_DOT, "dot", 0, NULL, NULL),
     ROW(K_AFFINE, "affine", 0, NULL, NULL),
+    ROW(K_TAKE, "take", 0, NULL, NULL),        /* n-ary: the index first, then the values */
+    ROW(K_SHIFT, "max", 0, NULL, NULL),
     /* the families: members are recognised by op.native (see describe_family) */
     ROW(K_POWER, "", 1, power_f, power_d),
     ROW(K_LEAKY, "", 1, leaky_f, leaky_d),
@@ -457,6 +521,17 @@ static double affine_at(Node *const *p, uint32_t count)
     return sum_total(&s);
 }
 
+/* ops.take_position: the position an index picks from `count` values (a Python list index),
+ * or -1 where the reference raises (not an integral number, or out of range). */
+static Py_ssize_t take_position(double index, Py_ssize_t count)
+{
+    if (!isfinite(index) || index != floor(index) || index < -(double)count ||
+        index >= (double)count)
+        return -1;
+    Py_ssize_t position = (Py_ssize_t)index;
+    return position < 0 ? position + count : position;
+}
+
 /* The result of `kind` on x[0..n), or NAN where the reference should decide (bad arity, an
  * input outside the domain, a result that is not finite): the caller then asks Python. */
 static double compute(int kind, const Family *family, Py_ssize_t n, const double *x)
@@ -476,6 +551,18 @@ static double compute(int kind, const Family *family, Py_ssize_t n, const double
         if (n < 2 || n % 2)
             return NAN;
         result = dot(x, x + n / 2, n / 2);
+    } else if (kind == K_TAKE) {
+        Py_ssize_t position = n < 2 ? -1 : take_position(x[0], n - 1);
+        if (position < 0)
+            return NAN;
+        result = x[1 + position];
+    } else if (kind == K_SHIFT) {   /* Python's max(): the first of the largest */
+        if (n < 1)
+            return NAN;
+        result = x[0];
+        for (Py_ssize_t i = 1; i < n; i++)
+            if (x[i] > result)
+                result = x[i];
     } else if (kind == K_AFFINE || kind == K_ACTIVATED) {
         if (n < 3 || n % 2 == 0)
             return NAN;
@@ -582,7 +669,9 @@ static int reference_forward(PyObject *op, Py_ssize_t n, Node *const *inputs, do
         return -1;
     for (Py_ssize_t i = 0; i < n; i++)
         PyTuple_SET_ITEM(tuple, i, Py_NewRef(inputs[i]));
+    int was = pause_recording();
     PyObject *data = PyObject_CallFunctionObjArgs(g_forward, op, tuple, NULL);
+    recording = was;
     Py_DECREF(tuple);
     if (data == NULL)
         return -1;
@@ -897,6 +986,14 @@ reference:
 
 static PyObject *get_data(Node *self, void *closure) { return PyFloat_FromDouble(self->data); }
 
+/* the `.data` attribute: refused while this thread records (repr reads get_data) */
+static PyObject *get_data_attr(Node *self, void *closure)
+{
+    if (UNLIKELY(g_recorders))
+        return number_while_recording((PyObject *)self, self->data, "v.data");
+    return PyFloat_FromDouble(self->data);
+}
+
 static int set_data(Node *self, PyObject *value, void *closure)
 {
     if (value == NULL) {
@@ -1134,7 +1231,9 @@ static PyObject *get_parents(Node *self, void *closure)
 static PyObject *get_is_leaf(Node *self, void *closure) { return PyBool_FromLong(self->n == 0); }
 
 static PyGetSetDef Value_getset[] = {
-    {"data", (getter)get_data, (setter)set_data, "The number this Value holds.", NULL},
+    {"data", (getter)get_data_attr, (setter)set_data, "The number this Value holds.", NULL},
+    {"_data", (getter)get_data, NULL,
+     "The number, as the engine itself reads it: never refused while recording.", NULL},
     {"grad", (getter)get_grad, (setter)set_grad,
      "d(output)/d(this Value) after backward(); a Value after backward(create_graph=True).", NULL},
     {"label", (getter)get_label, (setter)set_label_attr,
@@ -1156,7 +1255,25 @@ static PyObject *nb_mul(PyObject *a, PyObject *b) { return binary(K_MUL, a, b); 
 static PyObject *nb_div(PyObject *a, PyObject *b) { return binary(K_DIV, a, b); }
 static PyObject *nb_neg(Node *x) { return unary(x, K_NEG); }
 static PyObject *nb_abs(Node *x) { return unary(x, K_ABS); }
-static PyObject *nb_float(Node *x) { return PyFloat_FromDouble(x->data); }
+static PyObject *nb_float(Node *x)
+{
+    if (UNLIKELY(g_recorders))
+        return number_while_recording((PyObject *)x, x->data, "float(v)");
+    return PyFloat_FromDouble(x->data);
+}
+
+static COLD int bool_while_recording(Node *x)
+{
+    return recording && refused((PyObject *)x, "bool(v)") < 0 ? -1 : 1;
+}
+
+/* Python's truth of an object without __bool__ (True), refused while recording */
+static int nb_bool(Node *x)
+{
+    if (UNLIKELY(g_recorders))
+        return bool_while_recording(x);
+    return 1;
+}
 
 /* a few exponents' power ops, so `x ** 2` skips the call to ops.power */
 #define POWER_CACHE 8
@@ -1205,10 +1322,29 @@ static PyObject *nb_pow(PyObject *a, PyObject *b, PyObject *mod)
     return binary(K_POW, a, b);
 }
 
+static inline PyObject *compare(Node *self, PyObject *other, int op);
+
+static COLD PyObject *compare_while_recording(Node *self, PyObject *other, int op)
+{
+    static const char *const spelled[] = {
+        [Py_LT] = "v < w", [Py_LE] = "v <= w", [Py_GT] = "v > w", [Py_GE] = "v >= w"};
+    if (recording && refused((PyObject *)self, spelled[op]) < 0)
+        return NULL;
+    return compare(self, other, op);
+}
+
 static PyObject *Value_richcompare(Node *self, PyObject *other, int op)
 {
     if (op == Py_EQ || op == Py_NE)
         Py_RETURN_NOTIMPLEMENTED;      /* identity, as for any object */
+    if (UNLIKELY(g_recorders))
+        return compare_while_recording(self, other, op);
+    return compare(self, other, op);
+}
+
+/* < <= > >= compare data, as the reference's methods do */
+static inline PyObject *compare(Node *self, PyObject *other, int op)
+{
     double b;
     if (IS_NODE(other))
         b = ((Node *)other)->data;
@@ -1250,6 +1386,72 @@ static PyObject *Value_repr(Node *self)
     return result;
 }
 
+/* int(v), operator.index(v), round(v), format(v, spec): Python methods of the reference Value
+ * (found by _configure; NULL where it has none), called as they are so both engines answer
+ * alike, after the refusal while recording. */
+static PyObject *g_reference_int, *g_reference_index, *g_reference_round, *g_reference_format;
+
+static PyObject *call_reference_method(PyObject *method, Node *self, PyObject *const *args,
+                                       Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *small[4], **all = small;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (1 + nargs + nkw > 4 && (all = PyMem_Malloc((1 + nargs + nkw) * sizeof(PyObject *))) == NULL)
+        return PyErr_NoMemory();
+    all[0] = (PyObject *)self;
+    if (nargs + nkw)
+        memcpy(all + 1, args, (nargs + nkw) * sizeof(PyObject *));
+    Py_INCREF(method);   /* held while it runs: _configure may replace it */
+    PyObject *result = PyObject_Vectorcall(method, all, 1 + nargs, kwnames);
+    Py_DECREF(method);
+    if (all != small)
+        PyMem_Free(all);
+    return result;
+}
+
+static PyObject *nb_int(Node *self)
+{
+    REFUSE_WHILE_RECORDING(self, "int(v)", NULL);
+    if (g_reference_int != NULL)
+        return call_reference_method(g_reference_int, self, NULL, 0, NULL);
+    return PyErr_Format(PyExc_TypeError,
+                        "int() argument must be a string, a bytes-like object or a real number, "
+                        "not '%.200s'", Py_TYPE(self)->tp_name);
+}
+
+static PyObject *nb_index(Node *self)
+{
+    REFUSE_WHILE_RECORDING(self, "a Value as an index", NULL);
+    if (g_reference_index != NULL)
+        return call_reference_method(g_reference_index, self, NULL, 0, NULL);
+    return PyErr_Format(PyExc_TypeError, "'%.200s' object cannot be interpreted as an integer",
+                        Py_TYPE(self)->tp_name);
+}
+
+static PyObject *Value_round(Node *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    REFUSE_WHILE_RECORDING(self, "round(v)", NULL);
+    if (g_reference_round != NULL)
+        return call_reference_method(g_reference_round, self, args, nargs, kwnames);
+    return PyErr_Format(PyExc_TypeError, "type %.100s doesn't define __round__ method",
+                        Py_TYPE(self)->tp_name);
+}
+
+static PyObject *Value_format(Node *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    REFUSE_WHILE_RECORDING(self, "format(v)", NULL);
+    if (g_reference_format != NULL)
+        return call_reference_method(g_reference_format, self, args, nargs, kwnames);
+    PyObject *format = PyObject_GetAttrString((PyObject *)&PyBaseObject_Type, "__format__");
+    if (format == NULL)
+        return NULL;
+    PyObject *result = call_reference_method(format, self, args, nargs, kwnames);
+    Py_DECREF(format);
+    return result;
+}
+
 static PyNumberMethods Value_as_number = {
     .nb_add = nb_add,
     .nb_subtract = nb_sub,
@@ -1259,6 +1461,9 @@ static PyNumberMethods Value_as_number = {
     .nb_negative = (unaryfunc)nb_neg,
     .nb_absolute = (unaryfunc)nb_abs,
     .nb_float = (unaryfunc)nb_float,
+    .nb_bool = (inquiry)nb_bool,
+    .nb_int = (unaryfunc)nb_int,
+    .nb_index = (unaryfunc)nb_index,
 };
 
 /* --- methods: the table's unary ops ----------------------------------------------------------- */
@@ -1356,6 +1561,8 @@ static PyObject *Value_leaky_relu(Node *self, PyObject *const *args, Py_ssize_t 
 static PyObject *Value_item(Node *self, METHOD_ARGS)
 {
     NO_ARGUMENTS("item");
+    if (UNLIKELY(g_recorders))
+        return number_while_recording((PyObject *)self, self->data, "v.item()");
     return PyFloat_FromDouble(self->data);
 }
 
@@ -1370,7 +1577,10 @@ static PyObject *Value_reduce(Node *self, METHOD_ARGS)
     NO_ARGUMENTS("__reduce__");
     if (!configured())
         return NULL;
-    return PyObject_CallOneArg(g_reduce, (PyObject *)self);
+    int was = pause_recording();
+    PyObject *result = PyObject_CallOneArg(g_reduce, (PyObject *)self);
+    recording = was;
+    return result;
 }
 
 static PyObject *Value_deepcopy(Node *self, METHOD_ARGS)
@@ -1379,7 +1589,10 @@ static PyObject *Value_deepcopy(Node *self, METHOD_ARGS)
         return reference_call_error("__deepcopy__", self, args, nargs, kwnames);
     if (!configured())
         return NULL;
-    return PyObject_CallFunctionObjArgs(g_deepcopy, (PyObject *)self, args[0], NULL);
+    int was = pause_recording();
+    PyObject *result = PyObject_CallFunctionObjArgs(g_deepcopy, (PyObject *)self, args[0], NULL);
+    recording = was;
+    return result;
 }
 
 /* --- the first-order backward walk ----------------------------------------------------------- */
@@ -1791,6 +2004,15 @@ static int propagate(Walk *w, Node *node, double g)
         for (uint32_t i = 0; i < node->n; i++)
             add(w, p[i], g, 1.0);
         return 0;
+    case K_TAKE: {   /* 1 for the value picked, 0 for the others and the index */
+        Py_ssize_t position = take_position(p[0]->data, node->n - 1);
+        if (position < 0)   /* its index was changed since: the reference's rule raises */
+            return python_partials(w, node, g);
+        add(w, p[1 + position], g, 1.0);
+        return 0;
+    }
+    case K_SHIFT:    /* a constant: every derivative is 0 */
+        return 0;
     case K_DOT: {   /* in the parents' order, as the reference adds: the xs, then the ys */
         uint32_t h = node->n / 2;
         for (uint32_t i = 0; i < h; i++)
@@ -1863,8 +2085,11 @@ static int propagate(Walk *w, Node *node, double g)
 /* Python's reference walk, for what this one does not decide. */
 static PyObject *reference_backward(Node *root, int create_graph)
 {
-    return PyObject_CallFunction(g_backward, "OO", (PyObject *)root,
-                                 create_graph ? Py_True : Py_False);
+    int was = pause_recording();
+    PyObject *result = PyObject_CallFunction(g_backward, "OO", (PyObject *)root,
+                                             create_graph ? Py_True : Py_False);
+    recording = was;
+    return result;
 }
 
 /* walk: engine.walk and engine.backward, in C. Sorts (taking each node), propagates in reverse
@@ -1885,7 +2110,7 @@ static PyObject *walk(Node *root)
         walk_free(&w);
         return status < 0 ? NULL : reference_backward(root, 0);
     }
-    int mode = grad_disabled;
+    int mode = grad_disabled, was_recording = pause_recording();
     grad_disabled = 1;
     Py_ssize_t k = root->grad.i;
     w.sums[k] = 1.0;
@@ -1932,11 +2157,13 @@ static PyObject *walk(Node *root)
             w.sums[leaf->grad.i] = before(&w, leaf);
     }
     grad_disabled = mode;
+    recording = was_recording;
     release_all(&w, 1);
     walk_free(&w);
     Py_RETURN_NONE;
 fail:
     grad_disabled = mode;
+    recording = was_recording;
     release_all(&w, 0);
     walk_free(&w);
     return NULL;
@@ -1953,6 +2180,8 @@ static PyObject *Value_backward(Node *self, PyObject *const *args, Py_ssize_t na
     int deep = PyObject_IsTrue(create_graph);
     if (deep < 0)
         return NULL;
+    /* a recording holds the forward only: the reference's walk refuses it the same way */
+    REFUSE_WHILE_RECORDING(self, "backward()", NULL);
     if (deep || self->kind == K_UNTRACKED)
         return reference_backward(self, deep);
     return walk(self);
@@ -1993,6 +2222,10 @@ static PyMethodDef Value_methods[] = {
          "Backpropagate from this Value: fill .grad of everything it was computed from.\n\n"
          ">>> a = Value(2.0); b = a * a; c = b * b\n>>> c.backward(); c.backward()\n"
          ">>> a.grad, b.grad\n(64.0, 8.0)\n")},
+    {"__round__", (PyCFunction)(void (*)(void))Value_round, METH_FASTCALL | METH_KEYWORDS,
+     SIG("__round__", ", ndigits=None", "round(v): the reference Value's __round__.")},
+    {"__format__", (PyCFunction)(void (*)(void))Value_format, METH_FASTCALL | METH_KEYWORDS,
+     SIG("__format__", ", format_spec, /", "format(v, spec): the reference Value's __format__.")},
     {"__reduce__", (PyCFunction)(void (*)(void))Value_reduce, METH_FASTCALL | METH_KEYWORDS,
      SIG("__reduce__", "", "A leaf pickles with its data, grad and label (see autograd.value.pickle_leaf).")},
     {"__deepcopy__", (PyCFunction)(void (*)(void))Value_deepcopy, METH_FASTCALL | METH_KEYWORDS,
@@ -2080,12 +2313,55 @@ static PyObject *core_set_grad_enabled(PyObject *module, PyObject *flag)
     return PyBool_FromLong(previous);
 }
 
+static PyObject *core_is_recording(PyObject *module, PyObject *unused)
+{
+    return PyBool_FromLong(recording);
+}
+
+static PyObject *core_set_recording(PyObject *module, PyObject *flag)
+{
+    int on = PyObject_IsTrue(flag);
+    if (on < 0)
+        return NULL;
+    int previous = recording;
+    g_recorders += on - previous;
+    recording = on;
+    return PyBool_FromLong(previous);
+}
+
 static int take(PyObject *from, const char *name, PyObject **slot)
 {
     PyObject *value = PyObject_GetAttrString(from, name);
     if (value == NULL)
         return -1;
     Py_XSETREF(*slot, value);
+    return 0;
+}
+
+/* from.name, or NULL in *slot when it has none (AttributeError); -1 on any other error */
+static int take_optional(PyObject *from, const char *name, PyObject **slot)
+{
+    PyObject *value = PyObject_GetAttrString(from, name);
+    if (value == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            return -1;
+        PyErr_Clear();
+    }
+    Py_XSETREF(*slot, value);
+    return 0;
+}
+
+/* The reference Value's method `name` (reference.reference_method(name)), or NULL in *slot
+ * when it has none. */
+static int take_method(const char *name, PyObject **slot)
+{
+    PyObject *method = PyObject_CallFunction(g_reference_method, "s", name);
+    if (method == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            return -1;
+        PyErr_Clear();
+    }
+    Py_XSETREF(*slot, method);
     return 0;
 }
 
@@ -2128,6 +2404,19 @@ static int bind_rows(PyObject *ops)
     int status = unbound == NULL ? -1 : 0;
     for (int k = K_ADD; k < K_SINGLETONS && status == 0; k++) {
         PyObject *op = PyDict_GetItemString(table, ROWS[k].name);   /* borrowed: taken at once */
+        if (k == K_TAKE || k == K_SHIFT) {   /* beside the table, bound by their names too */
+            PyObject *beside = PyObject_GetAttrString(ops, k == K_TAKE ? "TAKE" : "SHIFT");
+            if (beside == NULL) {
+                status = -1;
+                break;
+            }
+            PyObject *name = PyObject_GetAttr(beside, g_str_name);
+            int named = name != NULL && PyUnicode_Check(name) &&
+                        PyUnicode_CompareWithASCIIString(name, ROWS[k].name) == 0;
+            Py_XDECREF(name);
+            Py_DECREF(beside);   /* the module holds it */
+            op = named ? beside : NULL;
+        }
         if (op == NULL) {
             PyErr_Format(PyExc_RuntimeError, "_configure: ops.OPS has no op %s", ROWS[k].name);
             status = -1;
@@ -2195,6 +2484,12 @@ static PyObject *core_configure(PyObject *module, PyObject *args)
         take_double(ops, "TWO_OVER_SQRT_PI", &TWO_OVER_SQRT_PI) < 0 ||
         family_can_fail(ops, "leaky_relu", K_LEAKY) < 0)
         return NULL;
+    if (take_optional(glue, "refuse", &g_refuse) < 0 ||
+        take_method("__int__", &g_reference_int) < 0 ||
+        take_method("__index__", &g_reference_index) < 0 ||
+        take_method("__round__", &g_reference_round) < 0 ||
+        take_method("__format__", &g_reference_format) < 0)
+        return NULL;
     PyObject *square = PyObject_CallMethod(ops, "power", "d", 2.0);
     if (square == NULL)
         return NULL;
@@ -2204,6 +2499,1381 @@ static PyObject *core_configure(PyObject *module, PyObject *args)
         return NULL;
     ROWS[K_POWER].can_fail = !defined;
     Py_RETURN_NONE;
+}
+
+/* --- bulk transfer: read_floats / write_floats (autograd.recording) -------------------------- */
+
+/* The twins of autograd.recording.py_read_floats and py_write_floats for the usual case: a list
+ * or tuple of Values, the attribute "data" or "grad", and (to write) a contiguous buffer of
+ * doubles or a list or tuple of floats, checked before anything is written. Anything else --
+ * a mistake, another iterable, ints, a Value grad, a read of .data while recording -- goes to
+ * the reference before anything is written, so its results and errors are the reference's. */
+static PyObject *g_py_read_floats, *g_py_write_floats, *g_array_type;
+static PyObject *g_zero_array;   /* array('d', [0.0]): a Program's values are repeats of it */
+static PyObject *g_py_flatten, *g_str_list_token, *g_str_tuple_token;
+
+static int bulk_functions(void)
+{
+    if (g_py_read_floats != NULL)
+        return 0;
+    PyObject *module = PyImport_ImportModule("autograd.recording");
+    if (module == NULL)
+        return -1;
+    PyObject *read = PyObject_GetAttrString(module, "py_read_floats");
+    PyObject *write = read ? PyObject_GetAttrString(module, "py_write_floats") : NULL;
+    PyObject *flatten = write ? PyObject_GetAttrString(module, "py_flatten") : NULL;
+    Py_DECREF(module);
+    if (flatten == NULL) {
+        Py_XDECREF(read);
+        Py_XDECREF(write);
+        return -1;
+    }
+    PyObject *array_module = write ? PyImport_ImportModule("array") : NULL;
+    PyObject *array_type = array_module ? PyObject_GetAttrString(array_module, "array") : NULL;
+    Py_XDECREF(array_module);
+    PyObject *zero = array_type ? PyObject_CallFunction(array_type, "s[d]", "d", 0.0) : NULL;
+    PyObject *list_token = zero ? PyUnicode_InternFromString("[") : NULL;
+    PyObject *tuple_token = list_token ? PyUnicode_InternFromString("(") : NULL;
+    if (tuple_token == NULL) {
+        Py_XDECREF(list_token);
+        Py_XDECREF(zero);
+        Py_XDECREF(array_type);
+        Py_XDECREF(read);
+        Py_XDECREF(write);
+        Py_XDECREF(flatten);
+        return -1;
+    }
+    g_str_list_token = list_token;
+    g_str_tuple_token = tuple_token;
+    g_py_flatten = flatten;
+    g_zero_array = zero;
+    g_py_read_floats = read;
+    g_py_write_floats = write;
+    g_array_type = array_type;
+    return 0;
+}
+
+/* 0 for "data", 1 for "grad", -1 for anything else (the reference says what is wrong) */
+static int attribute_of(PyObject *attribute)
+{
+    if (!PyUnicode_CheckExact(attribute))
+        return -1;
+    if (PyUnicode_CompareWithASCIIString(attribute, "data") == 0)
+        return 0;
+    if (PyUnicode_CompareWithASCIIString(attribute, "grad") == 0)
+        return 1;
+    return -1;
+}
+
+static PyObject *core_read_floats(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
+{
+    if (!configured() || bulk_functions() < 0)
+        return NULL;
+    if (nargs != 2 || kwnames != NULL)
+        goto reference;
+    PyObject *values = args[0];
+    int grad = attribute_of(args[1]);
+    if (grad < 0 || !(PyList_CheckExact(values) || PyTuple_CheckExact(values)))
+        goto reference;
+    if (!grad && UNLIKELY(g_recorders) && recording)
+        goto reference;   /* refused, as the reference reads .data */
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(values);
+    PyObject **items = PySequence_Fast_ITEMS(values);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!IS_NODE(items[i]) || (grad && (((Node *)items[i])->flags & F_GRAD_VALUE)))
+            goto reference;
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(double));
+    if (bytes == NULL)
+        return NULL;
+    double *out = (double *)PyBytes_AS_STRING(bytes);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Node *node = (Node *)items[i];
+        out[i] = !grad ? node->data : node->walk ? held_grad(node) : node->grad.f;
+    }
+    PyObject *result = PyObject_CallFunction(g_array_type, "sO", "d", bytes);
+    Py_DECREF(bytes);
+    return result;
+reference:
+    return PyObject_Vectorcall(g_py_read_floats, args, nargs, kwnames);
+}
+
+static PyObject *core_write_floats(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
+{
+    if (!configured() || bulk_functions() < 0)
+        return NULL;
+    if (nargs != 3 || kwnames != NULL)
+        goto reference;
+    PyObject *values = args[0], *numbers = args[2];
+    int grad = attribute_of(args[1]);
+    if (grad < 0 || !(PyList_CheckExact(values) || PyTuple_CheckExact(values)))
+        goto reference;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(values);
+    PyObject **items = PySequence_Fast_ITEMS(values);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!IS_NODE(items[i]) || ((Node *)items[i])->walk ||
+            (grad && (((Node *)items[i])->flags & F_GRAD_VALUE)))
+            goto reference;
+    if (PyList_CheckExact(numbers) || PyTuple_CheckExact(numbers)) {
+        if (PySequence_Fast_GET_SIZE(numbers) != n)
+            goto reference;
+        PyObject **given = PySequence_Fast_ITEMS(numbers);
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (!PyFloat_CheckExact(given[i]) || (!grad && isnan(PyFloat_AS_DOUBLE(given[i]))))
+                goto reference;
+        for (Py_ssize_t i = 0; i < n; i++) {   /* no Python code runs from here on */
+            double x = PyFloat_AS_DOUBLE(given[i]);
+            if (grad)
+                ((Node *)items[i])->grad.f = x;
+            else
+                ((Node *)items[i])->data = x;
+        }
+        Py_RETURN_NONE;
+    }
+    if (!PyObject_CheckBuffer(numbers))
+        goto reference;
+    Py_buffer view;
+    if (PyObject_GetBuffer(numbers, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        goto reference;
+    }
+    int fits = view.ndim == 1 && view.format != NULL && strcmp(view.format, "d") == 0 &&
+               view.itemsize == (Py_ssize_t)sizeof(double) && view.len == n * view.itemsize;
+    const double *given = view.buf;
+    for (Py_ssize_t i = 0; fits && !grad && i < n; i++)
+        if (isnan(given[i]))
+            fits = 0;
+    if (fits)
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (grad)
+                ((Node *)items[i])->grad.f = given[i];
+            else
+                ((Node *)items[i])->data = given[i];
+        }
+    PyBuffer_Release(&view);
+    if (fits)
+        Py_RETURN_NONE;
+reference:
+    return PyObject_Vectorcall(g_py_write_floats, args, nargs, kwnames);
+}
+
+/* --- Program: a recording replayed (autograd.recording) -------------------------------------- */
+
+/* The twin of autograd.recording.PyProgram: a tape (autograd.recording.Tape: slots numbered
+ * arguments, captured Values, constants, then one per instruction; instruction k computes
+ * tape.ops[codes[k]] on the slots parents[starts[k]:starts[k + 1]]) resolved once into this
+ * file's rows, then run forward and backward by one C loop each, with no Python object per
+ * instruction. The passes are apply's and the walk's, on slots instead of nodes: the same
+ * formulas, the same policies (a zero gradient passes nothing on, every rule that can fail is
+ * evaluated, a gradient that is not finite raises, all or nothing), the same order of
+ * accumulation, so the same bits. An op without a row (a user's, logsumexp) runs through its
+ * Python rules, as in the eager core. Whenever something is not ordinary -- an error to build, a
+ * captured Value whose .grad is a Value or is held by a walk -- the tape's own Python methods
+ * (the reference's) decide, so the errors are the reference's letter for letter.
+ *
+ * A Program never changes after it is built: each call keeps its numbers in its own buffers, so
+ * threads may replay one Program at once. */
+
+typedef struct {
+    Family family;        /* a family member's constant (and a neuron's activation) */
+    int kind;             /* the op's kind, before its count of inputs is checked */
+    int always_defined;   /* op.always_defined */
+} OpInfo;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *tape;               /* the recorder's Tape: its error builders */
+    PyObject *ops;                /* tuple: tape.ops */
+    PyObject *captured;           /* tuple of Values: tape.captured */
+    PyObject *forward_numbers;    /* tape.forward_numbers: (op, [numbers]) -> number, or raises */
+    PyObject *reference;          /* a PyProgram of the same tape, made when first needed */
+    Py_ssize_t n_arguments, n_captured, first, n_slots, n_instructions, n_ops, n_parents;
+    double *constants;            /* first - n_arguments - n_captured of them */
+    OpInfo *info;                 /* by op code */
+    uint8_t *kinds;               /* by instruction: its op's kind, K_PYTHON where the count misfits */
+    uint32_t *codes;              /* by instruction: its op code */
+    uint32_t *starts;             /* n_instructions + 1 */
+    uint32_t *parents;
+    uint32_t *zof;                /* by instruction: where a fused neuron keeps its pre-activation
+                                   * after the slots (values[n_slots + zof[k]]), or UINT32_MAX */
+    Py_ssize_t n_z;               /* how many numbers follow the slots in a forward's values */
+    int has_python;               /* an instruction runs a Python rule: walk once, in order */
+    uint32_t max_inputs;
+} Program;
+
+static PyTypeObject ProgramType;
+
+static int Program_traverse(Program *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->tape);
+    Py_VISIT(self->ops);
+    Py_VISIT(self->captured);
+    Py_VISIT(self->forward_numbers);
+    Py_VISIT(self->reference);
+    return 0;
+}
+
+static int Program_clear(Program *self)
+{
+    Py_CLEAR(self->tape);
+    Py_CLEAR(self->ops);
+    Py_CLEAR(self->captured);
+    Py_CLEAR(self->forward_numbers);
+    Py_CLEAR(self->reference);
+    return 0;
+}
+
+static void Program_dealloc(Program *self)
+{
+    PyObject_GC_UnTrack(self);
+    Program_clear(self);
+    PyMem_Free(self->constants);
+    PyMem_Free(self->info);
+    PyMem_Free(self->kinds);
+    PyMem_Free(self->codes);
+    PyMem_Free(self->starts);
+    PyMem_Free(self->parents);
+    PyMem_Free(self->zof);
+    PyObject_GC_Del(self);
+}
+
+static PyObject *malformed(const char *what)
+{
+    PyErr_Format(PyExc_ValueError, "Program: a malformed tape: %s", what);
+    return NULL;
+}
+
+/* tape.<name>, an array of integers, as n uint32 (each checked to be >= 0): 0, or -1 with an
+ * error set. */
+static int tape_integers(PyObject *tape, const char *name, uint32_t **out, Py_ssize_t *n)
+{
+    PyObject *obj = PyObject_GetAttrString(tape, name);
+    if (obj == NULL)
+        return -1;
+    Py_buffer view;
+    int status = PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT);
+    Py_DECREF(obj);
+    if (status < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "Program: tape.%s must be an array of integers", name);
+        return -1;
+    }
+    char f = view.format ? view.format[view.format[0] == '@' || view.format[0] == '=' ? 1 : 0]
+                         : 'B';
+    int is_int = f && strchr("bBhHiIlLqQnN", f) != NULL && view.ndim <= 1 &&
+                 (view.itemsize == 1 || view.itemsize == 2 || view.itemsize == 4 ||
+                  view.itemsize == 8);
+    if (!is_int) {
+        PyBuffer_Release(&view);
+        PyErr_Format(PyExc_TypeError, "Program: tape.%s must be an array of integers", name);
+        return -1;
+    }
+    int is_signed = strchr("bhilqn", f) != NULL;
+    Py_ssize_t count = view.len / view.itemsize;
+    uint32_t *items = PyMem_Malloc((count ? count : 1) * sizeof(uint32_t));
+    if (items == NULL) {
+        PyBuffer_Release(&view);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const char *at = (const char *)view.buf + i * view.itemsize;
+        long long value;
+        switch (view.itemsize) {
+        case 1: value = is_signed ? *(const int8_t *)at : *(const uint8_t *)at; break;
+        case 2: value = is_signed ? *(const int16_t *)at : *(const uint16_t *)at; break;
+        case 4: value = is_signed ? *(const int32_t *)at : (long long)*(const uint32_t *)at; break;
+        default: {
+            uint64_t u;
+            memcpy(&u, at, 8);
+            value = is_signed ? (long long)u : (u > INT64_MAX ? -1 : (long long)u);
+        }
+        }
+        if (value < 0 || value > (long long)UINT32_MAX - 1) {
+            PyBuffer_Release(&view);
+            PyMem_Free(items);
+            PyErr_Format(PyExc_ValueError, "Program: a malformed tape: tape.%s[%zd] is %lld",
+                         name, i, value);
+            return -1;
+        }
+        items[i] = (uint32_t)value;
+    }
+    PyBuffer_Release(&view);
+    *out = items;
+    *n = count;
+    return 0;
+}
+
+static int tape_size(PyObject *tape, const char *name, Py_ssize_t *out)
+{
+    PyObject *obj = PyObject_GetAttrString(tape, name);
+    if (obj == NULL)
+        return -1;
+    *out = PyLong_AsSsize_t(obj);
+    Py_DECREF(obj);
+    if (*out == -1 && PyErr_Occurred())
+        return -1;
+    if (*out < 0 || *out > (Py_ssize_t)UINT32_MAX - 1) {
+        PyErr_Format(PyExc_ValueError, "Program: a malformed tape: tape.%s is %zd", name, *out);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *Program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *names[] = {"tape", NULL};
+    PyObject *tape;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:Program", names, &tape))
+        return NULL;
+    if (!configured() || bulk_functions() < 0)
+        return NULL;
+    Program *self = PyObject_GC_New(Program, &ProgramType);
+    if (self == NULL)
+        return NULL;
+    self->tape = Py_NewRef(tape);
+    self->ops = self->captured = self->forward_numbers = self->reference = NULL;
+    self->constants = NULL;
+    self->info = NULL;
+    self->kinds = NULL;
+    self->codes = self->starts = self->parents = self->zof = NULL;
+    self->n_z = 0;
+    self->has_python = 0;
+    self->max_inputs = 0;
+    PyObject_GC_Track(self);
+
+    PyObject *ops = NULL, *captured = NULL, *constants = NULL;
+    Py_ssize_t n_codes = 0, n_starts = 0, n_slots;
+    if (tape_size(tape, "n_arguments", &self->n_arguments) < 0 ||
+        tape_size(tape, "first_instruction", &self->first) < 0 ||
+        tape_size(tape, "n_slots", &n_slots) < 0)
+        goto fail;
+    self->n_slots = n_slots;
+    if ((ops = PyObject_GetAttrString(tape, "ops")) == NULL ||
+        (self->ops = PySequence_Tuple(ops)) == NULL ||
+        (captured = PyObject_GetAttrString(tape, "captured")) == NULL ||
+        (self->captured = PySequence_Tuple(captured)) == NULL ||
+        (self->forward_numbers = PyObject_GetAttrString(tape, "forward_numbers")) == NULL)
+        goto fail;
+    self->n_ops = PyTuple_GET_SIZE(self->ops);
+    self->n_captured = PyTuple_GET_SIZE(self->captured);
+    for (Py_ssize_t i = 0; i < self->n_captured; i++)
+        if (!IS_NODE(PyTuple_GET_ITEM(self->captured, i))) {
+            PyErr_Format(PyExc_TypeError, "Program: tape.captured[%zd] is a %.100s, not a Value",
+                         i, Py_TYPE(PyTuple_GET_ITEM(self->captured, i))->tp_name);
+            goto fail;
+        }
+    /* the constants: a buffer of doubles */
+    if ((constants = PyObject_GetAttrString(tape, "constants")) == NULL)
+        goto fail;
+    Py_buffer view;
+    if (PyObject_GetBuffer(constants, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError, "Program: tape.constants must be an array('d')");
+        goto fail;
+    }
+    int doubles = view.format && strcmp(view.format, "d") == 0 && view.itemsize == 8;
+    Py_ssize_t n_constants = doubles ? view.len / 8 : 0;
+    if (doubles && (self->constants = PyMem_Malloc((n_constants ? n_constants : 1) * 8)) != NULL)
+        memcpy(self->constants, view.buf, n_constants * 8);
+    PyBuffer_Release(&view);
+    if (!doubles) {
+        PyErr_SetString(PyExc_TypeError, "Program: tape.constants must be an array('d')");
+        goto fail;
+    }
+    if (self->constants == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    if (self->n_arguments + self->n_captured + n_constants != self->first) {
+        malformed("first_instruction is not the count of arguments, captured Values and "
+                  "constants");
+        goto fail;
+    }
+    if (tape_integers(tape, "codes", &self->codes, &n_codes) < 0 ||
+        tape_integers(tape, "starts", &self->starts, &n_starts) < 0 ||
+        tape_integers(tape, "parents", &self->parents, &self->n_parents) < 0)
+        goto fail;
+    self->n_instructions = n_codes;
+    if (n_slots != self->first + n_codes) {
+        malformed("n_slots is not first_instruction plus the count of instructions");
+        goto fail;
+    }
+    if (n_starts != n_codes + 1 || self->starts[0] != 0 ||
+        self->starts[n_codes] != (uint32_t)self->n_parents) {
+        malformed("starts must hold one start per instruction and the end of parents");
+        goto fail;
+    }
+    /* each op resolved once to its row; each instruction's count checked against its op */
+    if ((self->info = PyMem_Malloc((self->n_ops ? self->n_ops : 1) * sizeof(OpInfo))) == NULL ||
+        (self->kinds = PyMem_Malloc(n_codes ? n_codes : 1)) == NULL ||
+        (self->zof = PyMem_Malloc((n_codes ? n_codes : 1) * sizeof(uint32_t))) == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t c = 0; c < self->n_ops; c++) {
+        PyObject *op = PyTuple_GET_ITEM(self->ops, c);
+        OpInfo *info = &self->info[c];
+        int kind = resolve(op, &info->family);
+        if (kind < 0)
+            goto fail;
+        if (kind == K_LEAF || kind == K_UNTRACKED ||
+            !PyObject_TypeCheck(op, (PyTypeObject *)g_op_type))
+            kind = K_PYTHON;   /* its Python forward says what is wrong */
+        info->kind = kind;
+        info->family.op = NULL;   /* not needed: the tuple holds the op */
+        int defined = always_defined(op);
+        if (defined < 0) {
+            if (kind != K_PYTHON)
+                goto fail;
+            PyErr_Clear();   /* not an Op: its forward raises first */
+            defined = 0;
+        }
+        info->always_defined = defined;
+    }
+    for (Py_ssize_t k = 0; k < n_codes; k++) {
+        uint32_t start = self->starts[k], end = self->starts[k + 1];
+        if (end < start) {
+            malformed("starts must not decrease");
+            goto fail;
+        }
+        if (self->codes[k] >= (uint32_t)self->n_ops) {
+            malformed("an instruction's op code is not an index of tape.ops");
+            goto fail;
+        }
+        for (uint32_t i = start; i < end; i++)
+            if (self->parents[i] >= (uint32_t)(self->first + k)) {
+                malformed("an instruction reads a slot that is not computed before it");
+                goto fail;
+            }
+        uint32_t n = end - start;
+        if (n > self->max_inputs)
+            self->max_inputs = n;
+        int kind = fit_kind(self->info[self->codes[k]].kind, n);
+        self->kinds[k] = (uint8_t)kind;
+        self->zof[k] = kind == K_ACTIVATED ? (uint32_t)self->n_z++ : UINT32_MAX;
+        if (kind == K_PYTHON || kind == K_TAKE)   /* take: a changed index runs its rule */
+            self->has_python = 1;
+    }
+    Py_DECREF(ops);
+    Py_DECREF(captured);
+    Py_DECREF(constants);
+    return (PyObject *)self;
+fail:
+    Py_XDECREF(ops);
+    Py_XDECREF(captured);
+    Py_XDECREF(constants);
+    Py_DECREF(self);
+    return NULL;
+}
+
+/* The reference replay of the same tape (autograd.recording.PyProgram), for what this one
+ * hands over: made once, on first need. A borrowed reference, or NULL with an error set. */
+static PyObject *reference_program(Program *self)
+{
+    if (self->reference == NULL) {
+        PyObject *module = PyImport_ImportModule("autograd.recording");
+        if (module == NULL)
+            return NULL;
+        PyObject *made = PyObject_CallMethod(module, "PyProgram", "O", self->tape);
+        Py_DECREF(module);
+        if (made == NULL)
+            return NULL;
+        if (self->reference == NULL)
+            self->reference = made;
+        else
+            Py_DECREF(made);
+    }
+    return self->reference;
+}
+
+/* A buffer of n doubles (format "d"), taken into *view (writable if asked): 0, or -1 with a
+ * TypeError or ValueError naming `what`. */
+static int double_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t n, int writable,
+                         const char *what)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "Program: %s must be a%s array('d'), got %.100s", what,
+                     writable ? " writable" : "n", Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    if (!view->format || strcmp(view->format, "d") != 0 || view->itemsize != 8 ||
+        view->len != n * 8) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_ValueError, "Program: %s must be %zd doubles (an array('d'))", what,
+                     n);
+        return -1;
+    }
+    return 0;
+}
+
+/* a list of the numbers of the given slots */
+static PyObject *numbers_list(const double *v, const uint32_t *slots, uint32_t n)
+{
+    PyObject *list = PyList_New(n);
+    if (list == NULL)
+        return NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        PyObject *x = PyFloat_FromDouble(v[slots[i]]);
+        if (x == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, x);
+    }
+    return list;
+}
+
+/* The instruction's number by its op's Python forward with apply's checks
+ * (tape.forward_numbers): the reference computes or raises. */
+static int program_reference_forward(Program *self, Py_ssize_t k, const double *v, double *out)
+{
+    const uint32_t *p = self->parents + self->starts[k];
+    PyObject *inputs = numbers_list(v, p, self->starts[k + 1] - self->starts[k]);
+    if (inputs == NULL)
+        return -1;
+    PyObject *op = PyTuple_GET_ITEM(self->ops, self->codes[k]);
+    PyObject *number = PyObject_CallFunctionObjArgs(self->forward_numbers, op, inputs, NULL);
+    Py_DECREF(inputs);
+    if (number == NULL)
+        return -1;
+    *out = PyFloat_AsDouble(number);
+    Py_DECREF(number);
+    return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* sum_of, dot and affine on the numbers of slots (the same operations in the same order) */
+static double sum_slots(const double *v, const uint32_t *p, uint32_t n)
+{
+    Sum s = {0.0 + v[p[0]], 0.0};
+    for (uint32_t i = 1; i < n; i++)
+        sum_add(&s, v[p[i]]);
+    return sum_total(&s);
+}
+
+static double dot_slots(const double *v, const uint32_t *p, uint32_t n)
+{
+    uint32_t h = n / 2;
+    Sum s = {0.0 + v[p[0]] * v[p[h]], 0.0};
+    for (uint32_t i = 1; i < h; i++)
+        sum_add(&s, v[p[i]] * v[p[h + i]]);
+    return sum_total(&s);
+}
+
+static double affine_slots(const double *v, const uint32_t *p, uint32_t count)
+{
+    uint32_t h = count / 2;
+    Sum s = {0.0 + v[p[0]] * v[p[h]], 0.0};
+    for (uint32_t i = 1; i < h; i++)
+        sum_add(&s, v[p[i]] * v[p[h + i]]);
+    sum_add(&s, v[p[count - 1]]);
+    return sum_total(&s);
+}
+
+/* Program.forward(arguments): the number of every slot, as an array('d'). */
+static PyObject *Program_forward(Program *self, PyObject *arguments)
+{
+    if (self->n_captured && UNLIKELY(g_recorders) && recording) {
+        /* replayed inside a recording: the reference reads the captured Values' .data */
+        PyObject *reference = reference_program(self);
+        return reference ? PyObject_CallMethod(reference, "forward", "O", arguments) : NULL;
+    }
+    Py_buffer given;
+    PyObject *converted = NULL;
+    if (PyObject_GetBuffer(arguments, &given, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) == 0 &&
+        given.format && strcmp(given.format, "d") == 0 && given.itemsize == 8) {
+        /* taken as it is */
+    } else {
+        if (PyErr_Occurred())
+            PyErr_Clear();
+        else
+            PyBuffer_Release(&given);
+        /* as the reference: array("d", arguments) */
+        converted = PyObject_CallFunction(g_array_type, "sO", "d", arguments);
+        if (converted == NULL)
+            return NULL;
+        if (PyObject_GetBuffer(converted, &given, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+            Py_DECREF(converted);
+            return NULL;
+        }
+    }
+    if (given.len != self->n_arguments * 8) {
+        PyErr_Format(PyExc_ValueError, "Program.forward: the recording takes %zd numbers, got %zd",
+                     self->n_arguments, given.len / 8);
+        PyBuffer_Release(&given);
+        Py_XDECREF(converted);
+        return NULL;
+    }
+    /* the result, computed in place: array('d', [0.0]) * count, written through its buffer */
+    Py_buffer out;
+    PyObject *values = PySequence_Repeat(g_zero_array, self->n_slots + self->n_z);
+    if (values != NULL &&
+        PyObject_GetBuffer(values, &out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+        Py_CLEAR(values);
+    double *x = values ? PyMem_Malloc((self->max_inputs ? self->max_inputs : 1) * sizeof(double))
+                       : NULL;
+    if (x == NULL) {
+        PyBuffer_Release(&given);
+        Py_XDECREF(converted);
+        if (values != NULL) {
+            PyBuffer_Release(&out);
+            Py_DECREF(values);
+            PyErr_NoMemory();
+        }
+        return NULL;
+    }
+    double *v = out.buf;
+    memcpy(v, given.buf, self->n_arguments * 8);
+    PyBuffer_Release(&given);
+    Py_XDECREF(converted);
+    double *at = v + self->n_arguments;
+    for (Py_ssize_t i = 0; i < self->n_captured; i++)
+        *at++ = ((Node *)PyTuple_GET_ITEM(self->captured, i))->data;
+    memcpy(at, self->constants, (self->first - self->n_arguments - self->n_captured) * 8);
+
+    const uint8_t *kinds = self->kinds;
+    const uint32_t *starts = self->starts, *parents = self->parents, *codes = self->codes;
+    for (Py_ssize_t k = 0; k < self->n_instructions; k++) {
+        const uint32_t *p = parents + starts[k];
+        int kind = kinds[k];
+        double r;
+        switch (kind) {   /* counts were checked when built (fit_kind) */
+        case K_ADD: r = v[p[0]] + v[p[1]]; break;
+        case K_SUB: r = v[p[0]] - v[p[1]]; break;
+        case K_MUL: r = v[p[0]] * v[p[1]]; break;
+        case K_ACTIVATED: {
+            const Family *f = &self->info[codes[k]].family;
+            r = affine_slots(v, p, starts[k + 1] - starts[k]);
+            v[self->n_slots + self->zof[k]] = r;   /* z, for the backward pass */
+            if (isfinite(r))
+                r = ROWS[f->act_kind].forward(r, f->parameter);
+            break;
+        }
+        case K_AFFINE: r = affine_slots(v, p, starts[k + 1] - starts[k]); break;
+        case K_DOT: r = dot_slots(v, p, starts[k + 1] - starts[k]); break;
+        case K_PYTHON: r = NAN; break;
+        default: {
+            const OpInfo *info = &self->info[codes[k]];
+            uint32_t n = starts[k + 1] - starts[k];
+            if (ROWS[kind].arity == 1) {
+                r = ROWS[kind].forward(v[p[0]], info->family.parameter);
+            } else if (ROWS[kind].arity == 2) {
+                r = ROWS[kind].forward(v[p[0]], v[p[1]]);
+            } else if (kind == K_SUM && n >= 1) {
+                r = sum_slots(v, p, n);
+            } else {
+                for (uint32_t i = 0; i < n; i++)
+                    x[i] = v[p[i]];
+                r = compute(kind, &info->family, n, x);
+            }
+        }
+        }
+        if (UNLIKELY(!isfinite(r))) {   /* NaN, an infinity, or no row: the reference decides */
+            if (program_reference_forward(self, k, v, &r) < 0)
+                goto fail;
+        }
+        v[self->first + k] = r;
+        if (((k + 1) & CHECK_SIGNALS_EVERY) == 0 && PyErr_CheckSignals() < 0)
+            goto fail;
+    }
+    PyMem_Free(x);
+    PyBuffer_Release(&out);
+    return values;
+fail:
+    PyMem_Free(x);
+    PyBuffer_Release(&out);
+    Py_DECREF(values);
+    return NULL;
+}
+
+/* One backward pass. The sums by slot start at -0.0, so the first product is kept as it is
+ * (-0.0 + x is x, for -0.0 too), as the reference's dict starts a sum with it; `reached` says
+ * which slots a product reached (1) and which the walk passed (2). In order (`got` not NULL),
+ * the pass also lists the slots in the order their sums began, as the reference's dict: the
+ * ends' errors are raised in that order. */
+typedef struct {
+    Program *program;
+    PyObject *values_obj;   /* the values array, for the error builders */
+    const double *v;
+    const double *z;        /* the fused neurons' pre-activations, or NULL: recomputed */
+    double *sums;
+    uint32_t *reached;      /* not a char type: its stores alias nothing else of the pass */
+    uint32_t *got;
+    Py_ssize_t n_got;
+} Pass;
+
+enum { R_NONE = 0, R_SUM = 1, R_PASSED = 2 };
+
+static inline void pass_add(Pass *w, uint32_t parent, double g, double local)
+{
+    if (local != 0.0 && g != 0.0) {
+        w->sums[parent] += g * local;
+        if (UNLIKELY(w->got != NULL) && w->reached[parent] == R_NONE)
+            w->got[w->n_got++] = parent;
+        w->reached[parent] = R_SUM;
+    }
+}
+
+/* A rule that raised at slot s: a RULE_ERRORS error is named by tape.node_error (anything
+ * else, Ctrl-C included, passes unchanged). Returns -1. */
+static int pass_rule_failed(Pass *w, Py_ssize_t s)
+{
+    if (!PyErr_ExceptionMatches(g_rule_errors))
+        return -1;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *error = PyErr_GetRaisedException();
+#else
+    PyObject *type, *error, *traceback;
+    PyErr_Fetch(&type, &error, &traceback);
+    PyErr_NormalizeException(&type, &error, &traceback);
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+#endif
+    PyObject *named = PyObject_CallMethod(w->program->tape, "node_error", "nOO", s, w->values_obj,
+                                          error);
+    Py_XDECREF(error);
+    return raise_made(named);
+}
+
+/* A row gave a derivative that is not finite where the reference's rule may raise instead:
+ * tape.rule_check says (None: it does not). */
+static int pass_consult_rule(Pass *w, Py_ssize_t s)
+{
+    PyObject *error = PyObject_CallMethod(w->program->tape, "rule_check", "nO", s, w->values_obj);
+    if (error == NULL)
+        return -1;
+    if (error == Py_None) {
+        Py_DECREF(error);
+        return 0;
+    }
+    return raise_made(error);
+}
+
+/* op.partials(out, [inputs]) for an op without a row, checked as the reference checks it. */
+static int pass_python_partials(Pass *w, Py_ssize_t s, double g)
+{
+    Program *P = w->program;
+    Py_ssize_t k = s - P->first;
+    const uint32_t *p = P->parents + P->starts[k];
+    uint32_t n = P->starts[k + 1] - P->starts[k];
+    if (g == 0.0 && P->info[P->codes[k]].always_defined)
+        return 0;
+    PyObject *op = PyTuple_GET_ITEM(P->ops, P->codes[k]);
+    PyObject *datas = numbers_list(w->v, p, n);
+    if (datas == NULL)
+        return -1;
+    PyObject *out = PyFloat_FromDouble(w->v[s]);
+    PyObject *partials = out ? PyObject_CallMethodObjArgs(op, g_str_partials, out, datas, NULL)
+                             : NULL;
+    Py_XDECREF(out);
+    Py_DECREF(datas);
+    if (partials == NULL)
+        return pass_rule_failed(w, s);
+    Py_ssize_t count = PyObject_Size(partials);
+    PyObject *seq = count < 0 ? NULL : PySequence_Fast(partials, "partials must be a sequence");
+    Py_DECREF(partials);
+    if (seq == NULL)
+        return pass_rule_failed(w, s);
+    int status = -1;
+    double *locals = NULL;
+    if (count != (Py_ssize_t)n || PySequence_Fast_GET_SIZE(seq) != count) {
+        PyErr_Format(PyExc_TypeError, "its rule gave %zd derivatives for %u inputs", count, n);
+        pass_rule_failed(w, s);
+        goto done;
+    }
+    if ((locals = PyMem_Malloc((n ? n : 1) * sizeof(double))) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i), *number = NULL;
+        if (!PyFloat_CheckExact(item) &&
+            (item = number = PyObject_CallOneArg(g_as_number, item)) == NULL) {
+            pass_rule_failed(w, s);
+            goto done;
+        }
+        locals[i] = PyFloat_AsDouble(item);
+        Py_XDECREF(number);
+        if (locals[i] == -1.0 && PyErr_Occurred()) {
+            pass_rule_failed(w, s);
+            goto done;
+        }
+    }
+    if (g != 0.0)
+        for (uint32_t i = 0; i < n; i++)   /* all checked first, as the reference does */
+            pass_add(w, p[i], g, locals[i]);
+    status = 0;
+done:
+    PyMem_Free(locals);
+    Py_DECREF(seq);
+    return status;
+}
+
+
+/* propagate(), on slots: each parent's share of slot s's gradient g */
+static int pass_propagate(Pass *w, Py_ssize_t s, double g)
+{
+    Program *P = w->program;
+    Py_ssize_t k = s - P->first;
+    const uint32_t *p = P->parents + P->starts[k];
+    uint32_t n = P->starts[k + 1] - P->starts[k];
+    const double *v = w->v;
+    int kind = P->kinds[k];
+    switch (kind) {
+    case K_ADD: pass_add(w, p[0], g, 1.0); pass_add(w, p[1], g, 1.0); return 0;
+    case K_SUB: pass_add(w, p[0], g, 1.0); pass_add(w, p[1], g, -1.0); return 0;
+    case K_MUL: {
+        double x = v[p[0]], y = v[p[1]];
+        pass_add(w, p[0], g, y);
+        pass_add(w, p[1], g, x);
+        return 0;
+    }
+    case K_SUM:
+        for (uint32_t i = 0; i < n; i++)
+            pass_add(w, p[i], g, 1.0);
+        return 0;
+    case K_DOT: {
+        uint32_t h = n / 2;
+        for (uint32_t i = 0; i < h; i++)
+            pass_add(w, p[i], g, v[p[h + i]]);
+        for (uint32_t i = 0; i < h; i++)
+            pass_add(w, p[h + i], g, v[p[i]]);
+        return 0;
+    }
+    case K_AFFINE: {
+        uint32_t h = n / 2;
+        for (uint32_t i = 0; i < h; i++)
+            pass_add(w, p[i], g, v[p[h + i]]);
+        for (uint32_t i = 0; i < h; i++)
+            pass_add(w, p[h + i], g, v[p[i]]);
+        pass_add(w, p[n - 1], g, 1.0);
+        return 0;
+    }
+    case K_ACTIVATED: {
+        const Family *f = &P->info[P->codes[k]].family;
+        uint32_t h = n / 2;
+        double z = w->z ? w->z[P->zof[k]] : affine_slots(v, p, n);
+        double slope = unary_partial(f->act_kind, f->parameter, v[s], z);
+        if (!isfinite(slope) && ROWS[f->act_kind].can_fail && pass_consult_rule(w, s) < 0)
+            return -1;
+        if (g == 0.0 || slope == 0.0)   /* a relu that is off: no products needed */
+            return 0;
+        if (w->got == NULL) {   /* the hot loop of a network: pass_add, with g != 0 known */
+            double *sums = w->sums;
+            uint32_t *reached = w->reached;
+            for (uint32_t i = 0; i < h; i++) {
+                double local = v[p[h + i]] * slope;
+                if (local != 0.0) {
+                    sums[p[i]] += g * local;
+                    reached[p[i]] = R_SUM;
+                }
+            }
+            for (uint32_t i = 0; i < h; i++) {
+                double local = v[p[i]] * slope;
+                if (local != 0.0) {
+                    sums[p[h + i]] += g * local;
+                    reached[p[h + i]] = R_SUM;
+                }
+            }
+            pass_add(w, p[n - 1], g, slope);
+            return 0;
+        }
+        for (uint32_t i = 0; i < h; i++)
+            pass_add(w, p[i], g, v[p[h + i]] * slope);
+        for (uint32_t i = 0; i < h; i++)
+            pass_add(w, p[h + i], g, v[p[i]] * slope);
+        pass_add(w, p[n - 1], g, slope);
+        return 0;
+    }
+    case K_POWER:
+    case K_LEAKY: {
+        double local = unary_partial(kind, P->info[P->codes[k]].family.parameter, v[s], v[p[0]]);
+        if (!isfinite(local) && ROWS[kind].can_fail && pass_consult_rule(w, s) < 0)
+            return -1;
+        pass_add(w, p[0], g, local);
+        return 0;
+    }
+    case K_TAKE: {
+        Py_ssize_t position = take_position(v[p[0]], n - 1);
+        if (position < 0)
+            return pass_python_partials(w, s, g);
+        pass_add(w, p[1 + position], g, 1.0);
+        return 0;
+    }
+    case K_SHIFT:
+        return 0;
+    case K_PYTHON:
+        return pass_python_partials(w, s, g);
+    default: {
+        const Row *row = &ROWS[kind];
+        if (row->arity == 1) {
+            double local = row->partial(v[s], v[p[0]], 0.0, 0);
+            if (!isfinite(local) && row->can_fail && pass_consult_rule(w, s) < 0)
+                return -1;
+            pass_add(w, p[0], g, local);
+            return 0;
+        }
+        if (row->arity == 2) {
+            double x = v[p[0]], y = v[p[1]];
+            double a = row->partial(v[s], x, y, 0), b = row->partial(v[s], x, y, 1);
+            if (!(isfinite(a) && isfinite(b)) && row->can_fail && pass_consult_rule(w, s) < 0)
+                return -1;
+            pass_add(w, p[0], g, a);
+            pass_add(w, p[1], g, b);
+            return 0;
+        }
+        return pass_python_partials(w, s, g);
+    }
+    }
+}
+
+/* The walk over `order` from `root` (the sums reset first). 0, or -1 with the reference's
+ * error for a rule that failed or a gradient that is not finite. */
+static int pass_walk(Pass *w, const uint32_t *order, Py_ssize_t n_order, Py_ssize_t root)
+{
+    Program *self = w->program;
+    for (Py_ssize_t s = 0; s < self->n_slots; s++)
+        w->sums[s] = -0.0;
+    memset(w->reached, 0, self->n_slots * sizeof(uint32_t));   /* R_NONE */
+    w->n_got = 0;
+    w->sums[root] = 1.0;
+    w->reached[root] = R_SUM;
+    if (w->got != NULL)
+        w->got[w->n_got++] = (uint32_t)root;
+    for (Py_ssize_t i = 0; i < n_order; i++) {
+        uint32_t s = order[i];
+        double g = w->sums[s];   /* complete now (-0.0 where nothing arrived: passes nothing) */
+        w->reached[s] = R_PASSED;
+        if (!isfinite(g))
+            return raise_made(PyObject_CallMethod(self->tape, "gradient_error", "nOd",
+                                                  (Py_ssize_t)s, w->values_obj, g));
+        if (((i + 1) & CHECK_SIGNALS_EVERY) == 0 && PyErr_CheckSignals() < 0)
+            return -1;
+        if (g == 0.0 && self->info[self->codes[s - self->first]].always_defined)
+            continue;   /* nothing to pass on, and its rule cannot fail */
+        if (pass_propagate(w, s, g) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The ends' checks, then their totals (old + new, kept in sums), as engine.backward: first any
+ * gradient that is not finite, then a total that overflows. 0 when all pass; otherwise 1, or
+ * (with `raise`) -1 with the reference's error for the first end at fault. */
+static int pass_totals(Pass *w, const uint32_t *ends, Py_ssize_t n_ends, double *grads,
+                       PyObject *grads_obj, int raise)
+{
+    Program *self = w->program;
+    Py_ssize_t low = self->n_arguments, high = self->n_arguments + self->n_captured;
+    for (Py_ssize_t j = 0; j < n_ends; j++) {
+        uint32_t s = ends[j];
+        if (!isfinite(w->sums[s]))
+            return !raise ? 1
+                          : raise_made(PyObject_CallMethod(self->tape, "end_error", "ndOO",
+                                                           (Py_ssize_t)s, w->sums[s],
+                                                           w->values_obj, grads_obj));
+    }
+    for (Py_ssize_t j = 0; j < n_ends; j++) {
+        uint32_t s = ends[j];
+        double old = (low <= s && s < high)
+                         ? ((Node *)PyTuple_GET_ITEM(self->captured, s - low))->grad.f
+                         : grads[s];
+        double g = w->sums[s];
+        if (old != 0.0) {
+            double total = old + g;
+            if (!isfinite(total) && isfinite(old))
+                return !raise ? 1
+                              : raise_made(PyObject_CallMethod(self->tape, "accumulate_error",
+                                                               "ndOO", (Py_ssize_t)s, g,
+                                                               w->values_obj, grads_obj));
+            w->sums[s] = total;
+        }
+    }
+    return 0;
+}
+
+/* Whether an end is a captured Value whose .grad is a Value (create_graph) or is held by an
+ * eager walk (a replay from inside a rule): the reference then takes the whole backward, as it
+ * reads and writes .grad through the attribute. */
+static int ends_need_the_reference(Program *self, const uint32_t *ends, Py_ssize_t n_ends)
+{
+    Py_ssize_t low = self->n_arguments, high = self->n_arguments + self->n_captured;
+    for (Py_ssize_t j = 0; j < n_ends; j++) {
+        uint32_t s = ends[j];
+        if (low <= s && s < high) {
+            Node *leaf = (Node *)PyTuple_GET_ITEM(self->captured, s - low);
+            if (leaf->walk || (leaf->flags & F_GRAD_VALUE))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* the ends: the slots a product reached that the walk did not pass, in the order their sums
+ * began (in order) or by slot; returns their count */
+static Py_ssize_t pass_ends(Pass *w, uint32_t *ends)
+{
+    Py_ssize_t n = 0;
+    if (w->got != NULL) {
+        for (Py_ssize_t j = 0; j < w->n_got; j++)
+            if (w->reached[w->got[j]] == R_SUM)
+                ends[n++] = w->got[j];
+    } else {
+        for (Py_ssize_t s = 0; s < w->program->n_slots; s++)
+            if (w->reached[s] == R_SUM)
+                ends[n++] = (uint32_t)s;
+    }
+    return n;
+}
+
+/* Program.backward(values, root, order, grads): the eager walk from slot `root` over the
+ * instruction slots of `order` (root first, as tape.walk_order gives it); the ends accumulate,
+ * the captured Values into their .grad, the other slots into `grads`. All or nothing.
+ *
+ * The walk does not keep the order in which the ends' sums began, which only says which error
+ * comes first: when an end is at fault, it walks again in order to raise the reference's. A
+ * program with a Python rule walks in order at once (its rule runs once). */
+static PyObject *Program_backward(Program *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError,
+                     "Program.backward(values, root, order, grads) takes 4 arguments, got %zd",
+                     nargs);
+        return NULL;
+    }
+    PyObject *values_obj = args[0], *order_obj = args[2], *grads_obj = args[3];
+    Py_ssize_t root = PyLong_AsSsize_t(args[1]);
+    if (root == -1 && PyErr_Occurred())
+        return NULL;
+    if (root < 0 || root >= self->n_slots) {
+        PyErr_Format(PyExc_IndexError, "Program.backward: root %zd is not a slot (0 to %zd)", root,
+                     self->n_slots - 1);
+        return NULL;
+    }
+    Py_buffer values, grads;
+    uint32_t *order = NULL, *ends = NULL, *got = NULL;
+    Py_ssize_t n_order = 0;
+    int status;
+    /* values: this program's forward (the slots, then the neurons' pre-activations) or the
+     * slots alone (the pre-activations are then recomputed) */
+    if (PyObject_GetBuffer(values_obj, &values, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "Program: values must be an array('d'), got %.100s",
+                     Py_TYPE(values_obj)->tp_name);
+        return NULL;
+    }
+    if (!values.format || strcmp(values.format, "d") != 0 || values.itemsize != 8 ||
+        (values.len != self->n_slots * 8 && values.len != (self->n_slots + self->n_z) * 8)) {
+        PyBuffer_Release(&values);
+        PyErr_Format(PyExc_ValueError, "Program: values must be %zd doubles (an array('d'))",
+                     self->n_slots);
+        return NULL;
+    }
+    if (double_buffer(grads_obj, &grads, self->n_slots, 1, "grads") < 0) {
+        PyBuffer_Release(&values);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    const double *v = values.buf;
+    Pass w = {self, values_obj, v, values.len > self->n_slots * 8 ? v + self->n_slots : NULL,
+              NULL, NULL, NULL, 0};
+    /* the order: an array of instruction slots */
+    {
+        Py_buffer view;
+        if (PyObject_GetBuffer(order_obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "Program.backward: order must be an array('i')");
+            goto done;
+        }
+        if (!view.format || !((strcmp(view.format, "i") == 0 && view.itemsize == 4) ||
+                              ((strcmp(view.format, "l") == 0 || strcmp(view.format, "q") == 0) &&
+                               view.itemsize == 8))) {
+            PyBuffer_Release(&view);
+            PyErr_SetString(PyExc_TypeError, "Program.backward: order must be an array('i')");
+            goto done;
+        }
+        n_order = view.len / view.itemsize;
+        order = PyMem_Malloc((n_order ? n_order : 1) * sizeof(uint32_t));
+        if (order == NULL) {
+            PyBuffer_Release(&view);
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < n_order; i++) {
+            long long s = view.itemsize == 4 ? ((const int32_t *)view.buf)[i]
+                                             : ((const int64_t *)view.buf)[i];
+            if (s < self->first || s >= self->n_slots) {
+                PyBuffer_Release(&view);
+                PyErr_Format(PyExc_ValueError,
+                             "Program.backward: order[%zd] = %lld is not an instruction's slot",
+                             i, s);
+                goto done;
+            }
+            order[i] = (uint32_t)s;
+        }
+        PyBuffer_Release(&view);
+    }
+    w.sums = PyMem_Malloc(self->n_slots * sizeof(double));
+    w.reached = PyMem_Malloc(self->n_slots * sizeof(uint32_t));
+    ends = PyMem_Malloc((self->n_slots + 1) * sizeof(uint32_t));
+    if (w.sums == NULL || w.reached == NULL || ends == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int in_order = self->has_python;
+    if (in_order && (w.got = got = PyMem_Malloc((self->n_slots + 1) * sizeof(uint32_t))) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int mode = grad_disabled;
+    grad_disabled = 1;   /* the rules run in no_grad(), as engine.walk and PyProgram run them */
+    status = pass_walk(&w, order, n_order, root);
+    grad_disabled = mode;
+    if (status < 0)
+        goto done;
+    Py_ssize_t n_ends = pass_ends(&w, ends);
+    /* Nothing was written. From the check of the ends to the writes no Python code runs but
+     * to build an error (or in a second walk, after which the ends are checked again). */
+    double *g_out = grads.buf;
+    Py_ssize_t low = self->n_arguments, high = self->n_arguments + self->n_captured;
+    status = ends_need_the_reference(self, ends, n_ends) ? 2
+             : pass_totals(&w, ends, n_ends, g_out, grads_obj, in_order);
+    if (status == 1) {   /* an end at fault: walk again in order, to raise the first error */
+        if ((w.got = got = PyMem_Malloc((self->n_slots + 1) * sizeof(uint32_t))) == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        grad_disabled = 1;
+        status = pass_walk(&w, order, n_order, root);
+        grad_disabled = mode;
+        if (status == 0) {
+            n_ends = pass_ends(&w, ends);
+            status = ends_need_the_reference(self, ends, n_ends) ? 2
+                     : pass_totals(&w, ends, n_ends, g_out, grads_obj, 1);
+        }
+    }
+    if (status == 2) {
+        PyObject *reference = reference_program(self);
+        if (reference != NULL)
+            result = PyObject_CallMethod(reference, "backward", "OnOO", values_obj, root,
+                                         order_obj, grads_obj);
+        goto done;
+    }
+    if (status < 0)
+        goto done;
+    for (Py_ssize_t j = 0; j < n_ends; j++) {   /* all checked: written */
+        uint32_t s = ends[j];
+        if (low <= s && s < high)
+            ((Node *)PyTuple_GET_ITEM(self->captured, s - low))->grad.f = w.sums[s];
+        else
+            g_out[s] = w.sums[s];
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&values);
+    PyBuffer_Release(&grads);
+    PyMem_Free(order);
+    PyMem_Free(ends);
+    PyMem_Free(got);
+    PyMem_Free(w.sums);
+    PyMem_Free(w.reached);
+    return result;
+}
+
+static PyObject *Program_sizeof(Program *self, PyObject *unused)
+{
+    size_t bytes = sizeof(Program) + (self->first - self->n_arguments - self->n_captured) * 8 +
+                   self->n_ops * sizeof(OpInfo) +
+                   self->n_instructions * (1 + 2 * sizeof(uint32_t)) +
+                   (self->n_instructions + 1) * sizeof(uint32_t) +
+                   self->n_parents * sizeof(uint32_t);
+    return PyLong_FromSize_t(bytes);
+}
+
+static PyObject *Program_get_n_slots(Program *self, void *closure)
+{
+    return PyLong_FromSsize_t(self->n_slots);
+}
+
+static PyObject *Program_get_tape(Program *self, void *closure) { return Py_NewRef(self->tape); }
+
+static PyMethodDef Program_methods[] = {
+    {"forward", (PyCFunction)Program_forward, METH_O,
+     "forward($self, arguments, /)\n--\n\n"
+     "The number of every slot of the tape (an array('d')), from the arguments' numbers (an "
+     "array('d')) and the captured Values' .data: apply's steps, instruction by instruction."},
+    {"backward", (PyCFunction)(void (*)(void))Program_backward, METH_FASTCALL,
+     "backward($self, values, root, order, grads, /)\n--\n\n"
+     "The eager walk from slot root over the slots of order (root first); the ends accumulate: "
+     "the captured Values into .grad, the other slots into grads (an array('d')). All or "
+     "nothing, with the eager walk's errors."},
+    {"__sizeof__", (PyCFunction)Program_sizeof, METH_NOARGS,
+     "The bytes the program holds (its arrays included)."},
+    {NULL},
+};
+
+static PyGetSetDef Program_getset[] = {
+    {"n_slots", (getter)Program_get_n_slots, NULL, "The count of slots: numbers of a replay.", NULL},
+    {"tape", (getter)Program_get_tape, NULL, "The tape this program replays.", NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(Program_doc,
+"Program(tape)\n--\n\n"
+"A recording (autograd.recording.Tape) replayed in C: the compiled twin of\n"
+"autograd.recording.PyProgram, with the same results bit for bit and the same errors.");
+
+static PyTypeObject ProgramType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "autograd._core.Program",
+    .tp_basicsize = sizeof(Program),
+    .tp_dealloc = (destructor)Program_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = Program_doc,
+    .tp_traverse = (traverseproc)Program_traverse,
+    .tp_clear = (inquiry)Program_clear,
+    .tp_methods = Program_methods,
+    .tp_getset = Program_getset,
+    .tp_new = Program_new,
+};
+
+/* --- flatten: the shape and the numbers of a compiled function's arguments ------------------ */
+
+/* The twin of autograd.recording.py_flatten for arguments made of lists, tuples, floats (not
+ * NaN) and ints that fit a float: the same tokens (depth first, "[" or "(" and the length for
+ * a container, None for a number) and the same numbers. Anything else goes to py_flatten for
+ * the whole call. While it reads the arguments nothing but PyMem memory is allocated (no
+ * Python code can run and change them); the tokens are made afterwards. */
+typedef struct { Py_ssize_t *items; Py_ssize_t n, cap; } Codes;   /* -1 number, -2 "[", -3 "(" */
+
+static int codes_push(Codes *c, Py_ssize_t code)
+{
+    if (c->n == c->cap) {
+        Py_ssize_t cap = c->cap ? 2 * c->cap : 64;
+        Py_ssize_t *items = PyMem_Realloc(c->items, cap * sizeof(Py_ssize_t));
+        if (items == NULL)
+            return -1;
+        c->items = items;
+        c->cap = cap;
+    }
+    c->items[c->n++] = code;
+    return 0;
+}
+
+static PyObject *core_flatten(PyObject *module, PyObject *arguments)
+{
+    if (!configured() || bulk_functions() < 0)
+        return NULL;
+    Codes codes = {NULL, 0, 0};
+    double *numbers = NULL;
+    Py_ssize_t n_numbers = 0, cap_numbers = 0, top = 0, cap_stack = 64;
+    PyObject **stack = PyMem_Malloc(cap_stack * sizeof(PyObject *));   /* borrowed */
+    int status = stack == NULL ? -1 : 0;   /* -1 out of memory, 1 not ours */
+    if (stack != NULL)
+        stack[top++] = arguments;
+    while (status == 0 && top) {
+        PyObject *x = stack[--top];
+        double number;
+        if (PyFloat_CheckExact(x) || PyLong_CheckExact(x)) {
+            if (PyFloat_CheckExact(x)) {
+                number = PyFloat_AS_DOUBLE(x);
+                if (isnan(number)) {
+                    status = 1;
+                    break;
+                }
+            } else {
+                number = PyLong_AsDouble(x);
+                if (number == -1.0 && PyErr_Occurred()) {
+                    PyErr_Clear();
+                    status = 1;
+                    break;
+                }
+            }
+            if (n_numbers == cap_numbers) {
+                Py_ssize_t cap = cap_numbers ? 2 * cap_numbers : 64;
+                double *bigger = PyMem_Realloc(numbers, cap * sizeof(double));
+                if (bigger == NULL) {
+                    status = -1;
+                    break;
+                }
+                numbers = bigger;
+                cap_numbers = cap;
+            }
+            numbers[n_numbers++] = number;
+            if (codes_push(&codes, -1) < 0)
+                status = -1;
+        } else if (PyList_CheckExact(x) || PyTuple_CheckExact(x)) {
+            Py_ssize_t n = PySequence_Fast_GET_SIZE(x);
+            if (codes_push(&codes, PyList_CheckExact(x) ? -2 : -3) < 0 ||
+                codes_push(&codes, n) < 0) {
+                status = -1;
+                break;
+            }
+            if (top + n > cap_stack) {
+                while (cap_stack < top + n)
+                    cap_stack *= 2;
+                PyObject **bigger = PyMem_Realloc(stack, cap_stack * sizeof(PyObject *));
+                if (bigger == NULL) {
+                    status = -1;
+                    break;
+                }
+                stack = bigger;
+            }
+            PyObject **items = PySequence_Fast_ITEMS(x);
+            for (Py_ssize_t i = n - 1; i >= 0; i--)   /* reversed: the first is read first */
+                stack[top++] = items[i];
+        } else {
+            status = 1;
+        }
+    }
+    PyMem_Free(stack);
+    PyObject *result = NULL;
+    if (status == 1) {
+        PyMem_Free(codes.items);
+        PyMem_Free(numbers);
+        return PyObject_CallOneArg(g_py_flatten, arguments);
+    }
+    if (status < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    PyObject *tokens = PyTuple_New(codes.n);
+    if (tokens == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < codes.n; i++) {
+        Py_ssize_t code = codes.items[i];
+        PyObject *token;
+        if (code == -1)
+            token = Py_NewRef(Py_None);
+        else if (code == -2 || code == -3)
+            token = Py_NewRef(code == -2 ? g_str_list_token : g_str_tuple_token);
+        else if ((token = PyLong_FromSsize_t(code)) == NULL) {
+            Py_DECREF(tokens);
+            goto done;
+        }
+        PyTuple_SET_ITEM(tokens, i, token);
+    }
+    PyObject *array = PySequence_Repeat(g_zero_array, n_numbers);
+    Py_buffer view;
+    if (array != NULL && PyObject_GetBuffer(array, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+        Py_CLEAR(array);
+    if (array == NULL) {
+        Py_DECREF(tokens);
+        goto done;
+    }
+    if (n_numbers)
+        memcpy(view.buf, numbers, n_numbers * sizeof(double));
+    PyBuffer_Release(&view);
+    result = PyTuple_Pack(2, tokens, array);
+    Py_DECREF(tokens);
+    Py_DECREF(array);
+done:
+    PyMem_Free(codes.items);
+    PyMem_Free(numbers);
+    return result;
 }
 
 static PyObject *core_python_ops(PyObject *module, PyObject *unused)
@@ -2222,6 +3892,29 @@ static PyMethodDef core_methods[] = {
      "Whether operations on Values record a graph in this thread."},
     {"set_grad_enabled", core_set_grad_enabled, METH_O,
      "Set graph recording for this thread; returns the previous setting."},
+    {"is_recording", core_is_recording, METH_NOARGS,
+     "is_recording()\n--\n\nWhether this thread is recording a function (autograd.compile): reading "
+     "a Value's number is then refused."},
+    {"set_recording", core_set_recording, METH_O,
+     "set_recording(flag)\n--\n\nSet this thread's recording flag; returns the previous setting."},
+    {"read_floats", (PyCFunction)(void (*)(void))core_read_floats, METH_FASTCALL | METH_KEYWORDS,
+     "read_floats(values, attribute)\n--\n\n"
+     "The .data or .grad of every Value of values, as an array('d') (autograd.recording).\n\n"
+     ">>> from autograd import Value\n>>> from autograd.recording import read_floats\n"
+     ">>> read_floats([Value(1.0), Value(2.5)], \"data\")\narray('d', [1.0, 2.5])\n"},
+    {"write_floats", (PyCFunction)(void (*)(void))core_write_floats, METH_FASTCALL | METH_KEYWORDS,
+     "write_floats(values, attribute, numbers)\n--\n\n"
+     "Set the .data or .grad of every Value of values from numbers, all checked first "
+     "(autograd.recording).\n\n"
+     ">>> from autograd import Value\n>>> from autograd.recording import write_floats\n"
+     ">>> xs = [Value(0.0), Value(0.0)]\n>>> write_floats(xs, \"data\", [1.0, 2.5]); [x.data for x in xs]\n"
+     "[1.0, 2.5]\n"},
+    {"flatten", core_flatten, METH_O,
+     "flatten(arguments)\n--\n\n"
+     "The shape and the numbers of a compiled function's arguments (autograd.recording's "
+     "py_flatten, in C).\n\n"
+     ">>> from autograd.recording import flatten\n>>> flatten(([1.0, 2], 3.5))\n"
+     "(('(', 2, '[', 2, None, None, None), array('d', [1.0, 2.0, 3.5]))\n"},
     {"python_ops", core_python_ops, METH_NOARGS,
      "python_ops()\n--\n\nThe names of the op table's ops that run through their Python rules "
      "(no C row)."},
@@ -2244,7 +3937,7 @@ static int core_exec(PyObject *module)
                         "autograd runs on its pure-Python reference");
         return -1;
     }
-    if (PyType_Ready(&ValueType) < 0)
+    if (PyType_Ready(&ValueType) < 0 || PyType_Ready(&ProgramType) < 0)
         return -1;
     if (g_labels == NULL) {   /* once per process, even if the module is imported again */
         g_labels = PyDict_New();
@@ -2257,6 +3950,8 @@ static int core_exec(PyObject *module)
             !g_str_always_defined)
             return -1;
     }
+    if (PyModule_AddObjectRef(module, "Program", (PyObject *)&ProgramType) < 0)
+        return -1;
     return PyModule_AddObjectRef(module, "Value", (PyObject *)&ValueType);
 }
 

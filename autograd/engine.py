@@ -28,15 +28,16 @@ import gc
 from contextlib import contextmanager
 from math import isfinite
 from numbers import Real
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
-from autograd.grad_mode import enable_grad, no_grad
+from autograd.grad_mode import data_dependent_error, enable_grad, no_grad, recording
 from autograd.ops import UNTRACKED
 
 if TYPE_CHECKING:
     from autograd.value import Value
 
 Gradient = Any  # a float, or a Value with create_graph=True
+Node = TypeVar("Node")
 OnStep = Callable[["Value", Gradient, Sequence[Gradient], dict], None]
 RULE_ERRORS = (ArithmeticError, ValueError, TypeError)
 """A rule's errors that the walk names after the op and its inputs (``_backward_error``)."""
@@ -72,6 +73,33 @@ def topological_order(root: Value, stop_at: Iterable[Value] = ()) -> list[Value]
     return order
 
 
+def depth_first(root: Node, inputs: Callable[[Node], Sequence[Node]], seen: set[Node]
+                ) -> list[Node]:
+    """``topological_order``'s walk over any graph: the nodes ``root`` reaches that have
+    ``inputs``, each after its inputs, skipping (and adding to) ``seen``. (The walk on Values
+    stays spelled out above: it is the one readers study, and the reference's hot path.)
+
+    >>> depth_first(3, lambda n: [n - 1, n - 2] if n > 1 else [], set())
+    [2, 3]
+    """
+    order: list[Node] = []
+    # A node on the stack is still to be expanded; a node below a None has been expanded and
+    # is listed once everything above it (its inputs' subgraphs) is done.
+    stack: list[Node | None] = [root] if inputs(root) else []
+    while stack:
+        node = stack.pop()
+        if node is None:
+            order.append(stack.pop())  # type: ignore[arg-type]
+        elif node not in seen:
+            seen.add(node)
+            stack.append(node)
+            stack.append(None)
+            for parent in inputs(node):
+                if parent not in seen and inputs(parent):
+                    stack.append(parent)
+    return order
+
+
 def ancestors(root: Value) -> list[Value]:
     """Every Value ``root`` depends on, leaves included, each after its parents (root last).
 
@@ -103,6 +131,8 @@ def walk(root: Value, stop_at: Iterable[Value] = (), create_graph: bool = False,
     >>> [node.op for node in nodes], grads, ends[x]
     (['+', '*'], [1.0, 1.0], 7.0)
     """
+    if recording.function:  # a recording holds the forward only: see autograd.compile
+        raise data_dependent_error("backward()")
     nodes = topological_order(root, stop_at)[::-1]  # root first
     finished: list[Gradient] = []  # the gradients of nodes[0], nodes[1], ... in turn
     sums: dict[Value, Gradient] = {root: 1.0}  # the gradients still being added up
@@ -119,16 +149,11 @@ def walk(root: Value, stop_at: Iterable[Value] = (), create_graph: bool = False,
                 parents = node._prev
                 partials = node._op.partials_at(node, create_graph)
                 if len(partials) != len(parents):
-                    raise TypeError(f"its rule gave {len(partials)} derivatives for "
-                                    f"{len(parents)} inputs")
+                    raise _count_error(partials, parents)
                 if not create_graph:
                     partials = as_numbers(partials)
                 if grad != 0.0:  # else nothing arrived (below a relu that is off): pass nothing
-                    for parent, local in zip(parents, partials):
-                        if local == 0.0:  # (a Value is never == 0.0: == is identity)
-                            continue  # adds nothing: a relu that is off, a constant input
-                        total = sums.get(parent)
-                        sums[parent] = grad * local if total is None else total + grad * local
+                    pass_on(sums, grad, parents, partials)
                 finished.append(grad)
                 if on_step is not None:
                     on_step(node, grad, partials, sums)
@@ -138,6 +163,24 @@ def walk(root: Value, stop_at: Iterable[Value] = (), create_graph: bool = False,
         if not isfinite(grad):
             raise _end_error(end, grad)
     return nodes, finished, sums
+
+
+def pass_on(sums: dict[Any, Gradient], grad: Gradient, parents: Sequence[Any],
+            partials: Sequence[Gradient]) -> None:
+    """Add ``grad * local`` to each parent's sum: the chain rule's step at one node.
+
+    >>> sums = {}; pass_on(sums, 2.0, ["x", "y", "x"], [3.0, 0.0, 1.0]); sums
+    {'x': 8.0}
+    """
+    for parent, local in zip(parents, partials):
+        if local == 0.0:  # (a Value is never == 0.0: == is identity)
+            continue  # adds nothing: a relu that is off, a constant input
+        total = sums.get(parent)
+        sums[parent] = grad * local if total is None else total + grad * local
+
+
+def _count_error(partials: Sequence[Any], parents: Sequence[Any]) -> TypeError:
+    return TypeError(f"its rule gave {len(partials)} derivatives for {len(parents)} inputs")
 
 
 def gradients(root: Value, inputs: Sequence[Value] | None = None, create_graph: bool = False,
@@ -167,21 +210,42 @@ def backward(root: Value, create_graph: bool = False) -> None:
     a leaf, adds 1).
     """
     if root._op is UNTRACKED:
-        raise RuntimeError("backward: this Value was computed inside no_grad(), so it has no "
-                           "graph to backpropagate through; compute it outside no_grad() (or "
-                           "inside enable_grad())")
+        raise untracked_error()
     nodes, grads, leaves = walk(root, create_graph=create_graph)
     totals = []
     for leaf, grad in leaves.items():
-        old = leaf.grad
-        total = grad if type(old) is float and old == 0.0 else old + grad
-        if not isfinite(total) and isfinite(old):
+        total = accumulated(leaf.grad, grad)
+        if total is None:
             raise _accumulate_error(leaf, grad)
         totals.append(total)
     for node, grad in zip(nodes, grads):
         node.grad = grad
     for leaf, total in zip(leaves, totals):
         leaf.grad = total
+
+
+def untracked_error() -> RuntimeError:
+    """``backward()``'s error for a result computed inside ``no_grad()``.
+
+    >>> untracked_error()  # doctest: +ELLIPSIS
+    RuntimeError('backward: this Value was computed inside no_grad(), ...')
+    """
+    return RuntimeError("backward: this Value was computed inside no_grad(), so it has no "
+                        "graph to backpropagate through; compute it outside no_grad() (or "
+                        "inside enable_grad())")
+
+
+def accumulated(old: Gradient, grad: Gradient) -> Gradient | None:
+    """A leaf's ``.grad`` after adding ``grad`` to ``old`` (``grad`` itself onto ``0.0``), or
+    None where the sum of finite numbers overflows.
+
+    >>> accumulated(0.0, 2.0), accumulated(1.0, 2.0), accumulated(1e308, 1e308)
+    (2.0, 3.0, None)
+    """
+    total = grad if type(old) is float and old == 0.0 else old + grad
+    if not isfinite(total) and isfinite(old):
+        return None
+    return total
 
 
 def as_numbers(partials: Sequence[Any]) -> Sequence[float]:
@@ -238,14 +302,22 @@ def _accumulate_error(leaf: Value, grad: float) -> OverflowError:
 
 def _backward_error(node: Value, error: Exception) -> Exception:
     """The error re-raised with the op and its inputs named, and without errno tuples."""
-    inputs = [p.data for p in node._prev]
+    return rule_error(node.op, [p.data for p in node._prev], error)
+
+
+def rule_error(name: str, inputs: list[float], error: Exception) -> Exception:
+    """``_backward_error`` for the op called ``name`` at ``inputs`` (a replay has no nodes).
+
+    >>> print(rule_error("log", [0.0], ZeroDivisionError("1.0 / 0.0")))
+    backward through log at inputs [0.0]: its derivative is undefined there (1.0 / 0.0)
+    """
     if isinstance(error, OverflowError):
         reason = str(error) if "overflows" in str(error) else "a derivative overflows a float"
     elif isinstance(error, ZeroDivisionError):
         reason = f"its derivative is undefined there ({error})"
     else:
         reason = str(error)
-    return type(error)(f"backward through {node.op} at inputs {inputs}: {reason}")
+    return type(error)(f"backward through {name} at inputs {inputs}: {reason}")
 
 
 @contextmanager
