@@ -10,7 +10,8 @@ can run:
 - ``nn``: micrograd's moons demo written with chainrule's ``nn`` (B1);
 - ``mgstyle``: the same demo in micrograd's own code, one node per ``+`` and ``*`` (B1);
 - ``chain``: ``x = x*a + b`` repeated (B3 depth, B4 memory);
-- ``microgpt``: Karpathy's microgpt training step (B5).
+- ``microgpt``: Karpathy's microgpt training step (B5);
+- ``numpy``: micrograd's moons demo written by hand in numpy (B1, ``benchmarks.numpy_mlp``).
 
 >>> sorted(REGISTRY["micrograd"].workloads)
 ['chain', 'mgstyle']
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 CHAINRULE = frozenset({"nn", "mgstyle", "chain", "microgpt"})
-WORKLOADS = ("nn", "mgstyle", "chain", "microgpt")
+WORKLOADS = ("nn", "mgstyle", "chain", "microgpt", "numpy")
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class Engine:
     """One engine: where its scalar type lives, what it can run and how its worker is set up.
 
     ``value`` is ``"module:name"`` of the callable that makes a scalar from a float (a ``Value``
-    class, or a factory). ``env`` is added to the worker's environment and ``path`` put first on
+    class, or a factory; numpy's ``float64`` for the hand-written numpy step, which has no
+    graph). ``env`` is added to the worker's environment and ``path`` put first on
     its ``sys.path``, both before anything imports the engine (see ``activate``).
     ``recursive_sort``: its ``backward`` sorts the graph recursively, so B3 shows it failing at
     a depth of 1,000 steps instead of timing the full chain. ``grad_reset`` is what
@@ -94,6 +96,8 @@ REGISTRY: dict[str, Engine] = {engine.name: engine for engine in [
            frozenset({"mgstyle"}), requires="torch", grad_reset=None),
     Engine("floats", "plain floats, forward only (the floor)", "builtins:float",
            frozenset({"microgpt"})),
+    Engine("numpy", "numpy, written by hand (batched matmuls, manual backward)",
+           "numpy:float64", frozenset({"numpy"}), requires="numpy"),
 ]}
 """Every engine by name; ``with_baseline`` adds chainrule at another revision as ``baseline``."""
 

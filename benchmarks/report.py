@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 README = ROOT / "README.md"
 README_TABLE = "| benchmark | measured (compiled core) |\n|---|---|\n"
+B1_WORKLOADS = ("mgstyle", "nn", "numpy")
 BEFORE_AFTER_LIMIT = 1.5  # the pure-Python engine may not get slower or bigger than this
 
 Results = dict[Job, list[dict[str, Any]]]
@@ -111,8 +112,10 @@ class Target:
 
 
 def ms(seconds: float) -> str:
-    """``ms(0.0123) == '12.3 ms'``."""
-    return f"{seconds * 1e3:,.1f} ms" if seconds >= 0.01 else f"{seconds * 1e3:,.2f} ms"
+    """``ms(0.0123) == '12.3 ms'``, ``ms(0.00123) == '1.23 ms'``, ``ms(4.7e-5) == '0.047 ms'``."""
+    if seconds >= 0.01:
+        return f"{seconds * 1e3:,.1f} ms"
+    return f"{seconds * 1e3:.2f} ms" if seconds >= 0.001 else f"{seconds * 1e3:.3f} ms"
 
 
 def mib(n_bytes: float) -> str:
@@ -174,14 +177,15 @@ def b1(results: Results, registry: Mapping[str, Engine],
     """B1: every engine's moons step, micrograd-style code and chainrule's ``nn``."""
     timings: dict[str, Timing] = {}
     names: dict[str, str] = {}
-    for workload, style in (("mgstyle", "micrograd's code"), ("nn", "through `nn`")):
+    for workload, style in (("mgstyle", ", micrograd's code"), ("nn", ", through `nn`"),
+                            ("numpy", "")):
         for engine, runs in pick(results, "time", workload).items():
             key = f"{engine}/{workload}"
             timings[key] = Timing.pool(runs)
-            names[key] = f"{label(registry[engine], timings[key].implementation)}, {style}"
+            names[key] = label(registry[engine], timings[key].implementation) + style
     if not timings:
         return [], []
-    points = next(job.points for job in results if job.workload in ("mgstyle", "nn"))
+    points = next(job.points for job in results if job.workload in B1_WORKLOADS)
     lines = [f"### B1 — micrograd's moons demo step ({points} points, `MLP(2, [16, 16, 1])`, "
              "hinge loss + L2, SGD)", "",
              *_step_table(timings, names, "micrograd/mgstyle"), ""]
@@ -191,7 +195,9 @@ def b1(results: Results, registry: Mapping[str, Engine],
               "\"micrograd's code\" is micrograd's `MLP` and loss written once "
               "(`benchmarks/mlp.py`) over each engine's scalar; \"through `nn`\" is the demo as "
               "a chainrule user writes it (`nn.MLP`, `nn.hinge_loss`, `nn.SGD`, each step in "
-              "`gc_paused()`).", ""]
+              "`gc_paused()`); numpy's row is the same step written by hand "
+              "(`benchmarks/numpy_mlp.py`: the points as one matrix, a matmul per layer, the "
+              "backward pass by hand, SGD on one flat vector; same losses within 1e-9).", ""]
     get = timings.get
     targets = [
         _versus("B1 micrograd-style code on chainrule vs micrograd", get("chainrule/mgstyle"),

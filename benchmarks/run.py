@@ -6,11 +6,12 @@
     python -m benchmarks.run --quick               # tiny sizes: does every row still run?
     python -m benchmarks.run --write               # update benchmarks/RESULTS.md and README
 
-B1 is micrograd's moons demo step, B3 the chain ``x = x*a + b`` (depth), B4 bytes per graph node
-(tracemalloc), B5 Karpathy's microgpt training step. Every measurement runs in a fresh process
-(``benchmarks.worker``) with the interpreter's defaults and the garbage collector on unless a row
-says otherwise. Engines (``benchmarks.engines``) are alternated: each round starts every engine
-once, the first one rotating, so a slow moment of a shared machine hits them all alike.
+B1 is micrograd's moons demo step (also written by hand in numpy), B3 the chain
+``x = x*a + b`` (depth), B4 bytes per graph node (tracemalloc), B5 Karpathy's microgpt training
+step. Every measurement runs in a fresh process (``benchmarks.worker``) with the interpreter's
+defaults and the garbage collector on unless a row says otherwise. Engines
+(``benchmarks.engines``) are alternated: each round starts every engine once, the first one
+rotating, so a slow moment of a shared machine hits them all alike.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def plan(benchmark: str, args: argparse.Namespace,
     if benchmark == "b1":
         sizes = {"steps": args.steps, "points": args.points}
         return [Job("time", e.name, workload, **sizes)
-                for workload in ("mgstyle", "nn") for e in engines(workload)]
+                for workload in report.B1_WORKLOADS for e in engines(workload)]
     if benchmark == "b5":
         jobs = [Job("time", e.name, "microgpt", steps=args.steps) for e in engines("microgpt")]
         return jobs + [Job("time", e.name, "microgpt", steps=args.steps, gc="off")

@@ -18,7 +18,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Callable, ContextManager
 
-from benchmarks import data, gpt, mlp
+from benchmarks import data, gpt, mlp, numpy_mlp
 from benchmarks.engines import Engine
 
 
@@ -107,6 +107,21 @@ def _nn(engine: Engine, X: list, y: list, weights: list) -> Step:
     return Step(forward, backward, update, scope=autograd.gc_paused)
 
 
+def _numpy(engine: Engine, X: list, y: list, weights: list) -> Step:
+    """The demo written by hand in numpy (``benchmarks.numpy_mlp``): the points made into arrays
+    once, then each step batched matmuls, the backward pass by hand, SGD on one flat vector."""
+    import numpy as np
+
+    net = numpy_mlp.NumpyMLP(weights)
+    X_array, y_array = np.array(X), np.array(y)
+
+    def update(k: int) -> None:
+        net.sgd(_demo_learning_rate(k))
+
+    return Step(lambda k: net.loss(X_array, y_array), lambda loss: net.backward(), update,
+                item=float)
+
+
 def _microgpt(engine: Engine) -> Step:
     """microgpt's training step: the loss of one name, ``loss.backward()``, Adam."""
     if engine.name == "floats":
@@ -118,8 +133,8 @@ def _microgpt(engine: Engine) -> Step:
 
 def make(workload: str, engine: Engine, points: int = 100,
          hidden: tuple[int, ...] = (16, 16)) -> Step:
-    """``workload``'s step on ``engine``: ``nn``/``mgstyle`` (B1, ``MLP(2, [*hidden, 1])`` on
-    ``points`` moons), or ``microgpt`` (B5). The chain of B3/B4 is ``chain`` below."""
+    """``workload``'s step on ``engine``: ``nn``/``mgstyle``/``numpy`` (B1, ``MLP(2, [*hidden, 1])``
+    on ``points`` moons), or ``microgpt`` (B5). The chain of B3/B4 is ``chain`` below."""
     if workload not in engine.workloads:
         raise ValueError(f"engine {engine.name!r} does not run {workload!r}; it runs "
                          f"{', '.join(sorted(engine.workloads))}")
@@ -129,7 +144,7 @@ def make(workload: str, engine: Engine, points: int = 100,
         raise ValueError("the chain is no training step: build it with benchmarks.steps.chain")
     X, y = data.make_moons(points)
     weights = data.mlp_weights(2, [*hidden, 1])
-    return {"nn": _nn, "mgstyle": _mgstyle}[workload](engine, X, y, weights)
+    return {"nn": _nn, "mgstyle": _mgstyle, "numpy": _numpy}[workload](engine, X, y, weights)
 
 
 def chain(make_scalar: Callable[[float], Any], n: int) -> tuple[Any, Any, Any]:

@@ -36,8 +36,9 @@ def need(engine: str) -> None:
         pytest.skip(why)
 
 
-@pytest.mark.parametrize("module", ["data", "mlp", "gpt", "engines", "steps", "worker",
-                                    "profiling", "run", "report", "reference.microgpt"])
+@pytest.mark.parametrize("module", ["data", "mlp", "numpy_mlp", "gpt", "engines", "steps",
+                                    "worker", "profiling", "run", "report",
+                                    "reference.microgpt"])
 def test_doctests(module: str) -> None:
     results = doctest.testmod(importlib.import_module(f"benchmarks.{module}"))
     assert results.failed == 0
@@ -61,16 +62,50 @@ def test_an_engine_refuses_a_workload_it_does_not_run() -> None:
         steps.make("nn", REGISTRY["micrograd"])
 
 
-@pytest.mark.parametrize("engine", [e.name for e in runnable("mgstyle")] + ["chainrule-nn"])
+@pytest.mark.parametrize("engine", [e.name for e in runnable("mgstyle")]
+                         + ["chainrule-nn", "numpy-numpy"])
 def test_b1_engines_agree_on_the_loss(engine: str) -> None:
-    workload = "nn" if engine == "chainrule-nn" else "mgstyle"
-    engine = engine.removesuffix("-nn")
+    workload = {"chainrule-nn": "nn", "numpy-numpy": "numpy"}.get(engine, "mgstyle")
+    engine = engine.removesuffix("-nn").removesuffix("-numpy")
     need(engine)
     result = worker.measure("time", REGISTRY[engine], workload, steps=2, points=4)
     expected = worker.measure("time", REGISTRY["chainrule"], "mgstyle", steps=2, points=4)
     assert len(result["times"]) == 2
     for got, want in zip(result["losses"], expected["losses"]):
         assert math.isclose(got, want, rel_tol=1e-9)
+
+
+def test_numpy_b1_computes_the_engines_losses_and_gradients() -> None:
+    """The hand-written numpy step against the eager engine through ``nn``, over 4 SGD steps:
+    close, not bitwise (numpy's matmul sums in another order than the ``affine`` node)."""
+    import numpy as np
+
+    import autograd
+    import nn
+    from benchmarks.numpy_mlp import NumpyMLP
+
+    X, y = data.make_moons(100)
+    weights = data.mlp_weights(2, [16, 16, 1])
+    net = NumpyMLP(weights)
+    model = nn.MLP(2, [16, 16, 1])
+    parameters = model.parameters()
+    for p, w in zip(parameters, [w for layer in weights for neuron in layer for w in neuron],
+                    strict=True):
+        p.data = w
+    optimizer = nn.SGD(parameters, lr=1.0)
+    for k in range(4):
+        loss = nn.hinge_loss([model(x) for x in X], y) + mlp.ALPHA * autograd.dot(parameters,
+                                                                                   parameters)
+        optimizer.zero_grad()
+        loss.backward()
+        assert math.isclose(net.loss(X, y), loss.data, rel_tol=1e-13)
+        np.testing.assert_allclose(net.backward(), [p.grad for p in parameters], rtol=0,
+                                   atol=1e-14)
+        optimizer.lr = 1.0 - 0.9 * k / 100
+        optimizer.step()
+        net.sgd(optimizer.lr)
+    assert net.grad.any()
+    np.testing.assert_allclose(net.theta, [p.data for p in parameters], rtol=0, atol=1e-13)
 
 
 def test_mlp_is_micrograds_own_mlp() -> None:
