@@ -14,11 +14,17 @@ The reading path: ``ops.py`` (the op table: forward and local derivatives of eac
 
 import sys
 
-from autograd import _compiled, fused
+from autograd import _compiled, fused, recording  # noqa: F401  (autograd.recording)
 from autograd.engine import gc_paused, gradients, topological_order
 from autograd.functional import grad, hessian, jacobian, value_and_grad
-from autograd.fused import dot, linear, logsumexp, softmax
-from autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from autograd.fused import dot, linear, logsumexp, softmax, take
+from autograd.grad_mode import (
+    DataDependentError,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from autograd.ops import OPS, Op
 from autograd.value import Value, apply
@@ -37,6 +43,7 @@ the twin — ``autograd._compiled.reason`` says why)."""
 
 __all__ = [
     "OPS",
+    "DataDependentError",
     "GradcheckError",
     "Op",
     "Value",
@@ -56,6 +63,7 @@ __all__ = [
     "no_grad",
     "set_grad_enabled",
     "softmax",
+    "take",
     "topological_order",
     "value_and_grad",
 ]

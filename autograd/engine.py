@@ -30,7 +30,7 @@ from math import isfinite
 from numbers import Real
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
-from autograd.grad_mode import enable_grad, no_grad
+from autograd.grad_mode import data_dependent_error, enable_grad, no_grad, recording
 from autograd.ops import UNTRACKED
 
 if TYPE_CHECKING:
@@ -103,6 +103,8 @@ def walk(root: Value, stop_at: Iterable[Value] = (), create_graph: bool = False,
     >>> [node.op for node in nodes], grads, ends[x]
     (['+', '*'], [1.0, 1.0], 7.0)
     """
+    if recording.function:  # a recording holds the forward only: see autograd.compile
+        raise data_dependent_error("backward()")
     nodes = topological_order(root, stop_at)[::-1]  # root first
     finished: list[Gradient] = []  # the gradients of nodes[0], nodes[1], ... in turn
     sums: dict[Value, Gradient] = {root: 1.0}  # the gradients still being added up
@@ -238,14 +240,18 @@ def _accumulate_error(leaf: Value, grad: float) -> OverflowError:
 
 def _backward_error(node: Value, error: Exception) -> Exception:
     """The error re-raised with the op and its inputs named, and without errno tuples."""
-    inputs = [p.data for p in node._prev]
+    return rule_error(node.op, [p.data for p in node._prev], error)
+
+
+def rule_error(name: str, inputs: list[float], error: Exception) -> Exception:
+    """``_backward_error`` for the op called ``name`` at ``inputs`` (a replay has no nodes)."""
     if isinstance(error, OverflowError):
         reason = str(error) if "overflows" in str(error) else "a derivative overflows a float"
     elif isinstance(error, ZeroDivisionError):
         reason = f"its derivative is undefined there ({error})"
     else:
         reason = str(error)
-    return type(error)(f"backward through {node.op} at inputs {inputs}: {reason}")
+    return type(error)(f"backward through {name} at inputs {inputs}: {reason}")
 
 
 @contextmanager

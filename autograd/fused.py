@@ -7,9 +7,11 @@ no input, however large, overflows or loses precision.
 
 from __future__ import annotations
 
+import operator
 from typing import Iterable, Sequence
 
 from autograd import ops
+from autograd.grad_mode import recording
 from autograd.ops import Op
 from autograd.value import Number, Value, apply
 
@@ -97,7 +99,45 @@ def softmax(values: Iterable[Value | Number]) -> list[Value]:
     values = [x if isinstance(x, Value) else Value(x) for x in values]
     if not values:
         raise ValueError("softmax: needs at least one value, got an empty sequence")
-    top = max(x.data for x in values)
-    shifted = [(x - top).exp() for x in values]
+    top = max([x._data for x in values])
+    shifted = [(x - _shift(top, values)).exp() for x in values]
     total = sum(shifted)
     return [e / total for e in shifted]
+
+
+def _shift(top: float, values: list[Value]) -> Value:
+    """A constant leaf holding ``top``, the largest of ``values``; while ``autograd.compile``
+    records, it is noted as computed from them (``ops.SHIFT``), so a replay computes it anew."""
+    leaf = Value(top)
+    if recording.function:
+        recording.derived[leaf] = (ops.SHIFT, values)
+    return leaf
+
+
+def take(values: Sequence[Value | Number], index: int | Value) -> Value:
+    """``values[index]``, where the index may be a Value holding an integral number.
+
+    With a Value as the index, the pick is one node (op ``take``: derivative 1 for the value
+    picked, 0 for the others and for the index), so ``autograd.compile`` replays it with a new
+    index. With an ``int`` it is ``values[index]`` itself (a number lifted to a constant leaf).
+    An index that is not integral or out of range raises, naming both (negative indices count
+    from the end, as in Python).
+
+    >>> xs = [Value(1.0), Value(5.0), Value(7.0)]
+    >>> take(xs, Value(2)).data, take(xs, -1) is xs[2]
+    (7.0, True)
+    >>> take(xs, Value(2)).backward(); [x.grad for x in xs]
+    [0.0, 0.0, 1.0]
+    """
+    if isinstance(index, Value):
+        values = tuple(values)
+        if not values:
+            raise ValueError("take: needs at least one value to pick from, got an empty sequence")
+        return apply(ops.TAKE, index, *values)
+    try:
+        position = operator.index(index)
+    except TypeError:
+        raise TypeError(f"take: the index must be an int or a Value holding an integral number, "
+                        f"got {type(index).__name__}: {index!r}") from None
+    picked = values[ops.take_position(position, len(values))]
+    return picked if isinstance(picked, Value) else Value(picked)

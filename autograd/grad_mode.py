@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
+import sys
 import threading
 from typing import Any, Callable, TypeVar
 
@@ -132,3 +134,76 @@ class enable_grad(_GradModeSwitch):
     """
 
     record = True
+
+
+# --- the recording mode of ``autograd.compile`` ------------------------------------------------
+# While ``autograd.compile`` records a function (in this thread), the number a Value holds must
+# not be read: a replay runs the recorded ops on new numbers, so a decision taken on the old ones
+# (``if loss.data > 1``) would be replayed silently wrong. Both engines refuse such a read with
+# the error this module builds, so they say the same thing.
+
+
+class DataDependentError(RuntimeError):
+    """A Value's number was read while ``autograd.compile`` recorded the function reading it.
+
+    >>> issubclass(DataDependentError, RuntimeError)
+    True
+    """
+
+
+class _Recording(threading.local):
+    function = ""  # the name of the function this thread records ("" when it records none)
+
+    def __init__(self) -> None:
+        # constant leaves computed from recorded Values (softmax's shift), with how: {leaf: (op,
+        # inputs)}; the recorder makes them instructions of the tape
+        self.derived: dict[Any, tuple[Any, Any]] = {}
+
+
+recording = _Recording()
+"""This thread's recording: ``recording.function`` names the function being recorded."""
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def is_recording() -> bool:
+    """Whether this thread is recording a function for ``autograd.compile``.
+
+    >>> is_recording()
+    False
+    """
+    return bool(recording.function)
+
+
+def set_recording(function: str) -> None:
+    """Start recording ``function`` (its name) in this thread, or stop with ``""``."""
+    recording.function = function
+    if _compiled.core is not None and hasattr(_compiled.core, "set_recording"):
+        _compiled.core.set_recording(bool(function))
+
+
+def data_dependent_error(what: str) -> DataDependentError:
+    """The error for reading a Value's number (``what``: how) while recording, naming the line.
+
+    The line is the innermost one outside the autograd package: the user's own code (or the
+    library above autograd, such as ``nn``, that read the number).
+
+    >>> print(data_dependent_error(".data"))  # doctest: +ELLIPSIS
+    .data reads the number a Value holds, at ...
+    """
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+    where = f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else "an unknown line"
+    function = recording.function or "a function"
+    if what == "backward()":
+        return DataDependentError(
+            f"backward() runs at {where}, while autograd.compile records {function}: a recording "
+            f"holds the forward computation only. Return the loss and call .backward() on what "
+            f"the compiled function returns")
+    return DataDependentError(
+        f"{what} reads the number a Value holds, at {where}, while autograd.compile records "
+        f"{function}: a replay computes new numbers, so a decision taken on this one would be "
+        f"replayed wrong. Compute it with ops instead (relu, abs, autograd.take for an index), "
+        f"pass the number as an argument of the compiled function, or leave {function} "
+        f"un-compiled")

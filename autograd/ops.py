@@ -68,8 +68,9 @@ class Op:
     # the rule cannot fail where the forward succeeded: the walk need not evaluate it where the
     # gradient is 0, as nothing would pass on (see engine.walk); unknown for a user's op
     always_defined: bool = False
-    # how an n-ary op's inputs are laid out: "" (any number), "pairs" (x1..xn, y1..yn) or
-    # "pairs and bias" (x1..xn, y1..yn, b); `check_count` enforces it
+    # how an n-ary op's inputs are laid out: "" (any number), "pairs" (x1..xn, y1..yn),
+    # "pairs and bias" (x1..xn, y1..yn, b) or "index first" (i, x0..xn-1); `check_count`
+    # enforces it
     layout: str = ""
     # set only by the families below: the compiled core may then run its own rule for the member.
     # Not an argument, so an Op copied with other rules (dataclasses.replace) never has it.
@@ -96,6 +97,9 @@ class Op:
         elif self.layout == "pairs and bias" and (count < 3 or count % 2 == 0):
             raise TypeError(f"{self.name}: takes x1..xn, y1..yn, b (an odd number of inputs, "
                             f"at least 3), got {count}")
+        elif self.layout == "index first" and count < 2:
+            raise TypeError(f"{self.name}: takes an index and at least one value to pick from "
+                            f"(at least 2 inputs), got {count}")
 
     def compute(self, inputs: Sequence[float]) -> float:
         """The forward on a sequence of floats: ``forward(*inputs)``.
@@ -127,10 +131,10 @@ class Op:
         6.0
         """
         if self.arity == 2:
-            return self.forward(inputs[0].data, inputs[1].data)
+            return self.forward(inputs[0]._data, inputs[1]._data)
         if self.arity == 1:
-            return self.forward(inputs[0].data)
-        return self.forward(*[x.data for x in inputs])
+            return self.forward(inputs[0]._data)
+        return self.forward(*[x._data for x in inputs])
 
     def partials_at(self, node: Value, create_graph: bool = False) -> Sequence[Any]:
         """The local derivatives ∂node/∂parent at a node this op computed, one per parent.
@@ -390,6 +394,50 @@ SUM = _op("sum", lambda *xs: sum(xs), lambda out, *xs: (1.0,) * len(xs), 0, [ANY
 DOT = _op("dot", _dot, _dot_partials, 0, [ANY], layout="pairs")  # x1..xn, y1..yn
 AFFINE = _op("affine", _affine, _affine_partials, 0, [ANY], layout="pairs and bias")
 LOGSUMEXP = _op("logsumexp", _logsumexp, _logsumexp_partials, 0, [(-3.0, 3.0)])
+
+
+# --- picking by an index ----------------------------------------------------------------------
+# `take` is an op like the others (so a recording replays it with a new index), but it is not in
+# OPS: the table's generated tests differentiate every input by finite differences, and an index
+# has none. Its derivative is 1 for the value picked and 0 for the others and for the index.
+
+
+def take_position(index: float, count: int) -> int:
+    """The position ``take`` picks from ``count`` values: ``index`` as a Python list index
+    (``-count <= index < count``), refused unless it is an integral number in that range.
+
+    >>> take_position(-1.0, 3)
+    2
+    >>> take_position(3.0, 3)
+    Traceback (most recent call last):
+    IndexError: take: index 3 is out of range for 3 values (allowed: -3 to 2)
+    """
+    if type(index) is not int and not (math.isfinite(index) and float(index).is_integer()):
+        raise ValueError(f"take: the index must be an integral number, got {index!r} "
+                         f"(allowed: -{count} to {count - 1})")
+    position = int(index)
+    if not -count <= position < count:
+        raise IndexError(f"take: index {position} is out of range for {count} values "
+                         f"(allowed: -{count} to {count - 1})")
+    return position + count if position < 0 else position
+
+
+def _take(index: float, *values: float) -> float:
+    return values[take_position(index, len(values))]
+
+
+def _take_partials(out, index, *values):
+    picked = take_position(index if type(index) is float else index.data, len(values))
+    return (0.0, *[1.0 if k == picked else 0.0 for k in range(len(values))])
+
+
+TAKE = Op("take", _take, _take_partials, 0, (), layout="index first", always_defined=True)
+"""``values[index]`` with the index as the first input: ``TAKE.compute([1.0, 5.0, 7.0]) == 7.0``."""
+
+SHIFT = Op("max", lambda *xs: max(xs), lambda out, *xs: (0.0,) * len(xs), 0, (),
+           always_defined=True)
+"""The largest input: the constant ``softmax`` shifts by. In a recording of ``autograd.compile``
+it computes a constant leaf (no gradient flows through it, as none flows through a constant)."""
 
 
 def power(p: float) -> Op:

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any, Union
 
 from autograd import _compiled, engine, grad_mode, ops
+from autograd.grad_mode import data_dependent_error, recording
 from autograd.ops import LEAF, UNTRACKED, Op
 
 Number = Union[int, float]
@@ -33,15 +34,33 @@ class Value:
 
     # Parents are a tuple and the op is a shared record: no closure and no reference back to the
     # node, so a graph has no cycles and frees itself by reference counting.
-    __slots__ = ("data", "grad", "_label", "_op", "_prev")
+    __slots__ = ("_data", "grad", "_label", "_op", "_prev")
 
     def __init__(self, data: Number, label: str = "") -> None:
         # the checks run only for what is not already a float (not NaN) and a str
-        self.data: float = data if type(data) is float and data == data else _as_float(data)
+        self._data: float = data if type(data) is float and data == data else _as_float(data)
         self.grad: float | Value = 0.0
         self._label: str = label if type(label) is str else _as_label(label)
         self._op: Op = LEAF
         self._prev: tuple[Value, ...] = ()
+
+    @property
+    def data(self) -> float:
+        """The number this Value holds (a float; setting it takes any real number but NaN).
+
+        While ``autograd.compile`` records a function, reading it raises
+        ``autograd.DataDependentError``: the engine itself reads ``_data``.
+
+        >>> v = Value(2); v.data = 3; v.data
+        3.0
+        """
+        if recording.function:
+            raise data_dependent_error("v.data")
+        return self._data
+
+    @data.setter
+    def data(self, data: Number) -> None:
+        self._data = data if type(data) is float and data == data else _as_float(data)
 
     @property
     def label(self) -> str:
@@ -87,14 +106,48 @@ class Value:
 
     def item(self) -> float:
         """The plain float, as in PyTorch. ``Value(3).item() == 3.0``."""
-        return self.data
+        if recording.function:
+            raise data_dependent_error("v.item()")
+        return self._data
 
     def __float__(self) -> float:
-        return self.data
+        if recording.function:
+            raise data_dependent_error("float(v)")
+        return self._data
 
-    def __repr__(self) -> str:
+    # What Python would do without these (True; a TypeError), but refused while recording, as
+    # the number decides them (or would, in code written for floats)
+
+    def __bool__(self) -> bool:
+        if recording.function:
+            raise data_dependent_error("bool(v)")
+        return True
+
+    def __int__(self) -> int:
+        if recording.function:
+            raise data_dependent_error("int(v)")
+        raise TypeError("int() argument must be a string, a bytes-like object or a real number, "
+                        "not 'Value'")
+
+    def __index__(self) -> int:
+        if recording.function:
+            raise data_dependent_error("a Value as an index")
+        raise TypeError("'Value' object cannot be interpreted as an integer: to pick from a "
+                        "list by a Value, use autograd.take(values, index)")
+
+    def __round__(self, ndigits: int | None = None) -> Any:
+        if recording.function:
+            raise data_dependent_error("round(v)")
+        raise TypeError("type Value doesn't define __round__ method")
+
+    def __format__(self, format_spec: str, /) -> str:
+        if recording.function:
+            raise data_dependent_error("format(v)")
+        return object.__format__(self, format_spec)
+
+    def __repr__(self) -> str:  # shows the number even while recording: it decides nothing
         label = f", label={self.label!r}" if self.label else ""
-        return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+        return f"Value(data={self._data!r}, grad={self.grad!r}{label})"
 
     # --- arithmetic: numbers on either side become constant leaves ----------------------------
 
@@ -139,16 +192,16 @@ class Value:
     # --- comparisons look at data -------------------------------------------------------------
 
     def __lt__(self, other: Value | Number) -> bool:
-        return self.data < _data(other)
+        return _compared(self, "<") < _data(other)
 
     def __le__(self, other: Value | Number) -> bool:
-        return self.data <= _data(other)
+        return _compared(self, "<=") <= _data(other)
 
     def __gt__(self, other: Value | Number) -> bool:
-        return self.data > _data(other)
+        return _compared(self, ">") > _data(other)
 
     def __ge__(self, other: Value | Number) -> bool:
-        return self.data >= _data(other)
+        return _compared(self, ">=") >= _data(other)
 
     # --- functions (each one op of the table, see autograd/ops.py) ----------------------------
 
@@ -257,7 +310,7 @@ def apply(op: Op, *inputs: Value | Number) -> Value:
         op.check_count(len(parents))  # n-ary (arity 0): its layout decides
     data = op.compute_at(parents)
     if data - data != 0.0:  # NaN, or an infinity
-        _check_result(op.name, data, [x.data for x in parents])
+        _check_result(op.name, data, [x._data for x in parents])
     node = Value(data)
     if grad_mode.state.enabled:
         node._op, node._prev = op, parents
@@ -307,6 +360,12 @@ def _as_label(label: object) -> str:
         raise TypeError(f"Value: label must be a str, got {type(label).__name__}: "
                         f"{label!r}{hint}")
     return label
+
+
+def _compared(value: Value, operator: str) -> float:
+    if recording.function:
+        raise data_dependent_error(f"v {operator} w")
+    return value._data
 
 
 def _data(x: Value | Number) -> float:
@@ -372,17 +431,30 @@ def _forward(op: Op, inputs: tuple[Value, ...]) -> float:
     """The data of ``apply(op, *inputs)``, by the reference's steps (inputs already lifted)."""
     if len(inputs) != op.arity or op.layout:
         op.check_count(len(inputs))
-    datas = [x.data for x in inputs]
-    data = op.compute(datas)
+    return forward_numbers(op, [x.data for x in inputs])  # the core pauses the recording
+
+
+def forward_numbers(op: Op, inputs: list[float]) -> float:
+    """``op`` computed on plain numbers, with ``apply``'s checks: a NaN or an overflow raises.
+
+    >>> forward_numbers(ops.MUL, [2.0, 3.0])
+    6.0
+    """
+    data = op.compute(inputs)
     if data - data != 0.0:  # NaN, or an infinity
-        _check_result(op.name, data, datas)
+        _check_result(op.name, data, inputs)
     return data if type(data) is float else _as_float(data)
+
+
+def refuse(value: Value, what: str) -> None:
+    """Raise the reference's refusal of ``what`` (a read of ``value``'s number) while recording."""
+    raise data_dependent_error(what)
 
 
 _ReferenceValue = Value
 _REFERENCE = SimpleNamespace(
     as_float=_as_float, as_label=_as_label, check_value=_check_value, forward=_forward,
-    reduce=pickle_leaf, deepcopy=copy_graph,
+    reduce=pickle_leaf, deepcopy=copy_graph, refuse=refuse,
     reference_method=lambda name: getattr(_ReferenceValue, name),
     backward=engine.backward, as_number=engine._as_number, RULE_ERRORS=engine.RULE_ERRORS,
     rule_error=engine._backward_error, rule_check=engine._rule_check,
