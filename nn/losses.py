@@ -64,6 +64,8 @@ def hinge_loss(scores: Sequence[Value | Number] | Value,
     """The max-margin loss of micrograd's demo, ``mean(relu(1 - label * score))``; labels ±1.
 
     A sample costs nothing once its score is on the right side with a margin of at least 1.
+    A label may also be a ``Value`` (inside a function compiled by ``autograd.compile`` the
+    arguments are Values): it is used as it is, its number unchecked.
 
     >>> hinge_loss([Value(2.0), Value(0.5)], [1, -1]).data
     0.75
@@ -72,10 +74,13 @@ def hinge_loss(scores: Sequence[Value | Number] | Value,
     """
     scores, labels = _pair("hinge_loss", scores, labels)
     for i, y in enumerate(labels):
+        if isinstance(y, Value):
+            continue
         if isinstance(y, bool) or not _is_real(y) or y not in (1, -1):
             raise ValueError(f"hinge_loss: labels must be +1 or -1, got {y!r} at index {i}"
                              " (map 0/1 labels with 2 * y - 1)")
-    margins = [(1.0 - _lift(s) * float(y)).relu() for s, y in zip(scores, labels)]
+    margins = [(1.0 - _lift(s) * (y if isinstance(y, Value) else float(y))).relu()
+               for s, y in zip(scores, labels)]
     return autograd.sum(margins) * (1.0 / len(margins))
 
 
@@ -102,11 +107,14 @@ def binary_cross_entropy_with_logits(logits: Sequence[Value | Number] | Value,
 
 @_hinting_at_overflow
 def cross_entropy(logits: Sequence[Value | Number] | Sequence[Sequence[Value | Number]],
-                  target: int | Sequence[int]) -> Value:
+                  target: int | Value | Sequence[int | Value]) -> Value:
     """``logsumexp(logits) - logits[target]``: softmax cross-entropy for one sample or a batch.
 
     ``logits`` holds one score per class and ``target`` is the index of the right class; for a
-    batch, pass a list of logit lists and a list of indices (the mean is returned).
+    batch, pass a list of logit lists and a list of indices (the mean is returned). A target
+    may also be a ``Value`` holding the index (inside a function compiled by
+    ``autograd.compile`` the arguments are Values): the logit is then picked by an
+    ``autograd.take`` node, so a recording replays with another target; same numbers.
 
     >>> round(cross_entropy([Value(1.0), Value(2.0), Value(3.0)], 2).data, 6)
     0.407606
@@ -129,12 +137,16 @@ def cross_entropy(logits: Sequence[Value | Number] | Sequence[Sequence[Value | N
     return _cross_entropy_one(logits, target, None)
 
 
-def _cross_entropy_one(logits: Sequence[Value | Number], target: int, index: int | None) -> Value:
+def _cross_entropy_one(logits: Sequence[Value | Number], target: int | Value,
+                       index: int | None) -> Value:
     where = "" if index is None else f" for sample {index}"
     if isinstance(logits, Value) or not hasattr(logits, "__len__"):
         raise ValueError(f"cross_entropy: logits{where} must be a list with one score per class")
     if not logits:
         raise ValueError(f"cross_entropy: logits{where} are empty")
+    if isinstance(target, Value):
+        lifted = [_lift(z) for z in logits]
+        return autograd.logsumexp(lifted) - autograd.take(lifted, target)
     if isinstance(target, bool) or not isinstance(target, numbers.Integral):
         raise ValueError(f"cross_entropy: the target{where} must be a class index (an int), "
                          f"got {target!r}")

@@ -18,7 +18,7 @@ import pytest
 
 import nn.gpt
 import nn.gpt_cli
-from autograd import gradcheck
+from autograd import Value, gradcheck
 from autograd._install import install_command
 from benchmarks.gpt import FLOATS, MicroGPT
 from nn import load, save
@@ -155,6 +155,22 @@ def test_gpt_gradients():
         return stand_in.loss(tokens)
 
     assert gradcheck(loss, [p.data for p in params])
+
+
+def test_gpt_loss_of_value_tokens_is_the_loss_of_ints():
+    """``autograd.compile`` passes the tokens as Values: the loss and every gradient are those
+    of the int tokens, bit for bit (both pick the target logits with ``autograd.take``)."""
+    vocab = Vocabulary.from_words(DOCS)
+    model = GPT(len(vocab), n_embd=8, n_head=2, seed=0)
+    params = model.parameters()
+    tokens = vocab.encode("isabella")  # repeated letters: rows used at several positions
+    results = []
+    for given in (tokens, [Value(t) for t in tokens]):
+        model.zero_grad()
+        loss = model.loss(given)
+        loss.backward()
+        results.append((loss.data, [p.grad for p in params]))
+    assert results[0] == results[1]
 
 
 def test_gpt_errors_and_truncation():

@@ -136,6 +136,25 @@ def test_cross_entropy_checks(logits, target, message):
         cross_entropy(logits, target)
 
 
+def test_value_targets_and_labels_give_the_same_numbers():
+    """Inside ``autograd.compile`` the arguments are Values: a Value target of cross_entropy
+    picks its logit with ``autograd.take``, a Value label of hinge_loss multiplies as it is;
+    the loss and the gradients are those of the plain numbers, bit for bit."""
+    logits = [Value(0.5), Value(-1.25), Value(2.0)]
+    results = []
+    for target in (1, Value(1)):
+        for z in logits:
+            z.grad = 0.0
+        loss = cross_entropy(logits, target)
+        loss.backward()
+        results.append((loss.data, [z.grad for z in logits]))
+    assert results[0] == results[1]
+    batch = cross_entropy([logits, logits[::-1]], [Value(0), Value(2)])
+    assert batch.data == cross_entropy([logits, logits[::-1]], [0, 2]).data
+    scores = [Value(0.3), Value(-2.0)]
+    assert hinge_loss(scores, [Value(1.0), Value(-1.0)]).data == hinge_loss(scores, [1, -1]).data
+
+
 # --- backward() through every loss, with one, two and three samples or classes ----------------
 
 @pytest.mark.parametrize("n", [1, 2, 3])
