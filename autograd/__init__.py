@@ -14,7 +14,7 @@ The reading path: ``ops.py`` (the op table: forward and local derivatives of eac
 
 import sys
 
-from autograd import _compiled, fused, recording  # noqa: F401  (autograd.recording)
+from autograd import _compiled, fused, recording
 from autograd.engine import gc_paused, gradients, topological_order
 from autograd.functional import grad, hessian, jacobian, value_and_grad
 from autograd.fused import dot, linear, logsumexp, softmax, take
@@ -30,6 +30,7 @@ from autograd.ops import OPS, Op
 from autograd.value import Value, apply
 
 sum = fused.sum
+compile = recording.compile  # shadows the builtin only as autograd.compile
 
 if sys.platform == "emscripten":  # Pyodide: free graphs of any depth (see autograd/_deep_free.py)
     from autograd import _deep_free

@@ -37,6 +37,7 @@ enum {
     K_NEG, K_EXP, K_LOG, K_SQRT, K_SIN, K_COS, K_TANH, K_SIGMOID, K_SOFTPLUS, K_ERF, K_GELU,
     K_RELU, K_ABS, K_IDENTITY,
     K_SUM, K_DOT, K_AFFINE,
+    K_TAKE, K_SHIFT,     /* beside the table: ops.TAKE (an index as an input), ops.SHIFT (max) */
     K_SINGLETONS,        /* the kinds above are ops of ops.OPS, found by identity */
     K_POWER = K_SINGLETONS, K_LEAKY, K_ACTIVATED,                        /* families */
     K_PYTHON,            /* any other Op: its Python compute and partials */
@@ -71,6 +72,8 @@ static int fit_kind(int kind, uint32_t n)
         return n % 2 == 0 ? kind : K_PYTHON;
     if (kind == K_AFFINE || kind == K_ACTIVATED)
         return n % 2 == 1 ? kind : K_PYTHON;
+    if (kind == K_TAKE)
+        return n >= 2 ? kind : K_PYTHON;
     return kind;
 }
 
@@ -155,6 +158,62 @@ static int configured(void)
 #define THREAD_LOCAL _Thread_local
 #endif
 static THREAD_LOCAL int grad_disabled;    /* 0 in every new thread: recording is on */
+
+/* --- autograd.compile's recording flag: one per thread, read where a Value's number is read --
+ *
+ * While a thread records a function (autograd.recording), reading the number of a Value would
+ * bake it into the recording: the `.data` getter, `item()`, the number slots and the ordering
+ * comparisons then call the reference's `refuse(value, what)`, which raises DataDependentError
+ * naming the user's line. The readers first look at a process-wide count of the threads that
+ * record (one load and a branch never taken when nobody records), then at their own thread's
+ * flag. The core's own calls into the reference (a user's op's forward, the walk, the error
+ * builders) run with the thread's flag off: the engine's reads are never refused. */
+static THREAD_LOCAL int recording;
+static int g_recorders;    /* threads whose flag is set (changed with the GIL held) */
+
+#if defined(__GNUC__)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define COLD __attribute__((noinline, cold))
+#else
+#define UNLIKELY(x) (x)
+#define COLD
+#endif
+
+static PyObject *g_refuse;                 /* reference: (value, what) -> raises, or None */
+
+/* The reference's refusal of a read while recording: -1 with its error set, or 0 when it lets
+ * the read through (returns instead of raising). */
+static COLD int refused(PyObject *value, const char *what)
+{
+    if (g_refuse == NULL)
+        return 0;
+    PyObject *result = PyObject_CallFunction(g_refuse, "Os", value, what);
+    if (result == NULL)
+        return -1;
+    Py_DECREF(result);
+    return 0;
+}
+
+#define REFUSE_WHILE_RECORDING(value, what, failed)                                           \
+    if (UNLIKELY(g_recorders) && recording && refused((PyObject *)(value), what) < 0)         \
+        return failed
+
+/* A number read while recording: refused, or (if the reference lets it through) the number.
+ * The hot readers tail-call it, so when not recording they cost a load and a branch. */
+static COLD PyObject *number_while_recording(PyObject *value, double data, const char *what)
+{
+    if (recording && refused(value, what) < 0)
+        return NULL;
+    return PyFloat_FromDouble(data);
+}
+
+/* Runs the core's own call into the reference with the flag off. */
+static inline int pause_recording(void)
+{
+    int was = recording;
+    recording = 0;
+    return was;
+}
 
 /* --- the families: power(p), leaky_relu(slope), activated(act), cached by Op identity -------- */
 
@@ -378,6 +437,8 @@ static Row ROWS[K_COUNT] = {
     ROW(K_SUM, "sum", 0, NULL, NULL),          /* n-ary: sum_of, dot and affine below */
     ROW(K_DOT, "dot", 0, NULL, NULL),
     ROW(K_AFFINE, "affine", 0, NULL, NULL),
+    ROW(K_TAKE, "take", 0, NULL, NULL),        /* n-ary: the index first, then the values */
+    ROW(K_SHIFT, "max", 0, NULL, NULL),
     /* the families: members are recognised by op.native (see describe_family) */
     ROW(K_POWER, "", 1, power_f, power_d),
     ROW(K_LEAKY, "", 1, leaky_f, leaky_d),
@@ -457,6 +518,17 @@ static double affine_at(Node *const *p, uint32_t count)
     return sum_total(&s);
 }
 
+/* ops.take_position: the position an index picks from `count` values (a Python list index),
+ * or -1 where the reference raises (not an integral number, or out of range). */
+static Py_ssize_t take_position(double index, Py_ssize_t count)
+{
+    if (!isfinite(index) || index != floor(index) || index < -(double)count ||
+        index >= (double)count)
+        return -1;
+    Py_ssize_t position = (Py_ssize_t)index;
+    return position < 0 ? position + count : position;
+}
+
 /* The result of `kind` on x[0..n), or NAN where the reference should decide (bad arity, an
  * input outside the domain, a result that is not finite): the caller then asks Python. */
 static double compute(int kind, const Family *family, Py_ssize_t n, const double *x)
@@ -476,6 +548,18 @@ static double compute(int kind, const Family *family, Py_ssize_t n, const double
         if (n < 2 || n % 2)
             return NAN;
         result = dot(x, x + n / 2, n / 2);
+    } else if (kind == K_TAKE) {
+        Py_ssize_t position = n < 2 ? -1 : take_position(x[0], n - 1);
+        if (position < 0)
+            return NAN;
+        result = x[1 + position];
+    } else if (kind == K_SHIFT) {   /* Python's max(): the first of the largest */
+        if (n < 1)
+            return NAN;
+        result = x[0];
+        for (Py_ssize_t i = 1; i < n; i++)
+            if (x[i] > result)
+                result = x[i];
     } else if (kind == K_AFFINE || kind == K_ACTIVATED) {
         if (n < 3 || n % 2 == 0)
             return NAN;
@@ -582,7 +666,9 @@ static int reference_forward(PyObject *op, Py_ssize_t n, Node *const *inputs, do
         return -1;
     for (Py_ssize_t i = 0; i < n; i++)
         PyTuple_SET_ITEM(tuple, i, Py_NewRef(inputs[i]));
+    int was = pause_recording();
     PyObject *data = PyObject_CallFunctionObjArgs(g_forward, op, tuple, NULL);
+    recording = was;
     Py_DECREF(tuple);
     if (data == NULL)
         return -1;
@@ -897,6 +983,14 @@ reference:
 
 static PyObject *get_data(Node *self, void *closure) { return PyFloat_FromDouble(self->data); }
 
+/* the `.data` attribute: refused while this thread records (repr reads get_data) */
+static PyObject *get_data_attr(Node *self, void *closure)
+{
+    if (UNLIKELY(g_recorders))
+        return number_while_recording((PyObject *)self, self->data, "v.data");
+    return PyFloat_FromDouble(self->data);
+}
+
 static int set_data(Node *self, PyObject *value, void *closure)
 {
     if (value == NULL) {
@@ -1134,7 +1228,9 @@ static PyObject *get_parents(Node *self, void *closure)
 static PyObject *get_is_leaf(Node *self, void *closure) { return PyBool_FromLong(self->n == 0); }
 
 static PyGetSetDef Value_getset[] = {
-    {"data", (getter)get_data, (setter)set_data, "The number this Value holds.", NULL},
+    {"data", (getter)get_data_attr, (setter)set_data, "The number this Value holds.", NULL},
+    {"_data", (getter)get_data, NULL,
+     "The number, as the engine itself reads it: never refused while recording.", NULL},
     {"grad", (getter)get_grad, (setter)set_grad,
      "d(output)/d(this Value) after backward(); a Value after backward(create_graph=True).", NULL},
     {"label", (getter)get_label, (setter)set_label_attr,
@@ -1156,7 +1252,25 @@ static PyObject *nb_mul(PyObject *a, PyObject *b) { return binary(K_MUL, a, b); 
 static PyObject *nb_div(PyObject *a, PyObject *b) { return binary(K_DIV, a, b); }
 static PyObject *nb_neg(Node *x) { return unary(x, K_NEG); }
 static PyObject *nb_abs(Node *x) { return unary(x, K_ABS); }
-static PyObject *nb_float(Node *x) { return PyFloat_FromDouble(x->data); }
+static PyObject *nb_float(Node *x)
+{
+    if (UNLIKELY(g_recorders))
+        return number_while_recording((PyObject *)x, x->data, "float(v)");
+    return PyFloat_FromDouble(x->data);
+}
+
+static COLD int bool_while_recording(Node *x)
+{
+    return recording && refused((PyObject *)x, "bool(v)") < 0 ? -1 : 1;
+}
+
+/* Python's truth of an object without __bool__ (True), refused while recording */
+static int nb_bool(Node *x)
+{
+    if (UNLIKELY(g_recorders))
+        return bool_while_recording(x);
+    return 1;
+}
 
 /* a few exponents' power ops, so `x ** 2` skips the call to ops.power */
 #define POWER_CACHE 8
@@ -1205,10 +1319,29 @@ static PyObject *nb_pow(PyObject *a, PyObject *b, PyObject *mod)
     return binary(K_POW, a, b);
 }
 
+static inline PyObject *compare(Node *self, PyObject *other, int op);
+
+static COLD PyObject *compare_while_recording(Node *self, PyObject *other, int op)
+{
+    static const char *const spelled[] = {
+        [Py_LT] = "v < w", [Py_LE] = "v <= w", [Py_GT] = "v > w", [Py_GE] = "v >= w"};
+    if (recording && refused((PyObject *)self, spelled[op]) < 0)
+        return NULL;
+    return compare(self, other, op);
+}
+
 static PyObject *Value_richcompare(Node *self, PyObject *other, int op)
 {
     if (op == Py_EQ || op == Py_NE)
         Py_RETURN_NOTIMPLEMENTED;      /* identity, as for any object */
+    if (UNLIKELY(g_recorders))
+        return compare_while_recording(self, other, op);
+    return compare(self, other, op);
+}
+
+/* < <= > >= compare data, as the reference's methods do */
+static inline PyObject *compare(Node *self, PyObject *other, int op)
+{
     double b;
     if (IS_NODE(other))
         b = ((Node *)other)->data;
@@ -1250,6 +1383,72 @@ static PyObject *Value_repr(Node *self)
     return result;
 }
 
+/* int(v), operator.index(v), round(v), format(v, spec): Python methods of the reference Value
+ * (found by _configure; NULL where it has none), called as they are so both engines answer
+ * alike, after the refusal while recording. */
+static PyObject *g_reference_int, *g_reference_index, *g_reference_round, *g_reference_format;
+
+static PyObject *call_reference_method(PyObject *method, Node *self, PyObject *const *args,
+                                       Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *small[4], **all = small;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (1 + nargs + nkw > 4 && (all = PyMem_Malloc((1 + nargs + nkw) * sizeof(PyObject *))) == NULL)
+        return PyErr_NoMemory();
+    all[0] = (PyObject *)self;
+    if (nargs + nkw)
+        memcpy(all + 1, args, (nargs + nkw) * sizeof(PyObject *));
+    Py_INCREF(method);   /* held while it runs: _configure may replace it */
+    PyObject *result = PyObject_Vectorcall(method, all, 1 + nargs, kwnames);
+    Py_DECREF(method);
+    if (all != small)
+        PyMem_Free(all);
+    return result;
+}
+
+static PyObject *nb_int(Node *self)
+{
+    REFUSE_WHILE_RECORDING(self, "int(v)", NULL);
+    if (g_reference_int != NULL)
+        return call_reference_method(g_reference_int, self, NULL, 0, NULL);
+    return PyErr_Format(PyExc_TypeError,
+                        "int() argument must be a string, a bytes-like object or a real number, "
+                        "not '%.200s'", Py_TYPE(self)->tp_name);
+}
+
+static PyObject *nb_index(Node *self)
+{
+    REFUSE_WHILE_RECORDING(self, "a Value as an index", NULL);
+    if (g_reference_index != NULL)
+        return call_reference_method(g_reference_index, self, NULL, 0, NULL);
+    return PyErr_Format(PyExc_TypeError, "'%.200s' object cannot be interpreted as an integer",
+                        Py_TYPE(self)->tp_name);
+}
+
+static PyObject *Value_round(Node *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    REFUSE_WHILE_RECORDING(self, "round(v)", NULL);
+    if (g_reference_round != NULL)
+        return call_reference_method(g_reference_round, self, args, nargs, kwnames);
+    return PyErr_Format(PyExc_TypeError, "type %.100s doesn't define __round__ method",
+                        Py_TYPE(self)->tp_name);
+}
+
+static PyObject *Value_format(Node *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    REFUSE_WHILE_RECORDING(self, "format(v)", NULL);
+    if (g_reference_format != NULL)
+        return call_reference_method(g_reference_format, self, args, nargs, kwnames);
+    PyObject *format = PyObject_GetAttrString((PyObject *)&PyBaseObject_Type, "__format__");
+    if (format == NULL)
+        return NULL;
+    PyObject *result = call_reference_method(format, self, args, nargs, kwnames);
+    Py_DECREF(format);
+    return result;
+}
+
 static PyNumberMethods Value_as_number = {
     .nb_add = nb_add,
     .nb_subtract = nb_sub,
@@ -1259,6 +1458,9 @@ static PyNumberMethods Value_as_number = {
     .nb_negative = (unaryfunc)nb_neg,
     .nb_absolute = (unaryfunc)nb_abs,
     .nb_float = (unaryfunc)nb_float,
+    .nb_bool = (inquiry)nb_bool,
+    .nb_int = (unaryfunc)nb_int,
+    .nb_index = (unaryfunc)nb_index,
 };
 
 /* --- methods: the table's unary ops ----------------------------------------------------------- */
@@ -1356,6 +1558,8 @@ static PyObject *Value_leaky_relu(Node *self, PyObject *const *args, Py_ssize_t 
 static PyObject *Value_item(Node *self, METHOD_ARGS)
 {
     NO_ARGUMENTS("item");
+    if (UNLIKELY(g_recorders))
+        return number_while_recording((PyObject *)self, self->data, "v.item()");
     return PyFloat_FromDouble(self->data);
 }
 
@@ -1370,7 +1574,10 @@ static PyObject *Value_reduce(Node *self, METHOD_ARGS)
     NO_ARGUMENTS("__reduce__");
     if (!configured())
         return NULL;
-    return PyObject_CallOneArg(g_reduce, (PyObject *)self);
+    int was = pause_recording();
+    PyObject *result = PyObject_CallOneArg(g_reduce, (PyObject *)self);
+    recording = was;
+    return result;
 }
 
 static PyObject *Value_deepcopy(Node *self, METHOD_ARGS)
@@ -1379,7 +1586,10 @@ static PyObject *Value_deepcopy(Node *self, METHOD_ARGS)
         return reference_call_error("__deepcopy__", self, args, nargs, kwnames);
     if (!configured())
         return NULL;
-    return PyObject_CallFunctionObjArgs(g_deepcopy, (PyObject *)self, args[0], NULL);
+    int was = pause_recording();
+    PyObject *result = PyObject_CallFunctionObjArgs(g_deepcopy, (PyObject *)self, args[0], NULL);
+    recording = was;
+    return result;
 }
 
 /* --- the first-order backward walk ----------------------------------------------------------- */
@@ -1791,6 +2001,15 @@ static int propagate(Walk *w, Node *node, double g)
         for (uint32_t i = 0; i < node->n; i++)
             add(w, p[i], g, 1.0);
         return 0;
+    case K_TAKE: {   /* 1 for the value picked, 0 for the others and the index */
+        Py_ssize_t position = take_position(p[0]->data, node->n - 1);
+        if (position < 0)   /* its index was changed since: the reference's rule raises */
+            return python_partials(w, node, g);
+        add(w, p[1 + position], g, 1.0);
+        return 0;
+    }
+    case K_SHIFT:    /* a constant: every derivative is 0 */
+        return 0;
     case K_DOT: {   /* in the parents' order, as the reference adds: the xs, then the ys */
         uint32_t h = node->n / 2;
         for (uint32_t i = 0; i < h; i++)
@@ -1863,8 +2082,11 @@ static int propagate(Walk *w, Node *node, double g)
 /* Python's reference walk, for what this one does not decide. */
 static PyObject *reference_backward(Node *root, int create_graph)
 {
-    return PyObject_CallFunction(g_backward, "OO", (PyObject *)root,
-                                 create_graph ? Py_True : Py_False);
+    int was = pause_recording();
+    PyObject *result = PyObject_CallFunction(g_backward, "OO", (PyObject *)root,
+                                             create_graph ? Py_True : Py_False);
+    recording = was;
+    return result;
 }
 
 /* walk: engine.walk and engine.backward, in C. Sorts (taking each node), propagates in reverse
@@ -1885,7 +2107,7 @@ static PyObject *walk(Node *root)
         walk_free(&w);
         return status < 0 ? NULL : reference_backward(root, 0);
     }
-    int mode = grad_disabled;
+    int mode = grad_disabled, was_recording = pause_recording();
     grad_disabled = 1;
     Py_ssize_t k = root->grad.i;
     w.sums[k] = 1.0;
@@ -1932,11 +2154,13 @@ static PyObject *walk(Node *root)
             w.sums[leaf->grad.i] = before(&w, leaf);
     }
     grad_disabled = mode;
+    recording = was_recording;
     release_all(&w, 1);
     walk_free(&w);
     Py_RETURN_NONE;
 fail:
     grad_disabled = mode;
+    recording = was_recording;
     release_all(&w, 0);
     walk_free(&w);
     return NULL;
@@ -1953,6 +2177,8 @@ static PyObject *Value_backward(Node *self, PyObject *const *args, Py_ssize_t na
     int deep = PyObject_IsTrue(create_graph);
     if (deep < 0)
         return NULL;
+    /* a recording holds the forward only: the reference's walk refuses it the same way */
+    REFUSE_WHILE_RECORDING(self, "backward()", NULL);
     if (deep || self->kind == K_UNTRACKED)
         return reference_backward(self, deep);
     return walk(self);
@@ -1993,6 +2219,10 @@ static PyMethodDef Value_methods[] = {
          "Backpropagate from this Value: fill .grad of everything it was computed from.\n\n"
          ">>> a = Value(2.0); b = a * a; c = b * b\n>>> c.backward(); c.backward()\n"
          ">>> a.grad, b.grad\n(64.0, 8.0)\n")},
+    {"__round__", (PyCFunction)(void (*)(void))Value_round, METH_FASTCALL | METH_KEYWORDS,
+     SIG("__round__", ", ndigits=None", "round(v): the reference Value's __round__.")},
+    {"__format__", (PyCFunction)(void (*)(void))Value_format, METH_FASTCALL | METH_KEYWORDS,
+     SIG("__format__", ", format_spec, /", "format(v, spec): the reference Value's __format__.")},
     {"__reduce__", (PyCFunction)(void (*)(void))Value_reduce, METH_FASTCALL | METH_KEYWORDS,
      SIG("__reduce__", "", "A leaf pickles with its data, grad and label (see autograd.value.pickle_leaf).")},
     {"__deepcopy__", (PyCFunction)(void (*)(void))Value_deepcopy, METH_FASTCALL | METH_KEYWORDS,
@@ -2080,12 +2310,55 @@ static PyObject *core_set_grad_enabled(PyObject *module, PyObject *flag)
     return PyBool_FromLong(previous);
 }
 
+static PyObject *core_is_recording(PyObject *module, PyObject *unused)
+{
+    return PyBool_FromLong(recording);
+}
+
+static PyObject *core_set_recording(PyObject *module, PyObject *flag)
+{
+    int on = PyObject_IsTrue(flag);
+    if (on < 0)
+        return NULL;
+    int previous = recording;
+    g_recorders += on - previous;
+    recording = on;
+    return PyBool_FromLong(previous);
+}
+
 static int take(PyObject *from, const char *name, PyObject **slot)
 {
     PyObject *value = PyObject_GetAttrString(from, name);
     if (value == NULL)
         return -1;
     Py_XSETREF(*slot, value);
+    return 0;
+}
+
+/* from.name, or NULL in *slot when it has none (AttributeError); -1 on any other error */
+static int take_optional(PyObject *from, const char *name, PyObject **slot)
+{
+    PyObject *value = PyObject_GetAttrString(from, name);
+    if (value == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            return -1;
+        PyErr_Clear();
+    }
+    Py_XSETREF(*slot, value);
+    return 0;
+}
+
+/* The reference Value's method `name` (reference.reference_method(name)), or NULL in *slot
+ * when it has none. */
+static int take_method(const char *name, PyObject **slot)
+{
+    PyObject *method = PyObject_CallFunction(g_reference_method, "s", name);
+    if (method == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            return -1;
+        PyErr_Clear();
+    }
+    Py_XSETREF(*slot, method);
     return 0;
 }
 
@@ -2128,6 +2401,19 @@ static int bind_rows(PyObject *ops)
     int status = unbound == NULL ? -1 : 0;
     for (int k = K_ADD; k < K_SINGLETONS && status == 0; k++) {
         PyObject *op = PyDict_GetItemString(table, ROWS[k].name);   /* borrowed: taken at once */
+        if (k == K_TAKE || k == K_SHIFT) {   /* beside the table, bound by their names too */
+            PyObject *beside = PyObject_GetAttrString(ops, k == K_TAKE ? "TAKE" : "SHIFT");
+            if (beside == NULL) {
+                status = -1;
+                break;
+            }
+            PyObject *name = PyObject_GetAttr(beside, g_str_name);
+            int named = name != NULL && PyUnicode_Check(name) &&
+                        PyUnicode_CompareWithASCIIString(name, ROWS[k].name) == 0;
+            Py_XDECREF(name);
+            Py_DECREF(beside);   /* the module holds it */
+            op = named ? beside : NULL;
+        }
         if (op == NULL) {
             PyErr_Format(PyExc_RuntimeError, "_configure: ops.OPS has no op %s", ROWS[k].name);
             status = -1;
@@ -2195,6 +2481,12 @@ static PyObject *core_configure(PyObject *module, PyObject *args)
         take_double(ops, "TWO_OVER_SQRT_PI", &TWO_OVER_SQRT_PI) < 0 ||
         family_can_fail(ops, "leaky_relu", K_LEAKY) < 0)
         return NULL;
+    if (take_optional(glue, "refuse", &g_refuse) < 0 ||
+        take_method("__int__", &g_reference_int) < 0 ||
+        take_method("__index__", &g_reference_index) < 0 ||
+        take_method("__round__", &g_reference_round) < 0 ||
+        take_method("__format__", &g_reference_format) < 0)
+        return NULL;
     PyObject *square = PyObject_CallMethod(ops, "power", "d", 2.0);
     if (square == NULL)
         return NULL;
@@ -2204,6 +2496,144 @@ static PyObject *core_configure(PyObject *module, PyObject *args)
         return NULL;
     ROWS[K_POWER].can_fail = !defined;
     Py_RETURN_NONE;
+}
+
+/* --- bulk transfer: read_floats / write_floats (autograd.recording) -------------------------- */
+
+/* The twins of autograd.recording.py_read_floats and py_write_floats for the usual case: a list
+ * or tuple of Values, the attribute "data" or "grad", and (to write) a contiguous buffer of
+ * doubles or a list or tuple of floats, checked before anything is written. Anything else --
+ * a mistake, another iterable, ints, a Value grad, a read of .data while recording -- goes to
+ * the reference before anything is written, so its results and errors are the reference's. */
+static PyObject *g_py_read_floats, *g_py_write_floats, *g_array_type;
+
+static int bulk_functions(void)
+{
+    if (g_py_read_floats != NULL)
+        return 0;
+    PyObject *module = PyImport_ImportModule("autograd.recording");
+    if (module == NULL)
+        return -1;
+    PyObject *read = PyObject_GetAttrString(module, "py_read_floats");
+    PyObject *write = read ? PyObject_GetAttrString(module, "py_write_floats") : NULL;
+    Py_DECREF(module);
+    PyObject *array_module = write ? PyImport_ImportModule("array") : NULL;
+    PyObject *array_type = array_module ? PyObject_GetAttrString(array_module, "array") : NULL;
+    Py_XDECREF(array_module);
+    if (array_type == NULL) {
+        Py_XDECREF(read);
+        Py_XDECREF(write);
+        return -1;
+    }
+    g_py_read_floats = read;
+    g_py_write_floats = write;
+    g_array_type = array_type;
+    return 0;
+}
+
+/* 0 for "data", 1 for "grad", -1 for anything else (the reference says what is wrong) */
+static int attribute_of(PyObject *attribute)
+{
+    if (!PyUnicode_CheckExact(attribute))
+        return -1;
+    if (PyUnicode_CompareWithASCIIString(attribute, "data") == 0)
+        return 0;
+    if (PyUnicode_CompareWithASCIIString(attribute, "grad") == 0)
+        return 1;
+    return -1;
+}
+
+static PyObject *core_read_floats(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
+{
+    if (!configured() || bulk_functions() < 0)
+        return NULL;
+    if (nargs != 2 || kwnames != NULL)
+        goto reference;
+    PyObject *values = args[0];
+    int grad = attribute_of(args[1]);
+    if (grad < 0 || !(PyList_CheckExact(values) || PyTuple_CheckExact(values)))
+        goto reference;
+    if (!grad && UNLIKELY(g_recorders) && recording)
+        goto reference;   /* refused, as the reference reads .data */
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(values);
+    PyObject **items = PySequence_Fast_ITEMS(values);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!IS_NODE(items[i]) || (grad && (((Node *)items[i])->flags & F_GRAD_VALUE)))
+            goto reference;
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(double));
+    if (bytes == NULL)
+        return NULL;
+    double *out = (double *)PyBytes_AS_STRING(bytes);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Node *node = (Node *)items[i];
+        out[i] = !grad ? node->data : node->walk ? held_grad(node) : node->grad.f;
+    }
+    PyObject *result = PyObject_CallFunction(g_array_type, "sO", "d", bytes);
+    Py_DECREF(bytes);
+    return result;
+reference:
+    return PyObject_Vectorcall(g_py_read_floats, args, nargs, kwnames);
+}
+
+static PyObject *core_write_floats(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
+{
+    if (!configured() || bulk_functions() < 0)
+        return NULL;
+    if (nargs != 3 || kwnames != NULL)
+        goto reference;
+    PyObject *values = args[0], *numbers = args[2];
+    int grad = attribute_of(args[1]);
+    if (grad < 0 || !(PyList_CheckExact(values) || PyTuple_CheckExact(values)))
+        goto reference;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(values);
+    PyObject **items = PySequence_Fast_ITEMS(values);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!IS_NODE(items[i]) || ((Node *)items[i])->walk ||
+            (grad && (((Node *)items[i])->flags & F_GRAD_VALUE)))
+            goto reference;
+    if (PyList_CheckExact(numbers) || PyTuple_CheckExact(numbers)) {
+        if (PySequence_Fast_GET_SIZE(numbers) != n)
+            goto reference;
+        PyObject **given = PySequence_Fast_ITEMS(numbers);
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (!PyFloat_CheckExact(given[i]) || (!grad && isnan(PyFloat_AS_DOUBLE(given[i]))))
+                goto reference;
+        for (Py_ssize_t i = 0; i < n; i++) {   /* no Python code runs from here on */
+            double x = PyFloat_AS_DOUBLE(given[i]);
+            if (grad)
+                ((Node *)items[i])->grad.f = x;
+            else
+                ((Node *)items[i])->data = x;
+        }
+        Py_RETURN_NONE;
+    }
+    if (!PyObject_CheckBuffer(numbers))
+        goto reference;
+    Py_buffer view;
+    if (PyObject_GetBuffer(numbers, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        goto reference;
+    }
+    int fits = view.ndim == 1 && view.format != NULL && strcmp(view.format, "d") == 0 &&
+               view.itemsize == (Py_ssize_t)sizeof(double) && view.len == n * view.itemsize;
+    const double *given = view.buf;
+    for (Py_ssize_t i = 0; fits && !grad && i < n; i++)
+        if (isnan(given[i]))
+            fits = 0;
+    if (fits)
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (grad)
+                ((Node *)items[i])->grad.f = given[i];
+            else
+                ((Node *)items[i])->data = given[i];
+        }
+    PyBuffer_Release(&view);
+    if (fits)
+        Py_RETURN_NONE;
+reference:
+    return PyObject_Vectorcall(g_py_write_floats, args, nargs, kwnames);
 }
 
 static PyObject *core_python_ops(PyObject *module, PyObject *unused)
@@ -2222,6 +2652,23 @@ static PyMethodDef core_methods[] = {
      "Whether operations on Values record a graph in this thread."},
     {"set_grad_enabled", core_set_grad_enabled, METH_O,
      "Set graph recording for this thread; returns the previous setting."},
+    {"is_recording", core_is_recording, METH_NOARGS,
+     "is_recording()\n--\n\nWhether this thread is recording a function (autograd.compile): reading "
+     "a Value's number is then refused."},
+    {"set_recording", core_set_recording, METH_O,
+     "set_recording(flag)\n--\n\nSet this thread's recording flag; returns the previous setting."},
+    {"read_floats", (PyCFunction)(void (*)(void))core_read_floats, METH_FASTCALL | METH_KEYWORDS,
+     "read_floats(values, attribute)\n--\n\n"
+     "The .data or .grad of every Value of values, as an array('d') (autograd.recording).\n\n"
+     ">>> from autograd import Value\n>>> from autograd.recording import read_floats\n"
+     ">>> read_floats([Value(1.0), Value(2.5)], \"data\")\narray('d', [1.0, 2.5])\n"},
+    {"write_floats", (PyCFunction)(void (*)(void))core_write_floats, METH_FASTCALL | METH_KEYWORDS,
+     "write_floats(values, attribute, numbers)\n--\n\n"
+     "Set the .data or .grad of every Value of values from numbers, all checked first "
+     "(autograd.recording).\n\n"
+     ">>> from autograd import Value\n>>> from autograd.recording import write_floats\n"
+     ">>> xs = [Value(0.0), Value(0.0)]\n>>> write_floats(xs, \"data\", [1.0, 2.5]); [x.data for x in xs]\n"
+     "[1.0, 2.5]\n"},
     {"python_ops", core_python_ops, METH_NOARGS,
      "python_ops()\n--\n\nThe names of the op table's ops that run through their Python rules "
      "(no C row)."},

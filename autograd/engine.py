@@ -121,16 +121,11 @@ def walk(root: Value, stop_at: Iterable[Value] = (), create_graph: bool = False,
                 parents = node._prev
                 partials = node._op.partials_at(node, create_graph)
                 if len(partials) != len(parents):
-                    raise TypeError(f"its rule gave {len(partials)} derivatives for "
-                                    f"{len(parents)} inputs")
+                    raise _count_error(partials, parents)
                 if not create_graph:
                     partials = as_numbers(partials)
                 if grad != 0.0:  # else nothing arrived (below a relu that is off): pass nothing
-                    for parent, local in zip(parents, partials):
-                        if local == 0.0:  # (a Value is never == 0.0: == is identity)
-                            continue  # adds nothing: a relu that is off, a constant input
-                        total = sums.get(parent)
-                        sums[parent] = grad * local if total is None else total + grad * local
+                    pass_on(sums, grad, parents, partials)
                 finished.append(grad)
                 if on_step is not None:
                     on_step(node, grad, partials, sums)
@@ -140,6 +135,24 @@ def walk(root: Value, stop_at: Iterable[Value] = (), create_graph: bool = False,
         if not isfinite(grad):
             raise _end_error(end, grad)
     return nodes, finished, sums
+
+
+def pass_on(sums: dict[Any, Gradient], grad: Gradient, parents: Sequence[Any],
+            partials: Sequence[Gradient]) -> None:
+    """Add ``grad * local`` to each parent's sum: the chain rule's step at one node.
+
+    >>> sums = {}; pass_on(sums, 2.0, ["x", "y", "x"], [3.0, 0.0, 1.0]); sums
+    {'x': 8.0}
+    """
+    for parent, local in zip(parents, partials):
+        if local == 0.0:  # (a Value is never == 0.0: == is identity)
+            continue  # adds nothing: a relu that is off, a constant input
+        total = sums.get(parent)
+        sums[parent] = grad * local if total is None else total + grad * local
+
+
+def _count_error(partials: Sequence[Any], parents: Sequence[Any]) -> TypeError:
+    return TypeError(f"its rule gave {len(partials)} derivatives for {len(parents)} inputs")
 
 
 def gradients(root: Value, inputs: Sequence[Value] | None = None, create_graph: bool = False,
@@ -169,21 +182,38 @@ def backward(root: Value, create_graph: bool = False) -> None:
     a leaf, adds 1).
     """
     if root._op is UNTRACKED:
-        raise RuntimeError("backward: this Value was computed inside no_grad(), so it has no "
-                           "graph to backpropagate through; compute it outside no_grad() (or "
-                           "inside enable_grad())")
+        raise untracked_error()
     nodes, grads, leaves = walk(root, create_graph=create_graph)
     totals = []
     for leaf, grad in leaves.items():
-        old = leaf.grad
-        total = grad if type(old) is float and old == 0.0 else old + grad
-        if not isfinite(total) and isfinite(old):
+        total = accumulated(leaf.grad, grad)
+        if total is None:
             raise _accumulate_error(leaf, grad)
         totals.append(total)
     for node, grad in zip(nodes, grads):
         node.grad = grad
     for leaf, total in zip(leaves, totals):
         leaf.grad = total
+
+
+def untracked_error() -> RuntimeError:
+    """``backward()``'s error for a result computed inside ``no_grad()``."""
+    return RuntimeError("backward: this Value was computed inside no_grad(), so it has no "
+                        "graph to backpropagate through; compute it outside no_grad() (or "
+                        "inside enable_grad())")
+
+
+def accumulated(old: Gradient, grad: Gradient) -> Gradient | None:
+    """A leaf's ``.grad`` after adding ``grad`` to ``old`` (``grad`` itself onto ``0.0``), or
+    None where the sum of finite numbers overflows.
+
+    >>> accumulated(0.0, 2.0), accumulated(1.0, 2.0), accumulated(1e308, 1e308)
+    (2.0, 3.0, None)
+    """
+    total = grad if type(old) is float and old == 0.0 else old + grad
+    if not isfinite(total) and isfinite(old):
+        return None
+    return total
 
 
 def as_numbers(partials: Sequence[Any]) -> Sequence[float]:

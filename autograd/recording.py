@@ -12,14 +12,32 @@ optimizers of a compiled step use instead of a Python loop per parameter.
 
 from __future__ import annotations
 
+import functools
+import sys
+import threading
 from array import array
-from typing import Any, Iterable, Sequence
+from collections import OrderedDict
+from math import isfinite
+from numbers import Real
+from typing import Any, Callable, Iterable, Sequence
 
-from autograd import _compiled
+from autograd import _compiled, engine, grad_mode
 from autograd.grad_mode import DataDependentError
-from autograd.value import Value, _as_float
+from autograd.ops import UNTRACKED, Op
+from autograd.value import Value, _as_float, forward_numbers
 
-__all__ = ["DataDependentError", "read_floats", "write_floats"]
+__all__ = [
+    "Compiled",
+    "DataDependentError",
+    "Replayed",
+    "Tape",
+    "compile",
+    "read_floats",
+    "write_floats",
+]
+
+MAX_RECORDINGS = 32
+"""How many recordings (argument shapes) a compiled function keeps by default."""
 
 _ATTRIBUTES = ("data", "grad")
 
@@ -104,3 +122,521 @@ read_floats = getattr(_compiled.core, "read_floats", None) or py_read_floats
 """``py_read_floats``, by the compiled core when it runs (no Python loop per Value)."""
 write_floats = getattr(_compiled.core, "write_floats", None) or py_write_floats
 """``py_write_floats``, by the compiled core when it runs (no Python loop per Value)."""
+
+
+# --- the tape: a graph as flat arrays ------------------------------------------------------------
+
+
+class Tape:
+    """One recording: the graph of one call as flat arrays (the layout is in docs/compile.md).
+
+    Slots number every number of a replay: the ``n_arguments`` arguments, the ``captured``
+    Values, the ``constants``, then one slot per instruction. Instruction ``k`` computes
+    ``ops[codes[k]]`` on the slots ``parents[starts[k]:starts[k + 1]]``, in a topological
+    order. The methods below build the eager engine's errors for a replay (the compiled core
+    calls them too, so both say the same).
+    """
+
+    forward_numbers = staticmethod(forward_numbers)
+
+    def __init__(self, name: str, outputs: list[Value], arguments: list[Value],
+                 derived: dict[Value, tuple[Op, Sequence[Value]]]) -> None:
+        self.name = name
+        nodes = _instruction_order(outputs, derived)
+        slot_of = {id(x): k for k, x in enumerate(arguments)}
+        self.n_arguments = len(arguments)
+        captured, constants = _leaves(nodes, outputs, derived, slot_of, name)
+        for x in captured:
+            slot_of[id(x)] = len(slot_of)
+        for x in constants:
+            slot_of[id(x)] = len(slot_of)
+        self.captured = tuple(captured)
+        self.constants = array("d", [x.data for x in constants])
+        self.first_instruction = len(slot_of)
+        for x in nodes:
+            slot_of[id(x)] = len(slot_of)
+        self.n_slots = len(slot_of)
+        op_index: dict[int, int] = {}
+        self.ops: tuple[Op, ...] = ()
+        self.codes, self.starts, self.parents = array("i"), array("i", [0]), array("i")
+        self.walkable = bytearray(self.first_instruction)  # 1: a node the walk passes through
+        for x in nodes:
+            op, inputs = (x._op, x._prev) if x._prev else derived[x]
+            if id(op) not in op_index:
+                op_index[id(op)] = len(self.ops)
+                self.ops += (op,)
+            self.codes.append(op_index[id(op)])
+            self.parents.extend([slot_of[id(p)] for p in inputs])
+            self.starts.append(len(self.parents))
+            self.walkable.append(bool(x._prev))
+        self.outputs = array("i", [slot_of[id(x)] for x in outputs])
+        self._orders: dict[int, array] = {}
+
+    @property
+    def n_instructions(self) -> int:
+        return self.n_slots - self.first_instruction
+
+    def inputs(self, slot: int, values: Sequence[float]) -> list[float]:
+        """The numbers instruction ``slot`` computes from."""
+        k = slot - self.first_instruction
+        return [values[p] for p in self.parents[self.starts[k]:self.starts[k + 1]]]
+
+    def op(self, slot: int) -> Op:
+        return self.ops[self.codes[slot - self.first_instruction]]
+
+    def walk_order(self, root: int) -> array:
+        """The instruction slots the eager walk from ``root`` visits, root first: the order
+        ``engine.topological_order`` gives the graph, reversed (cached per root)."""
+        order = self._orders.get(root)
+        if order is None:
+            order = self._orders[root] = array("i", reversed(self._topological_order(root)))
+        return order
+
+    def _topological_order(self, root: int) -> list[int]:
+        # engine.topological_order, step for step, on slots (a SHIFT is a leaf for the walk)
+        walkable, starts, parents, first = self.walkable, self.starts, self.parents, \
+            self.first_instruction
+        order: list[int] = []
+        seen: set[int] = set()
+        stack: list[int | None] = [root] if walkable[root] else []
+        while stack:
+            node = stack.pop()
+            if node is None:
+                order.append(stack.pop())  # type: ignore[arg-type]
+            elif node not in seen:
+                seen.add(node)
+                stack.append(node)
+                stack.append(None)
+                k = node - first
+                for parent in parents[starts[k]:starts[k + 1]]:
+                    if walkable[parent] and parent not in seen:
+                        stack.append(parent)
+        return order
+
+    # --- the eager engine's errors, for a replay ------------------------------------------
+
+    def node_error(self, slot: int, values: Sequence[float], error: Exception) -> Exception:
+        """The walk's error for a rule that failed at instruction ``slot``."""
+        return engine.rule_error(self.op(slot).name, self.inputs(slot, values), error)
+
+    def gradient_error(self, slot: int, values: Sequence[float], grad: float) -> Exception:
+        """The walk's error at an instruction whose gradient is not finite."""
+        return self.node_error(slot, values, engine._not_finite(grad))
+
+    def rule_check(self, slot: int, values: Sequence[float]) -> Exception | None:
+        """The error the first-order rule raises at instruction ``slot``, or None."""
+        try:
+            partials = self.op(slot).partials(values[slot], self.inputs(slot, values))
+            engine.as_numbers(partials)
+        except engine.RULE_ERRORS as error:
+            return self.node_error(slot, values, error)
+        return None
+
+    def end_error(self, slot: int, grad: float, values: Sequence[float],
+                  grads: Sequence[float]) -> Exception:
+        """The walk's error for a gradient that is not finite at an end (a leaf)."""
+        return engine._end_error(self._leaf(slot, values, grads), grad)
+
+    def accumulate_error(self, slot: int, grad: float, values: Sequence[float],
+                         grads: Sequence[float]) -> Exception:
+        """``backward``'s error when adding ``grad`` to the leaf's ``.grad`` overflows."""
+        return engine._accumulate_error(self._leaf(slot, values, grads), grad)
+
+    def _leaf(self, slot: int, values: Sequence[float], grads: Sequence[float]) -> Value:
+        """The leaf at ``slot`` as the eager graph had it (a stand-in where it has none)."""
+        if self.n_arguments <= slot < self.n_arguments + len(self.captured):
+            return self.captured[slot - self.n_arguments]
+        stand_in = Value(values[slot])
+        stand_in.grad = grads[slot]
+        return stand_in
+
+
+def _instruction_order(outputs: list[Value], derived: dict[Value, Any]) -> list[Value]:
+    """Every node the outputs depend on, each after its inputs (a derived leaf, softmax's shift,
+    after the Values it is computed from): engine.topological_order's walk, for many roots."""
+    order: list[Value] = []
+    seen: set[Value] = set()
+
+    def inputs(x: Value) -> Sequence[Value]:
+        return x._prev or (derived[x][1] if x in derived else ())
+
+    for root in outputs:
+        stack: list[Value | None] = [root] if inputs(root) else []
+        while stack:
+            node = stack.pop()
+            if node is None:
+                order.append(stack.pop())  # type: ignore[arg-type]
+            elif node not in seen:
+                seen.add(node)
+                stack.append(node)
+                stack.append(None)
+                for parent in inputs(node):
+                    if parent not in seen and inputs(parent):
+                        stack.append(parent)
+    return order
+
+
+def _leaves(nodes: list[Value], outputs: list[Value], derived: dict[Value, Any],
+            arguments: dict[int, int], name: str) -> tuple[list[Value], list[Value]]:
+    """The leaves that are not arguments, split into captured Values and constants.
+
+    A leaf that something outside the graph holds (a model, a list, a closure) is captured: a
+    replay reads its ``.data`` then and accumulates into its ``.grad``, as eager would. A leaf
+    only the graph holds was made during the call from a number (``x * 2``): nothing else can
+    read or change it, so its number is a constant of the recording. Which is which, the
+    reference counts tell: the graph's own references are counted here.
+    """
+    held: dict[int, int] = {}  # id -> references from the graph (and from this recorder)
+    for x in nodes:
+        for parent in x._prev or derived[x][1]:
+            held[id(parent)] = held.get(id(parent), 0) + 1
+    for x in outputs:
+        held[id(x)] = held.get(id(x), 0) + 1
+    for x in derived:  # the registry's key
+        held[id(x)] = held.get(id(x), 0) + 1
+    for _, inputs in derived.values():
+        for x in inputs:
+            held[id(x)] = held.get(id(x), 0) + 1
+    candidates = _candidate_leaves(nodes, outputs, derived, arguments)
+    captured: list[Value] = []
+    constants: list[Value] = []
+    for leaf in candidates:
+        # held beyond the graph: getrefcount's argument, `leaf` and `candidates` are ours
+        if sys.getrefcount(leaf) - 3 - held[id(leaf)] > 0:
+            captured.append(leaf)
+        elif leaf._op is UNTRACKED:
+            raise DataDependentError(
+                f"{name} used a Value computed inside no_grad() (data {leaf.data!r}): a "
+                f"recording would keep its number as a constant. Compute it outside "
+                f"no_grad(), or outside the compiled function and let the function read it")
+        else:
+            constants.append(leaf)
+    return captured, constants
+
+
+def _candidate_leaves(nodes: list[Value], outputs: list[Value], derived: dict[Value, Any],
+                      arguments: dict[int, int]) -> list[Value]:
+    """The leaves that are not arguments, in the order the instructions first use them."""
+    seen = set(arguments)
+    leaves = []
+    for x in nodes:
+        for leaf in x._prev or derived[x][1]:
+            if id(leaf) not in seen and not leaf._prev and leaf not in derived:
+                seen.add(id(leaf))
+                leaves.append(leaf)
+    for leaf in outputs:
+        if id(leaf) not in seen and not leaf._prev and leaf not in derived:
+            seen.add(id(leaf))
+            leaves.append(leaf)
+    return leaves
+
+
+# --- the program: the tape run forward and backward ---------------------------------------------
+
+
+class PyProgram:
+    """The reference replay of a tape: ``apply``'s steps per instruction, then ``engine.walk``'s.
+
+    The compiled core's ``Program`` is its twin (one C loop per pass, no Python object per
+    instruction); both give the eager engine's bits and errors.
+    """
+
+    def __init__(self, tape: Tape) -> None:
+        self.tape = tape
+
+    def forward(self, arguments: array) -> array:
+        """The number of every slot, from the arguments' numbers and the captured Values'."""
+        tape = self.tape
+        values = array("d", arguments)
+        values.extend([x.data for x in tape.captured])
+        values.extend(tape.constants)
+        ops, codes, starts, parents = tape.ops, tape.codes, tape.starts, tape.parents
+        for k, code in enumerate(codes):
+            inputs = [values[p] for p in parents[starts[k]:starts[k + 1]]]
+            values.append(forward_numbers(ops[code], inputs))
+        return values
+
+    def backward(self, values: array, root: int, order: array, grads: array) -> None:
+        """The eager walk from slot ``root`` over the instructions of ``order`` (root first);
+        the ends accumulate: the captured Values into ``.grad``, the other slots into
+        ``grads``. All or nothing, with the eager walk's errors."""
+        tape = self.tape
+        ops, codes, starts, parents = tape.ops, tape.codes, tape.starts, tape.parents
+        first = tape.first_instruction
+        sums: dict[int, float] = {root: 1.0}
+        node = root
+        try:
+            for node in order:
+                grad = sums.pop(node, 0.0)
+                if not isfinite(grad):
+                    raise engine._not_finite(grad)
+                k = node - first
+                op = ops[codes[k]]
+                if grad == 0.0 and op.always_defined:
+                    continue  # nothing to pass on, and its rule cannot fail
+                inputs = parents[starts[k]:starts[k + 1]]
+                partials = op.partials(values[node], [values[p] for p in inputs])
+                if len(partials) != len(inputs):
+                    raise engine._count_error(partials, inputs)
+                partials = engine.as_numbers(partials)
+                if grad != 0.0:
+                    engine.pass_on(sums, grad, inputs, partials)
+        except engine.RULE_ERRORS as error:
+            raise tape.node_error(node, values, error) from None
+        for end, grad in sums.items():
+            if not isfinite(grad):
+                raise tape.end_error(end, grad, values, grads)
+        low, high = tape.n_arguments, tape.n_arguments + len(tape.captured)
+        totals = []
+        for end, grad in sums.items():
+            total = engine.accumulated(tape.captured[end - low].grad if low <= end < high
+                                       else grads[end], grad)
+            if total is None:
+                raise tape.accumulate_error(end, grad, values, grads)
+            totals.append(total)
+        for end, total in zip(sums, totals):
+            if low <= end < high:
+                tape.captured[end - low].grad = total
+            else:
+                grads[end] = total
+
+
+Program: Any = getattr(_compiled.core, "Program", None) or PyProgram
+"""The replay that runs: the compiled core's ``Program`` when it is built, else ``PyProgram``."""
+
+
+# --- what a compiled function returns ------------------------------------------------------------
+
+
+class _Run:
+    """One replay: the numbers of every slot, shared by the outputs of one call."""
+
+    __slots__ = ("recording", "values", "grads", "tracked")
+
+    def __init__(self, recording: _Recording, values: array, tracked: bool) -> None:
+        self.recording, self.values, self.tracked = recording, values, tracked
+        self.grads: array | None = None  # the .grad of the leaves that are no Value, if asked
+
+
+class Replayed:
+    """A result of a replayed call: behaves as the eager result (``data``, ``backward()``).
+
+    >>> from autograd import Value
+    >>> w = Value(2.0)
+    >>> f = compile(lambda x: w * x * x)
+    >>> f(3.0).data, f(4.0).data          # the first call records, the second replays
+    (18.0, 32.0)
+    >>> y = f(5.0); y.backward(); w.grad  # d(w x²)/dw at x = 5
+    25.0
+    """
+
+    __slots__ = ("_run", "_slot", "grad")
+
+    def __init__(self, run: _Run, slot: int) -> None:
+        self._run, self._slot = run, slot
+        self.grad = 0.0
+
+    @property
+    def data(self) -> float:
+        """The number, as the eager result's ``.data``."""
+        return self._run.values[self._slot]
+
+    def item(self) -> float:
+        """The plain float, as ``Value.item()``."""
+        return self._run.values[self._slot]
+
+    def __float__(self) -> float:
+        return self._run.values[self._slot]
+
+    def __repr__(self) -> str:
+        return f"Replayed(data={self.data!r}, grad={self.grad!r})"
+
+    def backward(self, create_graph: bool = False) -> None:
+        """Fill ``.grad`` of the Values the function read, exactly as eager ``backward()``.
+
+        The captured Values (a model's parameters) accumulate; all or nothing; the same errors.
+        """
+        run = self._run
+        if create_graph:
+            raise RuntimeError("backward(create_graph=True): a replayed result has no graph to "
+                               "differentiate again; call the function un-compiled for that")
+        if not run.tracked:
+            raise engine.untracked_error()
+        tape = run.recording.tape
+        if run.grads is None:
+            run.grads = array("d", bytes(8 * tape.n_slots))
+        slot = self._slot
+        run.recording.program.backward(run.values, slot, tape.walk_order(slot), run.grads)
+        if tape.walkable[slot]:
+            self.grad = 1.0  # as eager backward() sets the root's
+        elif tape.n_arguments <= slot < tape.n_arguments + len(tape.captured):
+            self.grad = tape.captured[slot - tape.n_arguments].grad
+        else:
+            self.grad = run.grads[slot]
+
+
+class _Recording:
+    """A tape, its program, and how to rebuild the function's result from the outputs."""
+
+    __slots__ = ("tape", "program", "structure")
+
+    def __init__(self, tape: Tape, structure: Any) -> None:
+        self.tape, self.structure = tape, structure
+        self.program = Program(tape)
+
+    def replay(self, numbers: list[Any]) -> Any:
+        arguments = array("d", [x if type(x) is float and x == x else _as_float(x)
+                                for x in numbers])
+        tracked = grad_mode.is_grad_enabled()
+        run = _Run(self, self.program.forward(arguments), tracked)
+        return _rebuild(self.structure, run)
+
+
+# --- compile: the cache of recordings, keyed by the arguments' shape -----------------------------
+
+_NUMBER = object()  # where a number stands in a shape
+
+
+def _shape(x: Any, numbers: list[Any], where: str) -> Any:
+    """The shape of an argument (its nesting and lengths, and what is not a number, by value),
+    with its numbers appended to ``numbers``."""
+    if type(x) is float or (isinstance(x, Real) and not isinstance(x, bool)
+                            and not isinstance(x, Value)):
+        numbers.append(x)
+        return _NUMBER
+    if type(x) is list or type(x) is tuple:
+        return (type(x), tuple([_shape(item, numbers, f"{where}[{k}]")
+                                for k, item in enumerate(x)]))
+    if isinstance(x, Value):
+        raise TypeError(f"compile: {where} is a Value; pass numbers (value.data, outside the "
+                        f"function), or let the function read the Value itself (it is then "
+                        f"captured: a replay reads its current .data)")
+    try:
+        hash(x)
+    except TypeError:
+        raise TypeError(f"compile: {where} is a {type(x).__name__}, which is neither a number, "
+                        f"a list or tuple of them, nor hashable (the shape of the arguments is "
+                        f"a dictionary key); pass numbers in lists (e.g. array.tolist())"
+                        ) from None
+    return (type(x), x)
+
+
+def _with_values(shape: Any, x: Any, leaves: list[Value]) -> Any:
+    """The argument ``x`` with each number made a new leaf Value (appended to ``leaves``)."""
+    if shape is _NUMBER:
+        leaf = Value(x)
+        leaves.append(leaf)
+        return leaf
+    if type(shape) is tuple and shape[0] in (list, tuple) and len(shape) == 2 \
+            and type(shape[1]) is tuple and type(x) is shape[0]:
+        return shape[0]([_with_values(s, item, leaves) for s, item in zip(shape[1], x)])
+    return x
+
+
+def _outputs(result: Any, outputs: list[Value], name: str) -> Any:
+    """The structure of what the function returned, with its Values listed in ``outputs``."""
+    if isinstance(result, Value):
+        outputs.append(result)
+        return len(outputs) - 1
+    if type(result) is list or type(result) is tuple:
+        return (type(result), tuple([_outputs(item, outputs, name) for item in result]))
+    if result is None or type(result) in (float, int, str, bool):
+        return ("constant", result)
+    raise TypeError(f"compile: {name} returned a {type(result).__name__}; a compiled function "
+                    f"returns Values, numbers, or lists and tuples of them")
+
+
+def _rebuild(structure: Any, run: _Run) -> Any:
+    if type(structure) is int:
+        return Replayed(run, run.recording.tape.outputs[structure])
+    if structure[0] == "constant":
+        return structure[1]
+    return structure[0]([_rebuild(item, run) for item in structure[1]])
+
+
+class Compiled:
+    """A function that records its graph on the first call with a given shape of arguments and
+    replays the recording on the next ones (see ``compile``)."""
+
+    def __init__(self, function: Callable[..., Any], max_recordings: int = MAX_RECORDINGS) -> None:
+        if not callable(function):
+            raise TypeError(f"compile: needs a function, got {type(function).__name__}")
+        if type(max_recordings) is not int or max_recordings < 1:
+            raise ValueError(f"compile: max_recordings must be a positive int, got "
+                             f"{max_recordings!r}")
+        functools.update_wrapper(self, function)
+        self.function = function
+        self.max_recordings = max_recordings
+        self.recordings: OrderedDict[Any, _Recording] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if grad_mode.recording.function:  # called by a function being recorded: part of it
+            return self.function(*args, **kwargs)
+        numbers: list[Any] = []
+        shape = (_shape(args, numbers, "argument"),
+                 tuple([(name, _shape(x, numbers, name)) for name, x in kwargs.items()]))
+        with self._lock:
+            recording = self.recordings.get(shape)
+            if recording is not None:
+                self.recordings.move_to_end(shape)
+        if recording is not None:
+            return recording.replay(numbers)
+        if not grad_mode.is_grad_enabled():  # no graph to record: run it as it is
+            return self.function(*args, **kwargs)
+        return self._record(shape, args, kwargs)
+
+    def _record(self, shape: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        leaves: list[Value] = []
+        args = _with_values(shape[0], args, leaves)
+        kwargs = {name: _with_values(s, kwargs[name], leaves) for name, s in shape[1]}
+        name = getattr(self.function, "__qualname__", None) or repr(self.function)
+        state = grad_mode.recording
+        state.derived = {}
+        grad_mode.set_recording(name)
+        try:
+            result = self.function(*args, **kwargs)
+        finally:
+            grad_mode.set_recording("")
+            derived, state.derived = state.derived, {}
+        outputs: list[Value] = []
+        structure = _outputs(result, outputs, name)
+        recording = _Recording(Tape(name, outputs, leaves, derived), structure)
+        del outputs, derived
+        with self._lock:
+            self.recordings[shape] = recording
+            while len(self.recordings) > self.max_recordings:
+                self.recordings.popitem(last=False)
+        return result
+
+    def __repr__(self) -> str:
+        return f"<compiled {getattr(self.function, '__qualname__', self.function)!r}: " \
+               f"{len(self.recordings)} recordings>"
+
+
+def compile(function: Callable[..., Any] | None = None, *,
+            max_recordings: int = MAX_RECORDINGS) -> Any:
+    """Record ``function``'s graph once per shape of its arguments, then replay it.
+
+    The first call with a given shape (the nesting and lengths of the arguments, and whatever
+    is not a number, by value) runs ``function`` eagerly, each number made a leaf Value, and
+    records the graph it builds; it returns the eager result. Later calls with that shape
+    replay the recording on the new numbers and on the current ``.data`` of the Values the
+    function reads (a model's parameters), without making a Value per op: the result has
+    ``.data`` and ``backward()``, which fills the ``.grad`` of those Values exactly as eager
+    ``backward()`` would (they accumulate). Reading a Value's number while recording raises
+    ``DataDependentError``. Use as ``compile(f)`` or as the decorator ``@compile``.
+
+    >>> from autograd import Value
+    >>> w = Value(0.5)
+    >>> @compile
+    ... def loss(x, y):
+    ...     return (w * x - y) ** 2
+    >>> [loss(x, y).data for x, y in [(1.0, 2.0), (2.0, 0.0)]]  # records, then replays
+    [2.25, 1.0]
+    >>> loss(2.0, 0.0).backward(); w.grad
+    4.0
+    """
+    if function is None:
+        return lambda function: Compiled(function, max_recordings)
+    return Compiled(function, max_recordings)
