@@ -14,6 +14,7 @@ from typing import Any, TypeVar, Union
 
 import autograd
 from autograd import Value
+from autograd.grad_mode import is_recording
 from nn.validation import overflow_hint
 
 Number = Union[int, float]
@@ -28,6 +29,8 @@ def _hinting_at_overflow(loss: Loss) -> Loss:
         try:
             return loss(outputs, targets)
         except OverflowError as error:
+            if is_recording():  # the hint reads the outputs' numbers, which is refused then
+                raise
             raise overflow_hint(loss.__name__, error, _numbers(outputs),
                                 "the model's outputs") from None
     return hinted  # type: ignore[return-value]
