@@ -13,6 +13,10 @@ can run:
 - ``microgpt``: Karpathy's microgpt training step (B5);
 - ``numpy``: micrograd's moons demo written by hand in numpy (B1, ``benchmarks.numpy_mlp``).
 
+- ``gpt``: ``chainrule-gpt``'s training on the census names (B6, ``benchmarks.gpt_training``).
+
+The ``-compile`` engines run the same code through ``autograd.compile``: recorded once, replayed.
+
 >>> sorted(REGISTRY["micrograd"].workloads)
 ['chain', 'mgstyle']
 >>> [engine.name for engine in runnable("microgpt")]
@@ -30,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 CHAINRULE = frozenset({"nn", "mgstyle", "chain", "microgpt"})
-WORKLOADS = ("nn", "mgstyle", "chain", "microgpt", "numpy")
+WORKLOADS = ("nn", "mgstyle", "chain", "microgpt", "numpy", "gpt")
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,9 @@ class Engine:
     its ``sys.path``, both before anything imports the engine (see ``activate``).
     ``recursive_sort``: its ``backward`` sorts the graph recursively, so B3 shows it failing at
     a depth of 1,000 steps instead of timing the full chain. ``grad_reset`` is what
-    ``p.grad`` is set to before a backward pass (PyTorch wants ``None``).
+    ``p.grad`` is set to before a backward pass (PyTorch wants ``None``). ``replay``: the
+    step's forward goes through ``autograd.compile`` (recorded at the warm-up step, replayed
+    at the timed ones).
     """
 
     name: str
@@ -55,6 +61,7 @@ class Engine:
     path: str = ""
     recursive_sort: bool = False
     grad_reset: float | None = 0.0
+    replay: bool = False
 
     def value_class(self) -> Any:
         """Import and return the engine's scalar maker (``autograd.Value`` for chainrule).
@@ -85,9 +92,15 @@ def torch_scalar(x: float) -> Any:
 
 
 REGISTRY: dict[str, Engine] = {engine.name: engine for engine in [
-    Engine("chainrule", "chainrule", "autograd:Value", CHAINRULE),
+    Engine("chainrule", "chainrule", "autograd:Value", CHAINRULE | {"gpt"}),
     Engine("chainrule-python", "chainrule, pure Python (`CHAINRULE_PURE_PYTHON=1`)",
            "autograd:Value", CHAINRULE, env={"CHAINRULE_PURE_PYTHON": "1"}),
+    Engine("chainrule-compile", "chainrule + `autograd.compile`", "autograd:Value",
+           frozenset({"nn", "mgstyle", "gpt"}), replay=True),
+    Engine("chainrule-python-compile",
+           "chainrule + `autograd.compile`, pure Python (`CHAINRULE_PURE_PYTHON=1`)",
+           "autograd:Value", frozenset({"nn", "mgstyle"}), env={"CHAINRULE_PURE_PYTHON": "1"},
+           replay=True),
     Engine("micrograd", "micrograd 0.1.0", "micrograd.engine:Value",
            frozenset({"mgstyle", "chain"}), requires="micrograd", recursive_sort=True),
     Engine("microgpt", "microgpt's `Value`", "benchmarks.reference.microgpt:Value",

@@ -71,14 +71,21 @@ def _mgstyle(engine: Engine, X: list, y: list, weights: list) -> Step:
         for p in parameters:
             p.data -= lr * p.grad
 
-    return Step(lambda k: mlp.moons_loss(model, parameters, make, X, y), backward, update)
+    def forward() -> Any:
+        return mlp.moons_loss(model, parameters, make, X, y)
+
+    if engine.replay:  # the same code, recorded once and replayed (X and y: constants)
+        import autograd
+
+        forward = autograd.compile(forward)
+    return Step(lambda k: forward(), backward, update)
 
 
 def _nn(engine: Engine, X: list, y: list, weights: list) -> Step:
     """micrograd's demo as a chainrule user writes it (README, ``nn.train``).
 
     ``nn.MLP``, ``nn.hinge_loss``, Σp² as one dot node, ``nn.SGD``, each step inside
-    ``autograd.gc_paused()``.
+    ``autograd.gc_paused()``; on a ``replay`` engine the loss through ``autograd.compile``.
     """
     import autograd
     import nn
@@ -92,9 +99,15 @@ def _nn(engine: Engine, X: list, y: list, weights: list) -> Step:
         p.data = w
     optimizer = nn.SGD(parameters, lr=1.0)
 
-    def forward(k: int) -> Any:
+    def loss(X: list, y: list) -> Any:
         data_loss = nn.hinge_loss([model(x) for x in X], y)
         return data_loss + mlp.ALPHA * autograd.dot(parameters, parameters)
+
+    if engine.replay:  # as issue 19 writes it: the points are the arguments of the replay
+        loss = autograd.compile(loss)
+
+    def forward(k: int) -> Any:
+        return loss(X, y)
 
     def backward(loss: Any) -> None:
         optimizer.zero_grad()

@@ -12,6 +12,9 @@ imports it. Tasks:
   cycle collector ran during forward and backward, and the process's peak RSS.
 - ``memory``: tracemalloc over one step of ``--workload`` (or the chain of ``--n`` steps with
   ``--workload chain``): bytes held after forward and after backward per op node, and the peak.
+- ``gpt``: ``--steps`` steps of ``chainrule-gpt``'s training (``benchmarks.gpt_training``), with
+  ``autograd.compile`` on a replaying engine: every step's seconds, the held-out loss, the
+  recordings made (and the bytes one recording holds).
 
 The interpreter runs with its default settings; ``--gc off`` disables the cycle collector for the
 whole measurement.
@@ -36,7 +39,7 @@ from typing import Any
 from benchmarks import steps as workloads
 from benchmarks.engines import REGISTRY, Engine, activate, with_baseline
 
-TASKS = ("time", "chain", "memory")
+TASKS = ("time", "chain", "memory", "gpt")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,6 +232,12 @@ def measure(task: str, engine: Engine, workload: str = "", steps: int = 5, point
     try:
         if task == "time":
             result = time_steps(workloads.make(workload, engine, points), steps)
+        elif task == "gpt":
+            from benchmarks import gpt_training
+
+            result = gpt_training.train(steps, compile=engine.replay)
+            if engine.replay:
+                result.update(gpt_training.recording_bytes())
         elif task == "chain":
             result = time_chain(engine, n)
         else:
