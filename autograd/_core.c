@@ -2636,6 +2636,917 @@ reference:
     return PyObject_Vectorcall(g_py_write_floats, args, nargs, kwnames);
 }
 
+/* --- Program: a recording replayed (autograd.recording) -------------------------------------- */
+
+/* The twin of autograd.recording.PyProgram: a tape (autograd.recording.Tape: slots numbered
+ * arguments, captured Values, constants, then one per instruction; instruction k computes
+ * tape.ops[codes[k]] on the slots parents[starts[k]:starts[k + 1]]) resolved once into this
+ * file's rows, then run forward and backward by one C loop each, with no Python object per
+ * instruction. The passes are apply's and the walk's, on slots instead of nodes: the same
+ * formulas, the same policies (a zero gradient passes nothing on, every rule that can fail is
+ * evaluated, a gradient that is not finite raises, all or nothing), the same order of
+ * accumulation, so the same bits. An op without a row (a user's, logsumexp) runs through its
+ * Python rules, as in the eager core. Whenever something is not ordinary -- an error to build, a
+ * captured Value whose .grad is a Value or is held by a walk -- the tape's own Python methods
+ * (the reference's) decide, so the errors are the reference's letter for letter.
+ *
+ * A Program never changes after it is built: each call keeps its numbers in its own buffers, so
+ * threads may replay one Program at once. */
+
+typedef struct {
+    Family family;        /* a family member's constant (and a neuron's activation) */
+    int kind;             /* the op's kind, before its count of inputs is checked */
+    int always_defined;   /* op.always_defined */
+} OpInfo;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *tape;               /* the recorder's Tape: its error builders */
+    PyObject *ops;                /* tuple: tape.ops */
+    PyObject *captured;           /* tuple of Values: tape.captured */
+    PyObject *forward_numbers;    /* tape.forward_numbers: (op, [numbers]) -> number, or raises */
+    PyObject *reference;          /* a PyProgram of the same tape, made when first needed */
+    Py_ssize_t n_arguments, n_captured, first, n_slots, n_instructions, n_ops, n_parents;
+    double *constants;            /* first - n_arguments - n_captured of them */
+    OpInfo *info;                 /* by op code */
+    uint8_t *kinds;               /* by instruction: its op's kind, K_PYTHON where the count misfits */
+    uint32_t *codes;              /* by instruction: its op code */
+    uint32_t *starts;             /* n_instructions + 1 */
+    uint32_t *parents;
+    uint32_t max_inputs;
+} Program;
+
+static PyTypeObject ProgramType;
+
+static int Program_traverse(Program *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->tape);
+    Py_VISIT(self->ops);
+    Py_VISIT(self->captured);
+    Py_VISIT(self->forward_numbers);
+    Py_VISIT(self->reference);
+    return 0;
+}
+
+static int Program_clear(Program *self)
+{
+    Py_CLEAR(self->tape);
+    Py_CLEAR(self->ops);
+    Py_CLEAR(self->captured);
+    Py_CLEAR(self->forward_numbers);
+    Py_CLEAR(self->reference);
+    return 0;
+}
+
+static void Program_dealloc(Program *self)
+{
+    PyObject_GC_UnTrack(self);
+    Program_clear(self);
+    PyMem_Free(self->constants);
+    PyMem_Free(self->info);
+    PyMem_Free(self->kinds);
+    PyMem_Free(self->codes);
+    PyMem_Free(self->starts);
+    PyMem_Free(self->parents);
+    PyObject_GC_Del(self);
+}
+
+static PyObject *malformed(const char *what)
+{
+    PyErr_Format(PyExc_ValueError, "Program: a malformed tape: %s", what);
+    return NULL;
+}
+
+/* tape.<name>, an array of integers, as n uint32 (each checked to be >= 0): 0, or -1 with an
+ * error set. */
+static int tape_integers(PyObject *tape, const char *name, uint32_t **out, Py_ssize_t *n)
+{
+    PyObject *obj = PyObject_GetAttrString(tape, name);
+    if (obj == NULL)
+        return -1;
+    Py_buffer view;
+    int status = PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT);
+    Py_DECREF(obj);
+    if (status < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "Program: tape.%s must be an array of integers", name);
+        return -1;
+    }
+    char f = view.format ? view.format[view.format[0] == '@' || view.format[0] == '=' ? 1 : 0]
+                         : 'B';
+    int is_int = f && strchr("bBhHiIlLqQnN", f) != NULL && view.ndim <= 1 &&
+                 (view.itemsize == 1 || view.itemsize == 2 || view.itemsize == 4 ||
+                  view.itemsize == 8);
+    if (!is_int) {
+        PyBuffer_Release(&view);
+        PyErr_Format(PyExc_TypeError, "Program: tape.%s must be an array of integers", name);
+        return -1;
+    }
+    int is_signed = strchr("bhilqn", f) != NULL;
+    Py_ssize_t count = view.len / view.itemsize;
+    uint32_t *items = PyMem_Malloc((count ? count : 1) * sizeof(uint32_t));
+    if (items == NULL) {
+        PyBuffer_Release(&view);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const char *at = (const char *)view.buf + i * view.itemsize;
+        long long value;
+        switch (view.itemsize) {
+        case 1: value = is_signed ? *(const int8_t *)at : *(const uint8_t *)at; break;
+        case 2: value = is_signed ? *(const int16_t *)at : *(const uint16_t *)at; break;
+        case 4: value = is_signed ? *(const int32_t *)at : (long long)*(const uint32_t *)at; break;
+        default: {
+            uint64_t u;
+            memcpy(&u, at, 8);
+            value = is_signed ? (long long)u : (u > INT64_MAX ? -1 : (long long)u);
+        }
+        }
+        if (value < 0 || value > (long long)UINT32_MAX - 1) {
+            PyBuffer_Release(&view);
+            PyMem_Free(items);
+            PyErr_Format(PyExc_ValueError, "Program: a malformed tape: tape.%s[%zd] is %lld",
+                         name, i, value);
+            return -1;
+        }
+        items[i] = (uint32_t)value;
+    }
+    PyBuffer_Release(&view);
+    *out = items;
+    *n = count;
+    return 0;
+}
+
+static int tape_size(PyObject *tape, const char *name, Py_ssize_t *out)
+{
+    PyObject *obj = PyObject_GetAttrString(tape, name);
+    if (obj == NULL)
+        return -1;
+    *out = PyLong_AsSsize_t(obj);
+    Py_DECREF(obj);
+    if (*out == -1 && PyErr_Occurred())
+        return -1;
+    if (*out < 0 || *out > (Py_ssize_t)UINT32_MAX - 1) {
+        PyErr_Format(PyExc_ValueError, "Program: a malformed tape: tape.%s is %zd", name, *out);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *Program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *names[] = {"tape", NULL};
+    PyObject *tape;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:Program", names, &tape))
+        return NULL;
+    if (!configured() || bulk_functions() < 0)
+        return NULL;
+    Program *self = PyObject_GC_New(Program, &ProgramType);
+    if (self == NULL)
+        return NULL;
+    self->tape = Py_NewRef(tape);
+    self->ops = self->captured = self->forward_numbers = self->reference = NULL;
+    self->constants = NULL;
+    self->info = NULL;
+    self->kinds = NULL;
+    self->codes = self->starts = self->parents = NULL;
+    self->max_inputs = 0;
+    PyObject_GC_Track(self);
+
+    PyObject *ops = NULL, *captured = NULL, *constants = NULL;
+    Py_ssize_t n_codes = 0, n_starts = 0, n_slots;
+    if (tape_size(tape, "n_arguments", &self->n_arguments) < 0 ||
+        tape_size(tape, "first_instruction", &self->first) < 0 ||
+        tape_size(tape, "n_slots", &n_slots) < 0)
+        goto fail;
+    self->n_slots = n_slots;
+    if ((ops = PyObject_GetAttrString(tape, "ops")) == NULL ||
+        (self->ops = PySequence_Tuple(ops)) == NULL ||
+        (captured = PyObject_GetAttrString(tape, "captured")) == NULL ||
+        (self->captured = PySequence_Tuple(captured)) == NULL ||
+        (self->forward_numbers = PyObject_GetAttrString(tape, "forward_numbers")) == NULL)
+        goto fail;
+    self->n_ops = PyTuple_GET_SIZE(self->ops);
+    self->n_captured = PyTuple_GET_SIZE(self->captured);
+    for (Py_ssize_t i = 0; i < self->n_captured; i++)
+        if (!IS_NODE(PyTuple_GET_ITEM(self->captured, i))) {
+            PyErr_Format(PyExc_TypeError, "Program: tape.captured[%zd] is a %.100s, not a Value",
+                         i, Py_TYPE(PyTuple_GET_ITEM(self->captured, i))->tp_name);
+            goto fail;
+        }
+    /* the constants: a buffer of doubles */
+    if ((constants = PyObject_GetAttrString(tape, "constants")) == NULL)
+        goto fail;
+    Py_buffer view;
+    if (PyObject_GetBuffer(constants, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError, "Program: tape.constants must be an array('d')");
+        goto fail;
+    }
+    int doubles = view.format && strcmp(view.format, "d") == 0 && view.itemsize == 8;
+    Py_ssize_t n_constants = doubles ? view.len / 8 : 0;
+    if (doubles && (self->constants = PyMem_Malloc((n_constants ? n_constants : 1) * 8)) != NULL)
+        memcpy(self->constants, view.buf, n_constants * 8);
+    PyBuffer_Release(&view);
+    if (!doubles) {
+        PyErr_SetString(PyExc_TypeError, "Program: tape.constants must be an array('d')");
+        goto fail;
+    }
+    if (self->constants == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    if (self->n_arguments + self->n_captured + n_constants != self->first) {
+        malformed("first_instruction is not the count of arguments, captured Values and "
+                  "constants");
+        goto fail;
+    }
+    if (tape_integers(tape, "codes", &self->codes, &n_codes) < 0 ||
+        tape_integers(tape, "starts", &self->starts, &n_starts) < 0 ||
+        tape_integers(tape, "parents", &self->parents, &self->n_parents) < 0)
+        goto fail;
+    self->n_instructions = n_codes;
+    if (n_slots != self->first + n_codes) {
+        malformed("n_slots is not first_instruction plus the count of instructions");
+        goto fail;
+    }
+    if (n_starts != n_codes + 1 || self->starts[0] != 0 ||
+        self->starts[n_codes] != (uint32_t)self->n_parents) {
+        malformed("starts must hold one start per instruction and the end of parents");
+        goto fail;
+    }
+    /* each op resolved once to its row; each instruction's count checked against its op */
+    if ((self->info = PyMem_Malloc((self->n_ops ? self->n_ops : 1) * sizeof(OpInfo))) == NULL ||
+        (self->kinds = PyMem_Malloc(n_codes ? n_codes : 1)) == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t c = 0; c < self->n_ops; c++) {
+        PyObject *op = PyTuple_GET_ITEM(self->ops, c);
+        OpInfo *info = &self->info[c];
+        int kind = resolve(op, &info->family);
+        if (kind < 0)
+            goto fail;
+        if (kind == K_LEAF || kind == K_UNTRACKED ||
+            !PyObject_TypeCheck(op, (PyTypeObject *)g_op_type))
+            kind = K_PYTHON;   /* its Python forward says what is wrong */
+        info->kind = kind;
+        info->family.op = NULL;   /* not needed: the tuple holds the op */
+        int defined = always_defined(op);
+        if (defined < 0) {
+            if (kind != K_PYTHON)
+                goto fail;
+            PyErr_Clear();   /* not an Op: its forward raises first */
+            defined = 0;
+        }
+        info->always_defined = defined;
+    }
+    for (Py_ssize_t k = 0; k < n_codes; k++) {
+        uint32_t start = self->starts[k], end = self->starts[k + 1];
+        if (end < start) {
+            malformed("starts must not decrease");
+            goto fail;
+        }
+        if (self->codes[k] >= (uint32_t)self->n_ops) {
+            malformed("an instruction's op code is not an index of tape.ops");
+            goto fail;
+        }
+        for (uint32_t i = start; i < end; i++)
+            if (self->parents[i] >= (uint32_t)(self->first + k)) {
+                malformed("an instruction reads a slot that is not computed before it");
+                goto fail;
+            }
+        uint32_t n = end - start;
+        if (n > self->max_inputs)
+            self->max_inputs = n;
+        self->kinds[k] = (uint8_t)fit_kind(self->info[self->codes[k]].kind, n);
+    }
+    Py_DECREF(ops);
+    Py_DECREF(captured);
+    Py_DECREF(constants);
+    return (PyObject *)self;
+fail:
+    Py_XDECREF(ops);
+    Py_XDECREF(captured);
+    Py_XDECREF(constants);
+    Py_DECREF(self);
+    return NULL;
+}
+
+/* The reference replay of the same tape (autograd.recording.PyProgram), for what this one
+ * hands over: made once, on first need. A borrowed reference, or NULL with an error set. */
+static PyObject *reference_program(Program *self)
+{
+    if (self->reference == NULL) {
+        PyObject *module = PyImport_ImportModule("autograd.recording");
+        if (module == NULL)
+            return NULL;
+        PyObject *made = PyObject_CallMethod(module, "PyProgram", "O", self->tape);
+        Py_DECREF(module);
+        if (made == NULL)
+            return NULL;
+        if (self->reference == NULL)
+            self->reference = made;
+        else
+            Py_DECREF(made);
+    }
+    return self->reference;
+}
+
+/* A buffer of n doubles (format "d"), taken into *view (writable if asked): 0, or -1 with a
+ * TypeError or ValueError naming `what`. */
+static int double_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t n, int writable,
+                         const char *what)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "Program: %s must be a%s array('d'), got %.100s", what,
+                     writable ? " writable" : "n", Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    if (!view->format || strcmp(view->format, "d") != 0 || view->itemsize != 8 ||
+        view->len != n * 8) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_ValueError, "Program: %s must be %zd doubles (an array('d'))", what,
+                     n);
+        return -1;
+    }
+    return 0;
+}
+
+/* a list of the numbers of the given slots */
+static PyObject *numbers_list(const double *v, const uint32_t *slots, uint32_t n)
+{
+    PyObject *list = PyList_New(n);
+    if (list == NULL)
+        return NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        PyObject *x = PyFloat_FromDouble(v[slots[i]]);
+        if (x == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, x);
+    }
+    return list;
+}
+
+/* The instruction's number by its op's Python forward with apply's checks
+ * (tape.forward_numbers): the reference computes or raises. */
+static int program_reference_forward(Program *self, Py_ssize_t k, const double *v, double *out)
+{
+    const uint32_t *p = self->parents + self->starts[k];
+    PyObject *inputs = numbers_list(v, p, self->starts[k + 1] - self->starts[k]);
+    if (inputs == NULL)
+        return -1;
+    PyObject *op = PyTuple_GET_ITEM(self->ops, self->codes[k]);
+    PyObject *number = PyObject_CallFunctionObjArgs(self->forward_numbers, op, inputs, NULL);
+    Py_DECREF(inputs);
+    if (number == NULL)
+        return -1;
+    *out = PyFloat_AsDouble(number);
+    Py_DECREF(number);
+    return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* Program.forward(arguments): the number of every slot, as an array('d'). */
+static PyObject *Program_forward(Program *self, PyObject *arguments)
+{
+    if (self->n_captured && UNLIKELY(g_recorders) && recording) {
+        /* replayed inside a recording: the reference reads the captured Values' .data */
+        PyObject *reference = reference_program(self);
+        return reference ? PyObject_CallMethod(reference, "forward", "O", arguments) : NULL;
+    }
+    Py_buffer given;
+    PyObject *converted = NULL;
+    if (PyObject_GetBuffer(arguments, &given, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) == 0 &&
+        given.format && strcmp(given.format, "d") == 0 && given.itemsize == 8) {
+        /* taken as it is */
+    } else {
+        if (PyErr_Occurred())
+            PyErr_Clear();
+        else
+            PyBuffer_Release(&given);
+        /* as the reference: array("d", arguments) */
+        converted = PyObject_CallFunction(g_array_type, "sO", "d", arguments);
+        if (converted == NULL)
+            return NULL;
+        if (PyObject_GetBuffer(converted, &given, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+            Py_DECREF(converted);
+            return NULL;
+        }
+    }
+    if (given.len != self->n_arguments * 8) {
+        PyErr_Format(PyExc_ValueError, "Program.forward: the recording takes %zd numbers, got %zd",
+                     self->n_arguments, given.len / 8);
+        PyBuffer_Release(&given);
+        Py_XDECREF(converted);
+        return NULL;
+    }
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, self->n_slots * 8);
+    double *x = bytes ? PyMem_Malloc((self->max_inputs ? self->max_inputs : 1) * sizeof(double))
+                      : NULL;
+    if (x == NULL) {
+        PyBuffer_Release(&given);
+        Py_XDECREF(converted);
+        Py_XDECREF(bytes);
+        return bytes ? PyErr_NoMemory() : NULL;
+    }
+    double *v = (double *)PyBytes_AS_STRING(bytes);
+    memcpy(v, given.buf, self->n_arguments * 8);
+    PyBuffer_Release(&given);
+    Py_XDECREF(converted);
+    double *at = v + self->n_arguments;
+    for (Py_ssize_t i = 0; i < self->n_captured; i++)
+        *at++ = ((Node *)PyTuple_GET_ITEM(self->captured, i))->data;
+    memcpy(at, self->constants, (self->first - self->n_arguments - self->n_captured) * 8);
+
+    const uint8_t *kinds = self->kinds;
+    const uint32_t *starts = self->starts, *parents = self->parents, *codes = self->codes;
+    for (Py_ssize_t k = 0; k < self->n_instructions; k++) {
+        const uint32_t *p = parents + starts[k];
+        int kind = kinds[k];
+        double r;
+        switch (kind) {
+        case K_ADD: r = v[p[0]] + v[p[1]]; break;
+        case K_SUB: r = v[p[0]] - v[p[1]]; break;
+        case K_MUL: r = v[p[0]] * v[p[1]]; break;
+        case K_PYTHON: r = NAN; break;
+        default: {
+            const OpInfo *info = &self->info[codes[k]];
+            uint32_t n = starts[k + 1] - starts[k];
+            if (ROWS[kind].arity == 1) {
+                r = ROWS[kind].forward(v[p[0]], info->family.parameter);
+            } else if (ROWS[kind].arity == 2) {
+                r = ROWS[kind].forward(v[p[0]], v[p[1]]);
+            } else {
+                for (uint32_t i = 0; i < n; i++)
+                    x[i] = v[p[i]];
+                r = compute(kind, &info->family, n, x);
+            }
+        }
+        }
+        if (UNLIKELY(!isfinite(r))) {   /* NaN, an infinity, or no row: the reference decides */
+            if (program_reference_forward(self, k, v, &r) < 0)
+                goto fail;
+        }
+        v[self->first + k] = r;
+        if (((k + 1) & CHECK_SIGNALS_EVERY) == 0 && PyErr_CheckSignals() < 0)
+            goto fail;
+    }
+    PyMem_Free(x);
+    PyObject *values = PyObject_CallFunction(g_array_type, "sO", "d", bytes);
+    Py_DECREF(bytes);
+    return values;
+fail:
+    PyMem_Free(x);
+    Py_DECREF(bytes);
+    return NULL;
+}
+
+/* one backward pass: the sums by slot, whether each slot has one (1) or was passed (2), and the
+ * slots in the order their sums began (the reference's dict) */
+typedef struct {
+    Program *program;
+    PyObject *values_obj;   /* the values array, for the error builders */
+    const double *v;
+    double *sums;
+    uint8_t *state;
+    uint32_t *got;
+    Py_ssize_t n_got;
+} Pass;
+
+enum { S_NONE = 0, S_SUM = 1, S_PASSED = 2 };
+
+static inline void pass_add(Pass *w, uint32_t parent, double g, double local)
+{
+    if (local != 0.0 && g != 0.0) {
+        if (w->state[parent] == S_NONE) {
+            w->sums[parent] = g * local;
+            w->state[parent] = S_SUM;
+            w->got[w->n_got++] = parent;
+        } else {
+            w->sums[parent] += g * local;
+        }
+    }
+}
+
+/* A rule that raised at slot s: a RULE_ERRORS error is named by tape.node_error (anything
+ * else, Ctrl-C included, passes unchanged). Returns -1. */
+static int pass_rule_failed(Pass *w, Py_ssize_t s)
+{
+    if (!PyErr_ExceptionMatches(g_rule_errors))
+        return -1;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *error = PyErr_GetRaisedException();
+#else
+    PyObject *type, *error, *traceback;
+    PyErr_Fetch(&type, &error, &traceback);
+    PyErr_NormalizeException(&type, &error, &traceback);
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+#endif
+    PyObject *named = PyObject_CallMethod(w->program->tape, "node_error", "nOO", s, w->values_obj,
+                                          error);
+    Py_XDECREF(error);
+    return raise_made(named);
+}
+
+/* A row gave a derivative that is not finite where the reference's rule may raise instead:
+ * tape.rule_check says (None: it does not). */
+static int pass_consult_rule(Pass *w, Py_ssize_t s)
+{
+    PyObject *error = PyObject_CallMethod(w->program->tape, "rule_check", "nO", s, w->values_obj);
+    if (error == NULL)
+        return -1;
+    if (error == Py_None) {
+        Py_DECREF(error);
+        return 0;
+    }
+    return raise_made(error);
+}
+
+/* op.partials(out, [inputs]) for an op without a row, checked as the reference checks it. */
+static int pass_python_partials(Pass *w, Py_ssize_t s, double g)
+{
+    Program *P = w->program;
+    Py_ssize_t k = s - P->first;
+    const uint32_t *p = P->parents + P->starts[k];
+    uint32_t n = P->starts[k + 1] - P->starts[k];
+    if (g == 0.0 && P->info[P->codes[k]].always_defined)
+        return 0;
+    PyObject *op = PyTuple_GET_ITEM(P->ops, P->codes[k]);
+    PyObject *datas = numbers_list(w->v, p, n);
+    if (datas == NULL)
+        return -1;
+    PyObject *out = PyFloat_FromDouble(w->v[s]);
+    PyObject *partials = out ? PyObject_CallMethodObjArgs(op, g_str_partials, out, datas, NULL)
+                             : NULL;
+    Py_XDECREF(out);
+    Py_DECREF(datas);
+    if (partials == NULL)
+        return pass_rule_failed(w, s);
+    Py_ssize_t count = PyObject_Size(partials);
+    PyObject *seq = count < 0 ? NULL : PySequence_Fast(partials, "partials must be a sequence");
+    Py_DECREF(partials);
+    if (seq == NULL)
+        return pass_rule_failed(w, s);
+    int status = -1;
+    double *locals = NULL;
+    if (count != (Py_ssize_t)n || PySequence_Fast_GET_SIZE(seq) != count) {
+        PyErr_Format(PyExc_TypeError, "its rule gave %zd derivatives for %u inputs", count, n);
+        pass_rule_failed(w, s);
+        goto done;
+    }
+    if ((locals = PyMem_Malloc((n ? n : 1) * sizeof(double))) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i), *number = NULL;
+        if (!PyFloat_CheckExact(item) &&
+            (item = number = PyObject_CallOneArg(g_as_number, item)) == NULL) {
+            pass_rule_failed(w, s);
+            goto done;
+        }
+        locals[i] = PyFloat_AsDouble(item);
+        Py_XDECREF(number);
+        if (locals[i] == -1.0 && PyErr_Occurred()) {
+            pass_rule_failed(w, s);
+            goto done;
+        }
+    }
+    if (g != 0.0)
+        for (uint32_t i = 0; i < n; i++)   /* all checked first, as the reference does */
+            pass_add(w, p[i], g, locals[i]);
+    status = 0;
+done:
+    PyMem_Free(locals);
+    Py_DECREF(seq);
+    return status;
+}
+
+/* the same as affine_at, on slots */
+static double affine_slots(const double *v, const uint32_t *p, uint32_t count)
+{
+    uint32_t h = count / 2;
+    Sum s = {0.0 + v[p[0]] * v[p[h]], 0.0};
+    for (uint32_t i = 1; i < h; i++)
+        sum_add(&s, v[p[i]] * v[p[h + i]]);
+    sum_add(&s, v[p[count - 1]]);
+    return sum_total(&s);
+}
+
+/* propagate(), on slots: each parent's share of slot s's gradient g */
+static int pass_propagate(Pass *w, Py_ssize_t s, double g)
+{
+    Program *P = w->program;
+    Py_ssize_t k = s - P->first;
+    const uint32_t *p = P->parents + P->starts[k];
+    uint32_t n = P->starts[k + 1] - P->starts[k];
+    const double *v = w->v;
+    int kind = P->kinds[k];
+    switch (kind) {
+    case K_ADD: pass_add(w, p[0], g, 1.0); pass_add(w, p[1], g, 1.0); return 0;
+    case K_SUB: pass_add(w, p[0], g, 1.0); pass_add(w, p[1], g, -1.0); return 0;
+    case K_MUL: {
+        double x = v[p[0]], y = v[p[1]];
+        pass_add(w, p[0], g, y);
+        pass_add(w, p[1], g, x);
+        return 0;
+    }
+    case K_SUM:
+        for (uint32_t i = 0; i < n; i++)
+            pass_add(w, p[i], g, 1.0);
+        return 0;
+    case K_DOT: {
+        uint32_t h = n / 2;
+        for (uint32_t i = 0; i < h; i++)
+            pass_add(w, p[i], g, v[p[h + i]]);
+        for (uint32_t i = 0; i < h; i++)
+            pass_add(w, p[h + i], g, v[p[i]]);
+        return 0;
+    }
+    case K_AFFINE: {
+        uint32_t h = n / 2;
+        for (uint32_t i = 0; i < h; i++)
+            pass_add(w, p[i], g, v[p[h + i]]);
+        for (uint32_t i = 0; i < h; i++)
+            pass_add(w, p[h + i], g, v[p[i]]);
+        pass_add(w, p[n - 1], g, 1.0);
+        return 0;
+    }
+    case K_ACTIVATED: {
+        const Family *f = &P->info[P->codes[k]].family;
+        uint32_t h = n / 2;
+        double slope = unary_partial(f->act_kind, f->parameter, v[s], affine_slots(v, p, n));
+        if (!isfinite(slope) && ROWS[f->act_kind].can_fail && pass_consult_rule(w, s) < 0)
+            return -1;
+        if (g == 0.0 || slope == 0.0)   /* a relu that is off: no products needed */
+            return 0;
+        for (uint32_t i = 0; i < h; i++)
+            pass_add(w, p[i], g, v[p[h + i]] * slope);
+        for (uint32_t i = 0; i < h; i++)
+            pass_add(w, p[h + i], g, v[p[i]] * slope);
+        pass_add(w, p[n - 1], g, slope);
+        return 0;
+    }
+    case K_POWER:
+    case K_LEAKY: {
+        double local = unary_partial(kind, P->info[P->codes[k]].family.parameter, v[s], v[p[0]]);
+        if (!isfinite(local) && ROWS[kind].can_fail && pass_consult_rule(w, s) < 0)
+            return -1;
+        pass_add(w, p[0], g, local);
+        return 0;
+    }
+    case K_TAKE: {
+        Py_ssize_t position = take_position(v[p[0]], n - 1);
+        if (position < 0)
+            return pass_python_partials(w, s, g);
+        pass_add(w, p[1 + position], g, 1.0);
+        return 0;
+    }
+    case K_SHIFT:
+        return 0;
+    case K_PYTHON:
+        return pass_python_partials(w, s, g);
+    default: {
+        const Row *row = &ROWS[kind];
+        if (row->arity == 1) {
+            double local = row->partial(v[s], v[p[0]], 0.0, 0);
+            if (!isfinite(local) && row->can_fail && pass_consult_rule(w, s) < 0)
+                return -1;
+            pass_add(w, p[0], g, local);
+            return 0;
+        }
+        if (row->arity == 2) {
+            double x = v[p[0]], y = v[p[1]];
+            double a = row->partial(v[s], x, y, 0), b = row->partial(v[s], x, y, 1);
+            if (!(isfinite(a) && isfinite(b)) && row->can_fail && pass_consult_rule(w, s) < 0)
+                return -1;
+            pass_add(w, p[0], g, a);
+            pass_add(w, p[1], g, b);
+            return 0;
+        }
+        return pass_python_partials(w, s, g);
+    }
+    }
+}
+
+/* Program.backward(values, root, order, grads): the eager walk from slot `root` over the
+ * instruction slots of `order` (root first, as tape.walk_order gives it); the ends accumulate,
+ * the captured Values into their .grad, the other slots into `grads`. All or nothing. */
+static PyObject *Program_backward(Program *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError,
+                     "Program.backward(values, root, order, grads) takes 4 arguments, got %zd",
+                     nargs);
+        return NULL;
+    }
+    PyObject *values_obj = args[0], *order_obj = args[2], *grads_obj = args[3];
+    Py_ssize_t root = PyLong_AsSsize_t(args[1]);
+    if (root == -1 && PyErr_Occurred())
+        return NULL;
+    if (root < 0 || root >= self->n_slots) {
+        PyErr_Format(PyExc_IndexError, "Program.backward: root %zd is not a slot (0 to %zd)", root,
+                     self->n_slots - 1);
+        return NULL;
+    }
+    Py_buffer values, grads;
+    uint32_t *order = NULL;
+    Py_ssize_t n_order = 0;
+    if (double_buffer(values_obj, &values, self->n_slots, 0, "values") < 0)
+        return NULL;
+    if (double_buffer(grads_obj, &grads, self->n_slots, 1, "grads") < 0) {
+        PyBuffer_Release(&values);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    Pass w = {self, values_obj, values.buf, NULL, NULL, NULL, 0};
+    /* the order: an array of instruction slots */
+    {
+        Py_buffer view;
+        if (PyObject_GetBuffer(order_obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0 ||
+            !view.format || !(strcmp(view.format, "i") == 0 || strcmp(view.format, "l") == 0 ||
+                              strcmp(view.format, "q") == 0)) {
+            if (!PyErr_Occurred())
+                PyBuffer_Release(&view);
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "Program.backward: order must be an array('i')");
+            goto done;
+        }
+        n_order = view.len / view.itemsize;
+        order = PyMem_Malloc((n_order ? n_order : 1) * sizeof(uint32_t));
+        if (order == NULL) {
+            PyBuffer_Release(&view);
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < n_order; i++) {
+            long long s = view.itemsize == 4 ? ((const int32_t *)view.buf)[i]
+                                             : ((const int64_t *)view.buf)[i];
+            if (s < self->first || s >= self->n_slots) {
+                PyBuffer_Release(&view);
+                PyErr_Format(PyExc_ValueError,
+                             "Program.backward: order[%zd] = %lld is not an instruction's slot",
+                             i, s);
+                goto done;
+            }
+            order[i] = (uint32_t)s;
+        }
+        PyBuffer_Release(&view);
+    }
+    w.sums = PyMem_Malloc(self->n_slots * sizeof(double));
+    w.state = PyMem_Calloc(self->n_slots, 1);
+    w.got = PyMem_Malloc((self->n_slots + 1) * sizeof(uint32_t));
+    if (w.sums == NULL || w.state == NULL || w.got == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    w.sums[root] = 1.0;
+    w.state[root] = S_SUM;
+    w.got[w.n_got++] = (uint32_t)root;
+    for (Py_ssize_t i = 0; i < n_order; i++) {
+        uint32_t s = order[i];
+        double g = w.state[s] == S_SUM ? w.sums[s] : 0.0;   /* complete now */
+        w.state[s] = S_PASSED;
+        if (!isfinite(g)) {
+            raise_made(PyObject_CallMethod(self->tape, "gradient_error", "nOd", (Py_ssize_t)s,
+                                           values_obj, g));
+            goto done;
+        }
+        if (((i + 1) & CHECK_SIGNALS_EVERY) == 0 && PyErr_CheckSignals() < 0)
+            goto done;
+        Py_ssize_t k = s - self->first;
+        if (g == 0.0 && self->info[self->codes[k]].always_defined)
+            continue;   /* nothing to pass on, and its rule cannot fail */
+        if (pass_propagate(&w, s, g) < 0)
+            goto done;
+    }
+    /* the ends, in the order their sums began: first any gradient that is not finite */
+    for (Py_ssize_t j = 0; j < w.n_got; j++) {
+        uint32_t s = w.got[j];
+        if (w.state[s] == S_SUM && !isfinite(w.sums[s])) {
+            raise_made(PyObject_CallMethod(self->tape, "end_error", "ndOO", (Py_ssize_t)s,
+                                           w.sums[s], values_obj, grads_obj));
+            goto done;
+        }
+    }
+    double *g_out = grads.buf;
+    Py_ssize_t low = self->n_arguments, high = self->n_arguments + self->n_captured;
+    /* a captured Value whose .grad is a Value (create_graph), or that a walk holds (a replay
+     * from inside a rule): the reference's backward, which reads and writes .grad through the
+     * attribute. Nothing was written; no Python code runs from here to the writes. */
+    for (Py_ssize_t j = 0; j < w.n_got; j++) {
+        uint32_t s = w.got[j];
+        Node *leaf = (low <= s && s < high)
+                         ? (Node *)PyTuple_GET_ITEM(self->captured, s - low) : NULL;
+        if (leaf && w.state[s] == S_SUM && (leaf->walk || (leaf->flags & F_GRAD_VALUE))) {
+            PyObject *reference = reference_program(self);
+            if (reference != NULL)
+                result = PyObject_CallMethod(reference, "backward", "OnOO", values_obj, root,
+                                             order_obj, grads_obj);
+            goto done;
+        }
+    }
+    for (Py_ssize_t j = 0; j < w.n_got; j++) {   /* then the totals: old + new */
+        uint32_t s = w.got[j];
+        if (w.state[s] != S_SUM)
+            continue;
+        double old = (low <= s && s < high)
+                         ? ((Node *)PyTuple_GET_ITEM(self->captured, s - low))->grad.f
+                         : g_out[s];
+        double g = w.sums[s];
+        if (old != 0.0) {
+            double total = old + g;
+            if (!isfinite(total) && isfinite(old)) {
+                raise_made(PyObject_CallMethod(self->tape, "accumulate_error", "ndOO",
+                                               (Py_ssize_t)s, g, values_obj, grads_obj));
+                goto done;
+            }
+            w.sums[s] = total;
+        }
+    }
+    for (Py_ssize_t j = 0; j < w.n_got; j++) {   /* all checked: written */
+        uint32_t s = w.got[j];
+        if (w.state[s] != S_SUM)
+            continue;
+        if (low <= s && s < high)
+            ((Node *)PyTuple_GET_ITEM(self->captured, s - low))->grad.f = w.sums[s];
+        else
+            g_out[s] = w.sums[s];
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&values);
+    PyBuffer_Release(&grads);
+    PyMem_Free(order);
+    PyMem_Free(w.sums);
+    PyMem_Free(w.state);
+    PyMem_Free(w.got);
+    return result;
+}
+
+static PyObject *Program_sizeof(Program *self, PyObject *unused)
+{
+    size_t bytes = sizeof(Program) + (self->first - self->n_arguments - self->n_captured) * 8 +
+                   self->n_ops * sizeof(OpInfo) +
+                   self->n_instructions * (1 + sizeof(uint32_t)) +
+                   (self->n_instructions + 1) * sizeof(uint32_t) +
+                   self->n_parents * sizeof(uint32_t);
+    return PyLong_FromSize_t(bytes);
+}
+
+static PyObject *Program_get_n_slots(Program *self, void *closure)
+{
+    return PyLong_FromSsize_t(self->n_slots);
+}
+
+static PyObject *Program_get_tape(Program *self, void *closure) { return Py_NewRef(self->tape); }
+
+static PyMethodDef Program_methods[] = {
+    {"forward", (PyCFunction)Program_forward, METH_O,
+     "forward($self, arguments, /)\n--\n\n"
+     "The number of every slot of the tape (an array('d')), from the arguments' numbers (an "
+     "array('d')) and the captured Values' .data: apply's steps, instruction by instruction."},
+    {"backward", (PyCFunction)(void (*)(void))Program_backward, METH_FASTCALL,
+     "backward($self, values, root, order, grads, /)\n--\n\n"
+     "The eager walk from slot root over the slots of order (root first); the ends accumulate: "
+     "the captured Values into .grad, the other slots into grads (an array('d')). All or "
+     "nothing, with the eager walk's errors."},
+    {"__sizeof__", (PyCFunction)Program_sizeof, METH_NOARGS,
+     "The bytes the program holds (its arrays included)."},
+    {NULL},
+};
+
+static PyGetSetDef Program_getset[] = {
+    {"n_slots", (getter)Program_get_n_slots, NULL, "The count of slots: numbers of a replay.", NULL},
+    {"tape", (getter)Program_get_tape, NULL, "The tape this program replays.", NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(Program_doc,
+"Program(tape)\n--\n\n"
+"A recording (autograd.recording.Tape) replayed in C: the compiled twin of\n"
+"autograd.recording.PyProgram, with the same results bit for bit and the same errors.");
+
+static PyTypeObject ProgramType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "autograd._core.Program",
+    .tp_basicsize = sizeof(Program),
+    .tp_dealloc = (destructor)Program_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = Program_doc,
+    .tp_traverse = (traverseproc)Program_traverse,
+    .tp_clear = (inquiry)Program_clear,
+    .tp_methods = Program_methods,
+    .tp_getset = Program_getset,
+    .tp_new = Program_new,
+};
+
 static PyObject *core_python_ops(PyObject *module, PyObject *unused)
 {
     if (!configured())
@@ -2691,7 +3602,7 @@ static int core_exec(PyObject *module)
                         "autograd runs on its pure-Python reference");
         return -1;
     }
-    if (PyType_Ready(&ValueType) < 0)
+    if (PyType_Ready(&ValueType) < 0 || PyType_Ready(&ProgramType) < 0)
         return -1;
     if (g_labels == NULL) {   /* once per process, even if the module is imported again */
         g_labels = PyDict_New();
@@ -2704,6 +3615,8 @@ static int core_exec(PyObject *module)
             !g_str_always_defined)
             return -1;
     }
+    if (PyModule_AddObjectRef(module, "Program", (PyObject *)&ProgramType) < 0)
+        return -1;
     return PyModule_AddObjectRef(module, "Value", (PyObject *)&ValueType);
 }
 

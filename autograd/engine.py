@@ -28,7 +28,7 @@ import gc
 from contextlib import contextmanager
 from math import isfinite
 from numbers import Real
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from autograd.grad_mode import data_dependent_error, enable_grad, no_grad, recording
 from autograd.ops import UNTRACKED
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from autograd.value import Value
 
 Gradient = Any  # a float, or a Value with create_graph=True
+Node = TypeVar("Node")
 OnStep = Callable[["Value", Gradient, Sequence[Gradient], dict], None]
 RULE_ERRORS = (ArithmeticError, ValueError, TypeError)
 """A rule's errors that the walk names after the op and its inputs (``_backward_error``)."""
@@ -68,6 +69,33 @@ def topological_order(root: Value, stop_at: Iterable[Value] = ()) -> list[Value]
             stack.append(None)
             for parent in node._prev:
                 if parent._prev and parent not in seen:
+                    stack.append(parent)
+    return order
+
+
+def depth_first(root: Node, inputs: Callable[[Node], Sequence[Node]], seen: set[Node]
+                ) -> list[Node]:
+    """``topological_order``'s walk over any graph: the nodes ``root`` reaches that have
+    ``inputs``, each after its inputs, skipping (and adding to) ``seen``. (The walk on Values
+    stays spelled out above: it is the one readers study, and the reference's hot path.)
+
+    >>> depth_first(3, lambda n: [n - 1, n - 2] if n > 1 else [], set())
+    [2, 3]
+    """
+    order: list[Node] = []
+    # A node on the stack is still to be expanded; a node below a None has been expanded and
+    # is listed once everything above it (its inputs' subgraphs) is done.
+    stack: list[Node | None] = [root] if inputs(root) else []
+    while stack:
+        node = stack.pop()
+        if node is None:
+            order.append(stack.pop())  # type: ignore[arg-type]
+        elif node not in seen:
+            seen.add(node)
+            stack.append(node)
+            stack.append(None)
+            for parent in inputs(node):
+                if parent not in seen and inputs(parent):
                     stack.append(parent)
     return order
 
@@ -197,7 +225,11 @@ def backward(root: Value, create_graph: bool = False) -> None:
 
 
 def untracked_error() -> RuntimeError:
-    """``backward()``'s error for a result computed inside ``no_grad()``."""
+    """``backward()``'s error for a result computed inside ``no_grad()``.
+
+    >>> untracked_error()  # doctest: +ELLIPSIS
+    RuntimeError('backward: this Value was computed inside no_grad(), ...')
+    """
     return RuntimeError("backward: this Value was computed inside no_grad(), so it has no "
                         "graph to backpropagate through; compute it outside no_grad() (or "
                         "inside enable_grad())")
@@ -274,7 +306,11 @@ def _backward_error(node: Value, error: Exception) -> Exception:
 
 
 def rule_error(name: str, inputs: list[float], error: Exception) -> Exception:
-    """``_backward_error`` for the op called ``name`` at ``inputs`` (a replay has no nodes)."""
+    """``_backward_error`` for the op called ``name`` at ``inputs`` (a replay has no nodes).
+
+    >>> print(rule_error("log", [0.0], ZeroDivisionError("1.0 / 0.0")))
+    backward through log at inputs [0.0]: its derivative is undefined there (1.0 / 0.0)
+    """
     if isinstance(error, OverflowError):
         reason = str(error) if "overflows" in str(error) else "a derivative overflows a float"
     elif isinstance(error, ZeroDivisionError):

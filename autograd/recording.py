@@ -16,13 +16,14 @@ import functools
 import sys
 import threading
 from array import array
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from itertools import chain
 from math import isfinite
 from numbers import Real
 from typing import Any, Callable, Iterable, Sequence
 
 from autograd import _compiled, engine, grad_mode
-from autograd.grad_mode import DataDependentError
+from autograd.grad_mode import DataDependentError, is_recording, no_grad
 from autograd.ops import UNTRACKED, Op
 from autograd.value import Value, _as_float, forward_numbers
 
@@ -32,6 +33,8 @@ __all__ = [
     "Replayed",
     "Tape",
     "compile",
+    "flatten",
+    "is_recording",
     "read_floats",
     "write_floats",
 ]
@@ -135,6 +138,14 @@ class Tape:
     ``ops[codes[k]]`` on the slots ``parents[starts[k]:starts[k + 1]]``, in a topological
     order. The methods below build the eager engine's errors for a replay (the compiled core
     calls them too, so both say the same).
+
+    >>> from autograd import Value
+    >>> w = Value(2.0); f = compile(lambda x: w * x + 1.0); _ = f(3.0)
+    >>> tape = next(iter(f.recordings.values())).tape
+    >>> tape.n_arguments, tape.captured, list(tape.constants), [op.name for op in tape.ops]
+    (1, (Value(data=2.0, grad=0.0),), [1.0], ['*', '+'])
+    >>> list(tape.parents), list(tape.starts), list(tape.outputs)
+    ([1, 0, 3, 2], [0, 2, 4], [4])
     """
 
     forward_numbers = staticmethod(forward_numbers)
@@ -143,34 +154,26 @@ class Tape:
                  derived: dict[Value, tuple[Op, Sequence[Value]]]) -> None:
         self.name = name
         nodes = _instruction_order(outputs, derived)
-        slot_of = {id(x): k for k, x in enumerate(arguments)}
         self.n_arguments = len(arguments)
-        captured, constants = _leaves(nodes, outputs, derived, slot_of, name)
-        for x in captured:
-            slot_of[id(x)] = len(slot_of)
-        for x in constants:
-            slot_of[id(x)] = len(slot_of)
+        captured, constants = _leaves(nodes, outputs, derived, arguments, name)
         self.captured = tuple(captured)
         self.constants = array("d", [x.data for x in constants])
-        self.first_instruction = len(slot_of)
-        for x in nodes:
-            slot_of[id(x)] = len(slot_of)
+        self.first_instruction = len(arguments) + len(captured) + len(constants)
+        slot_of = {x: k for k, x in enumerate([*arguments, *captured, *constants, *nodes])}
         self.n_slots = len(slot_of)
-        op_index: dict[int, int] = {}
-        self.ops: tuple[Op, ...] = ()
+        code_of: dict[Op, int] = {}
         self.codes, self.starts, self.parents = array("i"), array("i", [0]), array("i")
         self.walkable = bytearray(self.first_instruction)  # 1: a node the walk passes through
         for x in nodes:
             op, inputs = (x._op, x._prev) if x._prev else derived[x]
-            if id(op) not in op_index:
-                op_index[id(op)] = len(self.ops)
-                self.ops += (op,)
-            self.codes.append(op_index[id(op)])
-            self.parents.extend([slot_of[id(p)] for p in inputs])
+            self.codes.append(code_of.setdefault(op, len(code_of)))
+            self.parents.extend(map(slot_of.__getitem__, inputs))
             self.starts.append(len(self.parents))
             self.walkable.append(bool(x._prev))
-        self.outputs = array("i", [slot_of[id(x)] for x in outputs])
+        self.ops: tuple[Op, ...] = tuple(code_of)
+        self.outputs = array("i", map(slot_of.__getitem__, outputs))
         self._orders: dict[int, array] = {}
+        self._walk_inputs: list[Sequence[int]] | None = None
 
     @property
     def n_instructions(self) -> int:
@@ -193,25 +196,13 @@ class Tape:
         return order
 
     def _topological_order(self, root: int) -> list[int]:
-        # engine.topological_order, step for step, on slots (a SHIFT is a leaf for the walk)
-        walkable, starts, parents, first = self.walkable, self.starts, self.parents, \
-            self.first_instruction
-        order: list[int] = []
-        seen: set[int] = set()
-        stack: list[int | None] = [root] if walkable[root] else []
-        while stack:
-            node = stack.pop()
-            if node is None:
-                order.append(stack.pop())  # type: ignore[arg-type]
-            elif node not in seen:
-                seen.add(node)
-                stack.append(node)
-                stack.append(None)
-                k = node - first
-                for parent in parents[starts[k]:starts[k + 1]]:
-                    if walkable[parent] and parent not in seen:
-                        stack.append(parent)
-        return order
+        # engine.topological_order on slots (a SHIFT is a leaf for the walk)
+        if self._walk_inputs is None:
+            starts, parents, first = self.starts, self.parents, self.first_instruction
+            self._walk_inputs = [()] * first + [
+                parents[starts[k]:starts[k + 1]] if self.walkable[first + k] else ()
+                for k in range(self.n_instructions)]
+        return engine.depth_first(root, self._walk_inputs.__getitem__, set())
 
     # --- the eager engine's errors, for a replay ------------------------------------------
 
@@ -261,23 +252,12 @@ def _instruction_order(outputs: list[Value], derived: dict[Value, Any]) -> list[
         return x._prev or (derived[x][1] if x in derived else ())
 
     for root in outputs:
-        stack: list[Value | None] = [root] if inputs(root) else []
-        while stack:
-            node = stack.pop()
-            if node is None:
-                order.append(stack.pop())  # type: ignore[arg-type]
-            elif node not in seen:
-                seen.add(node)
-                stack.append(node)
-                stack.append(None)
-                for parent in inputs(node):
-                    if parent not in seen and inputs(parent):
-                        stack.append(parent)
+        order += engine.depth_first(root, inputs, seen)
     return order
 
 
 def _leaves(nodes: list[Value], outputs: list[Value], derived: dict[Value, Any],
-            arguments: dict[int, int], name: str) -> tuple[list[Value], list[Value]]:
+            arguments: list[Value], name: str) -> tuple[list[Value], list[Value]]:
     """The leaves that are not arguments, split into captured Values and constants.
 
     A leaf that something outside the graph holds (a model, a list, a closure) is captured: a
@@ -286,23 +266,32 @@ def _leaves(nodes: list[Value], outputs: list[Value], derived: dict[Value, Any],
     read or change it, so its number is a constant of the recording. Which is which, the
     reference counts tell: the graph's own references are counted here.
     """
-    held: dict[int, int] = {}  # id -> references from the graph (and from this recorder)
-    for x in nodes:
-        for parent in x._prev or derived[x][1]:
-            held[id(parent)] = held.get(id(parent), 0) + 1
-    for x in outputs:
-        held[id(x)] = held.get(id(x), 0) + 1
-    for x in derived:  # the registry's key
-        held[id(x)] = held.get(id(x), 0) + 1
-    for _, inputs in derived.values():
-        for x in inputs:
-            held[id(x)] = held.get(id(x), 0) + 1
-    candidates = _candidate_leaves(nodes, outputs, derived, arguments)
+    held = _graph_references(nodes, outputs, derived)
+    not_leaves = {*arguments, *derived}
+    candidates = [x for x in held if not x._prev and x not in not_leaves]
+    return _classify(candidates, held, name)
+
+
+def _graph_references(nodes: list[Value], outputs: list[Value],
+                      derived: dict[Value, Any]) -> Counter[Value]:
+    """How many references the graph and the recorder hold to each Value it uses, in the
+    order the instructions first use them."""
+    held = Counter(chain.from_iterable([x._prev for x in nodes]))
+    held.update(outputs)
+    held.update(iter(derived))  # the registry's keys (an iterator: a dict would add counts)
+    for inputs in {id(inputs): inputs for _, inputs in derived.values()}.values():
+        held.update(inputs)  # (the leaves of one softmax share one list)
+    return held
+
+
+def _classify(candidates: list[Value], held: Counter[Value],
+              name: str) -> tuple[list[Value], list[Value]]:
     captured: list[Value] = []
     constants: list[Value] = []
     for leaf in candidates:
-        # held beyond the graph: getrefcount's argument, `leaf` and `candidates` are ours
-        if sys.getrefcount(leaf) - 3 - held[id(leaf)] > 0:
+        # beyond the graph's references: getrefcount's argument, `leaf`, `candidates` and
+        # `held`'s key are ours
+        if sys.getrefcount(leaf) - 4 - held[leaf] > 0:
             captured.append(leaf)
         elif leaf._op is UNTRACKED:
             raise DataDependentError(
@@ -314,23 +303,6 @@ def _leaves(nodes: list[Value], outputs: list[Value], derived: dict[Value, Any],
     return captured, constants
 
 
-def _candidate_leaves(nodes: list[Value], outputs: list[Value], derived: dict[Value, Any],
-                      arguments: dict[int, int]) -> list[Value]:
-    """The leaves that are not arguments, in the order the instructions first use them."""
-    seen = set(arguments)
-    leaves = []
-    for x in nodes:
-        for leaf in x._prev or derived[x][1]:
-            if id(leaf) not in seen and not leaf._prev and leaf not in derived:
-                seen.add(id(leaf))
-                leaves.append(leaf)
-    for leaf in outputs:
-        if id(leaf) not in seen and not leaf._prev and leaf not in derived:
-            seen.add(id(leaf))
-            leaves.append(leaf)
-    return leaves
-
-
 # --- the program: the tape run forward and backward ---------------------------------------------
 
 
@@ -339,6 +311,14 @@ class PyProgram:
 
     The compiled core's ``Program`` is its twin (one C loop per pass, no Python object per
     instruction); both give the eager engine's bits and errors.
+
+    >>> from autograd import Value
+    >>> w = Value(2.0); f = compile(lambda x: w * x); _ = f(3.0)
+    >>> tape = next(iter(f.recordings.values())).tape
+    >>> values = PyProgram(tape).forward(array("d", [5.0])); values
+    array('d', [5.0, 2.0, 10.0])
+    >>> PyProgram(tape).backward(values, 2, tape.walk_order(2), array("d", [0.0] * 3)); w.grad
+    5.0
     """
 
     def __init__(self, tape: Tape) -> None:
@@ -348,6 +328,9 @@ class PyProgram:
         """The number of every slot, from the arguments' numbers and the captured Values'."""
         tape = self.tape
         values = array("d", arguments)
+        if len(values) != tape.n_arguments:
+            raise ValueError(f"Program.forward: the recording takes {tape.n_arguments} numbers, "
+                             f"got {len(values)}")
         values.extend([x.data for x in tape.captured])
         values.extend(tape.constants)
         ops, codes, starts, parents = tape.ops, tape.codes, tape.starts, tape.parents
@@ -366,21 +349,22 @@ class PyProgram:
         sums: dict[int, float] = {root: 1.0}
         node = root
         try:
-            for node in order:
-                grad = sums.pop(node, 0.0)
-                if not isfinite(grad):
-                    raise engine._not_finite(grad)
-                k = node - first
-                op = ops[codes[k]]
-                if grad == 0.0 and op.always_defined:
-                    continue  # nothing to pass on, and its rule cannot fail
-                inputs = parents[starts[k]:starts[k + 1]]
-                partials = op.partials(values[node], [values[p] for p in inputs])
-                if len(partials) != len(inputs):
-                    raise engine._count_error(partials, inputs)
-                partials = engine.as_numbers(partials)
-                if grad != 0.0:
-                    engine.pass_on(sums, grad, inputs, partials)
+            with no_grad():  # as engine.walk runs the rules (a user's rule may make Values)
+                for node in order:
+                    grad = sums.pop(node, 0.0)
+                    if not isfinite(grad):
+                        raise engine._not_finite(grad)
+                    k = node - first
+                    op = ops[codes[k]]
+                    if grad == 0.0 and op.always_defined:
+                        continue  # nothing to pass on, and its rule cannot fail
+                    inputs = parents[starts[k]:starts[k + 1]]
+                    partials = op.partials(values[node], [values[p] for p in inputs])
+                    if len(partials) != len(inputs):
+                        raise engine._count_error(partials, inputs)
+                    partials = engine.as_numbers(partials)
+                    if grad != 0.0:
+                        engine.pass_on(sums, grad, inputs, partials)
         except engine.RULE_ERRORS as error:
             raise tape.node_error(node, values, error) from None
         for end, grad in sums.items():
@@ -484,9 +468,7 @@ class _Recording:
         self.tape, self.structure = tape, structure
         self.program = Program(tape)
 
-    def replay(self, numbers: list[Any]) -> Any:
-        arguments = array("d", [x if type(x) is float and x == x else _as_float(x)
-                                for x in numbers])
+    def replay(self, arguments: array) -> Any:
         tracked = grad_mode.is_grad_enabled()
         run = _Run(self, self.program.forward(arguments), tracked)
         return _rebuild(self.structure, run)
@@ -494,42 +476,64 @@ class _Recording:
 
 # --- compile: the cache of recordings, keyed by the arguments' shape -----------------------------
 
-_NUMBER = object()  # where a number stands in a shape
+def py_flatten(arguments: Any) -> tuple[tuple[Any, ...], array]:
+    """The shape of ``arguments`` and their numbers: what a recording is looked up by.
+
+    The shape is a tuple of tokens, the arguments read depth first: ``"["`` or ``"("`` and the
+    length for a list or a tuple, ``None`` for a number, ``(type, x)`` for anything else (so
+    it compares by value). The numbers are converted as ``Value(x)`` would (NaN refused).
+
+    >>> py_flatten(([1.0, 2], "mean"))
+    (('(', 2, '[', 2, None, None, (<class 'str'>, 'mean')), array('d', [1.0, 2.0]))
+    """
+    tokens: list[Any] = []
+    numbers = array("d")
+    stack = [arguments]
+    while stack:
+        x = stack.pop()
+        if type(x) is float and x == x:
+            tokens.append(None)
+            numbers.append(x)
+        elif type(x) is list or type(x) is tuple:
+            tokens += ("[" if type(x) is list else "(", len(x))
+            stack += reversed(x)
+        elif isinstance(x, Real) and not isinstance(x, (bool, Value)):
+            tokens.append(None)
+            numbers.append(_as_float(x))
+        else:
+            tokens.append(_other(x))
+    return tuple(tokens), numbers
 
 
-def _shape(x: Any, numbers: list[Any], where: str) -> Any:
-    """The shape of an argument (its nesting and lengths, and what is not a number, by value),
-    with its numbers appended to ``numbers``."""
-    if type(x) is float or (isinstance(x, Real) and not isinstance(x, bool)
-                            and not isinstance(x, Value)):
-        numbers.append(x)
-        return _NUMBER
-    if type(x) is list or type(x) is tuple:
-        return (type(x), tuple([_shape(item, numbers, f"{where}[{k}]")
-                                for k, item in enumerate(x)]))
+def _other(x: Any) -> tuple[type, Any]:
+    """The token of an argument that is neither a number nor a list or tuple."""
     if isinstance(x, Value):
-        raise TypeError(f"compile: {where} is a Value; pass numbers (value.data, outside the "
-                        f"function), or let the function read the Value itself (it is then "
-                        f"captured: a replay reads its current .data)")
+        raise TypeError("compile: an argument is a Value; pass numbers (value.data, outside the "
+                        "function), or let the function read the Value itself (it is then "
+                        "captured: a replay reads its current .data)")
+    if type(x) is float:  # NaN: refused as Value(nan) refuses it
+        _as_float(x)
     try:
         hash(x)
     except TypeError:
-        raise TypeError(f"compile: {where} is a {type(x).__name__}, which is neither a number, "
-                        f"a list or tuple of them, nor hashable (the shape of the arguments is "
-                        f"a dictionary key); pass numbers in lists (e.g. array.tolist())"
+        raise TypeError(f"compile: an argument is a {type(x).__name__}, which is neither a "
+                        f"number, a list or tuple of them, nor hashable (the arguments' shape "
+                        f"is a dictionary key); pass numbers in lists (e.g. array.tolist())"
                         ) from None
     return (type(x), x)
 
 
-def _with_values(shape: Any, x: Any, leaves: list[Value]) -> Any:
-    """The argument ``x`` with each number made a new leaf Value (appended to ``leaves``)."""
-    if shape is _NUMBER:
-        leaf = Value(x)
-        leaves.append(leaf)
-        return leaf
-    if type(shape) is tuple and shape[0] in (list, tuple) and len(shape) == 2 \
-            and type(shape[1]) is tuple and type(x) is shape[0]:
-        return shape[0]([_with_values(s, item, leaves) for s, item in zip(shape[1], x)])
+flatten = getattr(_compiled.core, "flatten", None) or py_flatten
+"""``py_flatten``, by the compiled core when it runs."""
+
+
+def _with_values(x: Any, leaves: list[Value]) -> Any:
+    """The arguments with each number made a new leaf Value (appended to ``leaves``)."""
+    if type(x) is list or type(x) is tuple:
+        return type(x)([_with_values(item, leaves) for item in x])
+    if isinstance(x, Real) and not isinstance(x, (bool, Value)):
+        leaves.append(Value(x))
+        return leaves[-1]
     return x
 
 
@@ -556,7 +560,13 @@ def _rebuild(structure: Any, run: _Run) -> Any:
 
 class Compiled:
     """A function that records its graph on the first call with a given shape of arguments and
-    replays the recording on the next ones (see ``compile``)."""
+    replays the recording on the next ones (see ``compile``); ``recordings`` holds them, the
+    most recently used last.
+
+    >>> f = Compiled(lambda xs: sum(xs, start=xs[0] * 0.0), max_recordings=4)
+    >>> f([1.0, 2.0]).data, f([3.0, 4.0]).data, len(f.recordings)
+    (3.0, 7.0, 1)
+    """
 
     def __init__(self, function: Callable[..., Any], max_recordings: int = MAX_RECORDINGS) -> None:
         if not callable(function):
@@ -573,9 +583,7 @@ class Compiled:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if grad_mode.recording.function:  # called by a function being recorded: part of it
             return self.function(*args, **kwargs)
-        numbers: list[Any] = []
-        shape = (_shape(args, numbers, "argument"),
-                 tuple([(name, _shape(x, numbers, name)) for name, x in kwargs.items()]))
+        shape, numbers = flatten((args, tuple(kwargs.items())) if kwargs else args)
         with self._lock:
             recording = self.recordings.get(shape)
             if recording is not None:
@@ -588,8 +596,8 @@ class Compiled:
 
     def _record(self, shape: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         leaves: list[Value] = []
-        args = _with_values(shape[0], args, leaves)
-        kwargs = {name: _with_values(s, kwargs[name], leaves) for name, s in shape[1]}
+        args = _with_values(args, leaves)
+        kwargs = {name: _with_values(x, leaves) for name, x in kwargs.items()}
         name = getattr(self.function, "__qualname__", None) or repr(self.function)
         state = grad_mode.recording
         state.derived = {}
@@ -608,6 +616,11 @@ class Compiled:
             while len(self.recordings) > self.max_recordings:
                 self.recordings.popitem(last=False)
         return result
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        """As a method: the instance is the first argument (a part of the shape, by identity
+        unless its class compares by value)."""
+        return self if instance is None else functools.partial(self, instance)
 
     def __repr__(self) -> str:
         return f"<compiled {getattr(self.function, '__qualname__', self.function)!r}: " \

@@ -8,13 +8,17 @@ bulk transfer ``read_floats``/``write_floats``.
 from __future__ import annotations
 
 import math
+import random
+import threading
 from array import array
+from typing import Any, Callable
 
 import pytest
 
 import autograd
-from autograd import DataDependentError, Value
-from autograd.recording import read_floats, write_floats
+from autograd import DataDependentError, Value, apply, ops
+from autograd.recording import Replayed, read_floats, write_floats
+from tests.conftest import ALL_OPS, sample_points
 
 # --- read_floats / write_floats ----------------------------------------------------------------
 
@@ -126,3 +130,501 @@ def test_take_is_differentiable_twice_like_any_op():
     assert dy.data == 27.0
     dy.backward()
     assert xs[1].grad == 18.0
+
+
+# --- replay == eager, bit for bit ----------------------------------------------------------------
+
+
+def _leaves(x: Any) -> Any:
+    """The arguments as compile hands them to the function: each number a new leaf Value."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(_leaves(item) for item in x)
+    return Value(x)
+
+
+def _outcome(make: Callable[[], Any], params: list[Value]) -> Any:
+    """The output's bits and the parameters' gradients' bits after backward(), or the error."""
+    for p in params:
+        p.grad = 0.0
+    try:
+        out = make()
+        data = out.data.hex()
+        out.backward()
+    except Exception as error:
+        return type(error).__name__, str(error), [p.grad for p in params]
+    return data, [p.grad.hex() for p in params]
+
+
+def assert_replays_as_eager(function: Callable[..., Value], params: list[Value],
+                            calls: list[tuple[Any, ...]], updates: list[list[float]] | None = None
+                            ) -> int:
+    """Record ``function`` on ``calls[0]``, replay it on the others; each outcome is eager's.
+
+    ``updates[k]``, if given, are the parameters' numbers before call ``k``. Returns how many
+    calls were replays (the others raised as eager did, or recorded)."""
+    compiled = autograd.compile(function)
+    replays = 0
+    for k, args in enumerate(calls):
+        if updates is not None:
+            for p, number in zip(params, updates[k]):
+                p.data = number
+        eager = _outcome(lambda args=args: function(*_leaves(args)), params)
+        result: list[Any] = []
+        replayed = _outcome(lambda args=args, result=result: result.append(compiled(*args))
+                            or result[0], params)
+        assert replayed == eager, f"call {k} with {args}"
+        assert len(compiled.recordings) == 1  # one shape: the later calls replayed, or raised
+        replays += bool(result) and isinstance(result[0], Replayed)
+    return replays
+
+
+@pytest.mark.parametrize("op", [*ALL_OPS, ops.TAKE], ids=[op.name for op in [*ALL_OPS, ops.TAKE]])
+def test_every_op_replays_as_eager(op):
+    """Each op of the table, each family member, a user's op and take: recorded at one point,
+    replayed at others, with half the inputs arguments and half captured parameters."""
+    if op is ops.TAKE:
+        points = [[float(i), 0.5, -1.5, 2.0] for i in (0, 2, -1, 1)]
+    else:
+        points = sample_points(op, count=4, seed=3)
+    n = len(points[0])
+    params = [Value(0.0) for _ in range(n)]
+    captured = list(range(1, n, 2)) if op is not ops.TAKE else [1, 3]
+
+    def function(*xs):
+        inputs = [params[i] if i in captured else xs[i] for i in range(n)]
+        return apply(op, *inputs) * xs[0] if op is not ops.TAKE else apply(op, *inputs) * 3.0
+
+    calls = [tuple(point) for point in points]
+    updates = [list(point) for point in points]
+    assert assert_replays_as_eager(function, params, calls, updates) == len(points) - 1
+
+
+def test_the_first_call_records_and_returns_the_eager_value_the_next_ones_replay():
+    w = Value(1.5)
+    f = autograd.compile(lambda x: (w * x).tanh())
+    first, second = f(0.5), f(0.25)
+    assert isinstance(first, Value) and first.op == "tanh"
+    assert isinstance(second, Replayed) and second.data == math.tanh(1.5 * 0.25)
+    assert second.item() == float(second) == second.data
+    assert repr(second) == f"Replayed(data={second.data!r}, grad=0.0)"
+    second.backward()
+    assert second.grad == 1.0 and w.grad == (1.0 - second.data**2) * 0.25
+
+
+def _random_function(seed: int, params: list[Value]) -> Callable[..., Value]:
+    """A random function of three arguments and the parameters: the same structure each call
+    (the choices come from ``seed``), any op, fused ones, take, softmax, reuse of nodes."""
+
+    def function(a, b, i):
+        rng = random.Random(seed)
+        pool: list[Any] = [a, b, *params]
+        for _ in range(rng.randint(5, 25)):
+            x, y = rng.choice(pool), rng.choice(pool)
+            kind = rng.random()
+            if kind < 0.3:
+                node = rng.choice([x + y, x - y, x * y, x * 0.5 + 1, 2 - y, -x, x / (y * y + 1)])
+            elif kind < 0.5:
+                name = rng.choice(["exp", "tanh", "sigmoid", "softplus", "relu", "gelu", "erf",
+                                   "sin", "cos", "abs"])
+                node = getattr(x * 0.3, name)()
+            elif kind < 0.6:
+                node = ((x * x + 0.5) ** rng.choice([2, 0.5, -1, 1.5])).log()
+            elif kind < 0.8:
+                xs = rng.sample(pool, k=min(len(pool), rng.randint(1, 4)))
+                fused = rng.choice([autograd.sum, lambda v: autograd.dot(v, v),
+                                    lambda v: autograd.dot(v, v[::-1], bias=v[0]),
+                                    autograd.logsumexp,
+                                    lambda v: autograd.softmax(v)[-1],
+                                    lambda v: autograd.linear(v, [v], [0.5], "tanh")[0]])
+                node = fused(xs)
+            else:
+                node = autograd.take(pool[-3:], i)
+            pool.append(node)
+        return pool[-1] * 1.0 + autograd.sum(pool[-4:]) * 0.1
+
+    return function
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_functions_replay_as_eager(seed):
+    rng = random.Random(f"replay-{seed}")
+    params = [Value(rng.uniform(-1, 1)) for _ in range(3)]
+    calls = [(rng.uniform(-2, 2), rng.uniform(-2, 2), rng.randint(-3, 2)) for _ in range(4)]
+    updates = [[rng.uniform(-1, 1) for _ in params] for _ in calls]
+    function = _random_function(seed, params)
+    assert assert_replays_as_eager(function, params, calls, updates) >= 1
+
+
+def test_training_steps_replay_as_eager_steps():
+    """Several SGD steps of a small network through nn-like code, compiled and not: the same
+    losses and weights, bit for bit (the update goes through read_floats/write_floats)."""
+    rng = random.Random(5)
+
+    def model(params):
+        w1, b1, w2, b2 = params[:8], params[8:12], params[12:16], params[16]
+        return lambda x: autograd.dot(autograd.linear(x, [w1[:2], w1[2:4], w1[4:6], w1[6:]],
+                                                      b1, "relu"), w2, bias=b2)
+
+    def loss_fn(params):
+        net = model(params)
+        return lambda X, y: autograd.sum([(1.0 - net(x) * t).relu() for x, t in zip(X, y)]) \
+            * (1.0 / len(X)) + 1e-4 * autograd.dot(params, params)
+
+    start = [rng.uniform(-1, 1) for _ in range(17)]
+    X = [[rng.uniform(-2, 2), rng.uniform(-2, 2)] for _ in range(10)]
+    y = [rng.choice([-1.0, 1.0]) for _ in range(10)]
+    trajectories = []
+    for compiled in (False, True):
+        params = [Value(x) for x in start]
+        step = autograd.compile(loss_fn(params)) if compiled else loss_fn(params)
+        losses = []
+        for _ in range(5):
+            write_floats(params, "grad", [0.0] * len(params))
+            loss = step(X, y)
+            loss.backward()
+            losses.append(loss.data)
+            data, grad = read_floats(params, "data"), read_floats(params, "grad")
+            write_floats(params, "data", [p - 0.1 * g for p, g in zip(data, grad)])
+        trajectories.append((losses, list(read_floats(params, "data"))))
+    assert trajectories[0] == trajectories[1]
+
+
+def test_a_take_index_is_an_argument_at_replay():
+    params = [Value(float(k)) for k in range(5)]
+    f = autograd.compile(lambda i: autograd.take(params, i) * 2.0)
+    assert f(1).data == 2.0  # recorded with the index 1
+    r = f(3)
+    assert isinstance(r, Replayed) and r.data == 6.0
+    r.backward()
+    assert [p.grad for p in params] == [0.0, 0.0, 0.0, 2.0, 0.0]
+    assert f(-1).data == 8.0
+    for bad, error in [(5, IndexError), (2.5, ValueError)]:
+        with pytest.raises(error) as replayed:
+            f(bad)
+        with pytest.raises(error) as eager:
+            autograd.take(params, Value(bad))
+        assert str(replayed.value) == str(eager.value)
+
+
+def test_captured_values_are_read_at_each_replay_and_constants_are_baked_in():
+    w = Value(2.0)
+    kept: list[Value] = []
+
+    def function(x):
+        c = Value(10.0)  # made here and held by nothing else: a constant
+        d = Value(1.0)
+        kept.append(d)  # held outside: captured, as eager would read it
+        return w * x + c + d
+
+    f = autograd.compile(function)
+    assert f(1.0).data == 13.0
+    tape = next(iter(f.recordings.values())).tape
+    assert list(tape.constants) == [10.0] and tape.captured == (w, kept[0])
+    w.data, kept[0].data = 3.0, 5.0
+    assert f(1.0).data == 18.0
+
+
+def test_softmax_replays_with_the_new_largest_input():
+    """softmax shifts by its largest input; a replay computes that shift anew."""
+    def function(a, b, c):
+        return autograd.softmax([a, b, c])[0]
+
+    calls = [(1.0, 2.0, 3.0), (800.0, -5.0, 2.0), (-1e3, 1e3, 0.0), (0.5, 0.5, 0.5)]
+    assert assert_replays_as_eager(function, [], calls) == 3
+
+
+def test_several_outputs_in_their_structure():
+    w = Value(2.0)
+    f = autograd.compile(lambda x: {"not": "allowed"} if x is None else [w * x, (w + x, 7.0)])
+    f(1.0)
+    out = f(3.0)
+    assert type(out) is list and type(out[1]) is tuple and out[1][1] == 7.0
+    assert [out[0].data, out[1][0].data] == [6.0, 5.0]
+    out[1][0].backward()
+    assert w.grad == 1.0
+    out[0].backward()
+    assert w.grad == 4.0
+
+
+def test_a_recording_per_shape_and_a_bounded_cache():
+    f = autograd.compile(lambda xs, mode: autograd.sum(xs) * (2.0 if mode == "double" else 1.0),
+                         max_recordings=2)
+    assert isinstance(f([1.0, 2.0], "double"), Value)
+    assert f([3.0, 4.0], "double").data == 14.0  # same shape: a replay
+    assert isinstance(f([1.0, 2.0, 3.0], "double"), Value)  # another length: records
+    assert isinstance(f([1.0], "single"), Value)  # another mode: records, drops the oldest
+    assert len(f.recordings) == 2
+    assert isinstance(f([1.0, 2.0], "double"), Value)  # dropped: records again
+    assert isinstance(f([1.0], "single"), Replayed)
+
+
+def test_bad_arguments_and_options_are_refused_clearly():
+    f = autograd.compile(lambda x: x * 2.0)
+    with pytest.raises(TypeError, match="compile: an argument is a Value; pass numbers"):
+        f(Value(1.0))
+    with pytest.raises(TypeError, match="compile: an argument is a dict, which is neither"):
+        f({"x": 1.0})
+    with pytest.raises(ValueError, match="compile: max_recordings must be a positive int"):
+        autograd.compile(lambda x: x, max_recordings=0)
+    with pytest.raises(TypeError, match="compile: needs a function"):
+        autograd.compile(3)
+    f(1.0)
+    with pytest.raises(ValueError, match="Value needs a number, got NaN"):
+        f(math.nan)  # as Value(nan) refuses it in the eager call
+    with pytest.raises(TypeError, match="returned a set"):
+        autograd.compile(lambda x: {x})(1.0)
+
+
+def test_errors_at_replay_are_the_eager_ones_and_change_nothing():
+    w, small = Value(1.0), Value(1e-10)
+    cases = [
+        (lambda x: (w * x).log(), [(2.0,), (-1.0,), (0.0,)]),  # the op's domain
+        (lambda x: (w * x).exp(), [(1.0,), (800.0,)]),  # the forward overflows
+        (lambda x: (w * x) ** 0.5, [(4.0,), (0.0,)]),  # the derivative is undefined at 0
+        (lambda x: (w * x) * 1e300 * 1e300, [(1e-300,), (2e-300,)]),  # a node's gradient
+        (lambda x: autograd.sum([small * x, small * x]), [(1.0,), (1e308,)]),  # at a leaf
+        (lambda x: (w * x).log(), [(1.0,), (1e-320,)]),  # a derivative overflows
+    ]
+    for function, calls in cases:
+        w.data = 1.0
+        assert_replays_as_eager(function, [w], calls)
+    w.grad = 1e308  # accumulating into .grad overflows: refused, nothing written
+    g = autograd.compile(lambda x: w * x)
+    g(1e308)
+    with pytest.raises(OverflowError) as replayed:
+        g(1e308).backward()
+    w.grad = 1e308
+    with pytest.raises(OverflowError) as eager:
+        (w * Value(1e308)).backward()
+    assert str(replayed.value) == str(eager.value) and w.grad == 1e308
+    w.grad = 0.0
+
+
+def test_under_no_grad_a_replay_computes_and_backward_is_refused_as_eager():
+    w = Value(2.0)
+    f = autograd.compile(lambda x: w * x)
+    with autograd.no_grad():
+        assert isinstance(f(1.0), Value)  # nothing recorded under no_grad
+    assert not f.recordings
+    f(1.0)
+    with autograd.no_grad():
+        r = f(4.0)
+        e = w * 4.0
+    assert r.data == 8.0
+    with pytest.raises(RuntimeError) as replayed:
+        r.backward()
+    with pytest.raises(RuntimeError) as eager:
+        e.backward()
+    assert str(replayed.value) == str(eager.value)
+    with pytest.raises(RuntimeError, match="create_graph"):
+        f(1.0).backward(create_graph=True)
+
+
+# --- data dependence is refused -------------------------------------------------------------
+
+
+READS = {
+    "v.data": lambda v: v.data,
+    "v.item()": lambda v: v.item(),
+    "float(v)": lambda v: float(v),
+    "bool(v)": lambda v: bool(v),
+    "int(v)": lambda v: int(v),
+    "a Value as an index": lambda v: [1, 2][v],
+    "round(v)": lambda v: round(v),
+    "format(v)": lambda v: f"{v:.3f}",
+    "v < w": lambda v: v < 1.0,
+    "v <= w": lambda v: v <= 1.0,
+    "v > w": lambda v: v > 1.0,
+    "v >= w": lambda v: v >= 1.0,
+    "backward()": lambda v: v.backward(),
+}
+
+
+@pytest.mark.parametrize("what", READS)
+def test_reading_a_number_while_recording_is_refused_naming_the_line(what):
+    read = READS[what]
+    w = Value(1.0)
+
+    def function(x):
+        y = w * x
+        read(y)
+        return y
+
+    f = autograd.compile(function)
+    with pytest.raises(DataDependentError) as refused:
+        f(2.0)
+    line = read.__code__.co_firstlineno
+    message = str(refused.value)
+    assert message.startswith(what) and f"test_compile.py:{line}" in message
+    assert "function" in message and not f.recordings
+    assert not autograd.grad_mode.is_recording()
+    # outside a recording, the same read is allowed (or the TypeError it always was)
+    try:
+        read(w * 2.0)
+    except TypeError:
+        assert what in ("int(v)", "a Value as an index", "round(v)", "format(v)")
+
+
+def test_what_is_not_a_read_of_the_number_is_allowed_while_recording():
+    w = Value(1.0, label="w")
+
+    def function(x):
+        y = w * x
+        assert y == y and y != w and hash(y) == hash(y)
+        assert y.label == "" and w.grad == 0.0 and y.op == "*" and y.parents[0] is w
+        assert "Value(data=" in repr(y)
+        return y
+
+    f = autograd.compile(function)
+    f(2.0)
+    assert f(3.0).data == 3.0
+
+
+def test_a_value_computed_under_no_grad_inside_is_refused():
+    w = Value(1.0)
+
+    def function(x):
+        with autograd.no_grad():
+            scale = w * x
+        return w * scale
+
+    with pytest.raises(DataDependentError, match="inside no_grad"):
+        autograd.compile(function)(2.0)
+
+
+def test_a_compiled_function_called_while_recording_is_part_of_the_recording():
+    w = Value(3.0)
+    inner = autograd.compile(lambda x: w * x)
+    outer = autograd.compile(lambda x: inner(x) + 1.0)
+    outer(1.0)
+    assert outer(2.0).data == 7.0 and not inner.recordings
+
+
+def test_recording_is_per_thread():
+    w = Value(1.0)
+    seen: list[float] = []
+
+    def other_thread():
+        seen.append(w.data)  # not refused here while the main thread records
+
+    def function(x):
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        return w * x
+
+    autograd.compile(function)(2.0)
+    assert seen == [1.0]
+
+
+def test_the_shape_of_the_arguments_keys_the_recordings():
+    from autograd.recording import flatten, py_flatten
+
+    np = pytest.importorskip("numpy")
+    cases = [((1.0, 2),), ([[1.0, 2.0], [3.0]], "mean"), ((), {}.get("x")),
+             ([np.float64(1.5), np.int64(2)], True), ([(1.0,)], (("name", 2.0),))]
+    for arguments in cases:
+        assert flatten(arguments) == py_flatten(arguments)  # the compiled core's twin, if any
+    assert py_flatten(([1.0, 2.0], "a"))[0] == py_flatten(([5.0, 6], "a"))[0]
+    shapes = {py_flatten(a)[0] for a in [([1.0, 2.0],), ([1.0],), ((1.0, 2.0),), ([1.0, "2"],),
+                                         ([1.0, True],), ([[1.0], 2.0],), ([1.0, [2.0]],)]}
+    assert len(shapes) == 7
+    assert py_flatten(([1, 2.5],))[1] == array("d", [1.0, 2.5])
+
+
+def test_keyword_arguments_are_part_of_the_shape():
+    w = Value(2.0)
+    f = autograd.compile(lambda x, scale=1.0, mode="plain": w * x * scale)
+    f(1.0, scale=3.0)
+    assert isinstance(f(2.0, scale=0.5), Replayed) and f(2.0, scale=0.5).data == 2.0
+    assert isinstance(f(2.0, scale=0.5, mode="other"), Value)
+
+
+def test_compile_is_reachable_but_not_exported_and_decorates():
+    namespace: dict[str, Any] = {}
+    exec("from autograd import *", namespace)
+    assert "compile" not in namespace and namespace.get("take") is autograd.take
+    w = Value(3.0)
+
+    @autograd.compile(max_recordings=1)
+    def f(x):
+        return w * x
+
+    assert f.max_recordings == 1 and f.__name__ == "f"
+    f(1.0)
+    assert f(2.0).data == 6.0 and len(f.recordings) == 1
+
+
+def test_the_tape_is_flat_arrays_as_documented():
+    w = Value(2.0)
+    f = autograd.compile(lambda x, y: (w * x + 3.0).tanh() * y)
+    f(1.0, 2.0)
+    tape = next(iter(f.recordings.values())).tape
+    assert (tape.n_arguments, tape.captured, list(tape.constants)) == (2, (w,), [3.0])
+    assert tape.first_instruction == 4 and tape.n_instructions == 4 and tape.n_slots == 8
+    assert [tape.ops[c].name for c in tape.codes] == ["*", "+", "tanh", "*"]
+    assert list(tape.parents) == [2, 0, 4, 3, 5, 6, 1] and list(tape.starts) == [0, 2, 4, 5, 7]
+    assert list(tape.outputs) == [7] and list(tape.walk_order(7)) == [7, 6, 5, 4]
+    assert {a.typecode: a.itemsize for a in (tape.codes, tape.starts, tape.parents)} == {"i": 4}
+
+
+def test_the_guide_runs_as_written():
+    import re
+    from pathlib import Path
+
+    guide = Path(__file__).resolve().parent.parent / "docs" / "compile.md"
+    blocks = re.findall(r"```python\n(.*?)```", guide.read_text(encoding="utf-8"), flags=re.S)
+    assert blocks
+    for block in blocks:
+        namespace: dict[str, Any] = {}
+        exec(block, namespace)
+        assert isinstance(namespace["loss"], Replayed)
+
+
+def test_a_value_computed_before_the_call_is_recorded_with_its_ops():
+    """A Value the function reads that was computed outside it (not a leaf) is recorded with the
+    ops that made it: a replay computes it again from the current numbers of its leaves."""
+    w = Value(2.0)
+    h = w * 3.0
+    f = autograd.compile(lambda x: h * x)
+    assert f(1.0).data == 6.0
+    tape = next(iter(f.recordings.values())).tape
+    assert tape.captured == (w,) and [op.name for op in tape.ops] == ["*"]
+    w.data = 5.0  # h.data is still 6.0, but the replay recomputes it
+    assert h.data == 6.0 and f(1.0).data == 15.0
+
+
+def test_is_recording_tells_a_library_when_its_caller_is_recorded():
+    from autograd.recording import is_recording
+
+    seen = []
+    f = autograd.compile(lambda x: seen.append(is_recording()) or Value(2.0) * x)
+    f(1.0)
+    f(2.0)
+    assert seen == [True] and not is_recording()
+
+
+def test_a_replay_takes_as_many_numbers_as_recorded():
+    from autograd.recording import Program, PyProgram
+
+    f = autograd.compile(lambda x, y: Value(2.0) * x * y)
+    f(1.0, 2.0)
+    tape = next(iter(f.recordings.values())).tape
+    for program in {PyProgram, Program}:
+        with pytest.raises(ValueError) as raised:
+            program(tape).forward(array("d", [1.0, 2.0, 3.0]))
+        assert str(raised.value) == "Program.forward: the recording takes 2 numbers, got 3"
+
+
+def test_a_compiled_method_gets_its_instance():
+    class Model:
+        def __init__(self, w: float) -> None:
+            self.w = Value(w)
+
+        @autograd.compile
+        def loss(self, x):
+            return self.w * x
+
+    a, b = Model(2.0), Model(3.0)
+    assert [a.loss(1.0).data, a.loss(2.0).data, b.loss(2.0).data] == [2.0, 4.0, 6.0]
+    assert isinstance(a.loss(5.0), Replayed) and len(Model.loss.recordings) == 2
