@@ -14,7 +14,7 @@ from typing import Any, TypeVar, Union
 
 import autograd
 from autograd import Value
-from autograd.grad_mode import is_recording
+from autograd.recording import is_recording
 from nn.validation import overflow_hint
 
 Number = Union[int, float]

@@ -28,7 +28,7 @@ from typing import Union
 
 import autograd
 from autograd import Value
-from autograd.grad_mode import is_recording
+from autograd.recording import is_recording
 from nn.activations import get_activation
 from nn.validation import (
     check_int,
