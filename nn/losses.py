@@ -52,6 +52,9 @@ def mse_loss(predictions: Sequence[Value | Number] | Value,
              targets: Sequence[Number] | Number) -> Value:
     """Mean squared error, ``mean((prediction - target)**2)``.
 
+    A target may also be a ``Value`` (as the arguments of a function compiled by
+    ``autograd.compile`` are): it is used as it is, its number unchecked.
+
     >>> mse_loss([Value(1.0), Value(3.0)], [0.0, 1.0]).data
     2.5
     """
@@ -93,7 +96,8 @@ def binary_cross_entropy_with_logits(logits: Sequence[Value | Number] | Value,
     """Binary cross-entropy of ``sigmoid(logit)`` against targets in [0, 1], computed stably.
 
     ``-[t log σ(z) + (1 - t) log(1 - σ(z))]`` equals ``softplus(z) - t z``, which never takes the
-    log of 0 or exponentiates a large number, whatever ``z`` is.
+    log of 0 or exponentiates a large number, whatever ``z`` is. A target may also be a ``Value``
+    (inside ``autograd.compile``): it is used as it is, unchecked.
 
     >>> round(binary_cross_entropy_with_logits([Value(0.0), Value(1000.0)], [1, 1]).data, 6)
     0.346574
@@ -101,10 +105,11 @@ def binary_cross_entropy_with_logits(logits: Sequence[Value | Number] | Value,
     logits, targets = _pair("binary_cross_entropy_with_logits", logits, targets)
     _check_numbers("binary_cross_entropy_with_logits", targets)
     for i, t in enumerate(targets):
-        if not 0.0 <= t <= 1.0:
+        if not isinstance(t, Value) and not 0.0 <= t <= 1.0:
             raise ValueError(f"binary_cross_entropy_with_logits: targets must be in [0, 1], "
                              f"got {t!r} at index {i}")
-    terms = [_lift(z).softplus() - z * float(t) for z, t in zip(logits, targets)]
+    terms = [_lift(z).softplus() - z * (t if isinstance(t, Value) else float(t))
+             for z, t in zip(logits, targets)]
     return autograd.sum(terms) * (1.0 / len(terms))
 
 
@@ -201,6 +206,10 @@ def _is_real(x: object) -> bool:
 
 
 def _check_numbers(name: str, targets: list) -> None:
+    """Targets are finite numbers, or Values (used as they are: inside ``autograd.compile`` the
+    arguments are Values, whose numbers cannot be read while it records)."""
     for i, t in enumerate(targets):
-        if isinstance(t, (Value, bool)) or not _is_real(t) or not math.isfinite(t):
+        if isinstance(t, Value):
+            continue
+        if isinstance(t, bool) or not _is_real(t) or not math.isfinite(t):
             raise ValueError(f"{name}: targets must be finite numbers, got {t!r} at index {i}")
