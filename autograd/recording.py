@@ -42,91 +42,6 @@ __all__ = [
 MAX_RECORDINGS = 32
 """How many recordings (argument shapes) a compiled function keeps by default."""
 
-_ATTRIBUTES = ("data", "grad")
-
-
-def _check_attribute(function: str, attribute: object) -> None:
-    if attribute not in _ATTRIBUTES:
-        raise ValueError(f"{function}: attribute must be 'data' or 'grad', got {attribute!r}")
-
-
-def _not_a_value(function: str, position: int, value: object) -> TypeError:
-    return TypeError(f"{function}: values[{position}] is a {type(value).__name__}, not a Value")
-
-
-def py_read_floats(values: Sequence[Value], attribute: str) -> array:
-    """The ``.data`` or ``.grad`` of every Value of ``values``, as an ``array('d')``.
-
-    >>> read_floats([Value(1.0), Value(2.5)], "data")
-    array('d', [1.0, 2.5])
-    """
-    _check_attribute("read_floats", attribute)
-    numbers = array("d")
-    for position, value in enumerate(values):
-        if not isinstance(value, Value):
-            raise _not_a_value("read_floats", position, value)
-        number = getattr(value, attribute)
-        if type(number) is not float:  # a Value, after backward(create_graph=True)
-            raise TypeError(f"read_floats: values[{position}].grad is a Value (from "
-                            f"backward(create_graph=True)), not a number")
-        numbers.append(number)
-    return numbers
-
-
-def py_write_floats(values: Sequence[Value], attribute: str, numbers: Iterable[float]) -> None:
-    """Set the ``.data`` or ``.grad`` of every Value of ``values`` from ``numbers``.
-
-    ``numbers``: an ``array('d')``, a float64 numpy array, anything with the buffer protocol or
-    a sequence of real numbers, one per Value. Each is checked as setting the attribute would
-    check it (``.data`` refuses NaN and what is not a real number), all before any is written.
-
-    >>> xs = [Value(0.0), Value(0.0)]
-    >>> write_floats(xs, "data", [1.0, 2.5]); [x.data for x in xs]
-    [1.0, 2.5]
-    """
-    _check_attribute("write_floats", attribute)
-    try:
-        numbers = memoryview(numbers).tolist() if _is_double_buffer(numbers) else list(numbers)
-    except TypeError:
-        raise TypeError(f"write_floats: numbers must be a sequence or a buffer of floats, got "
-                        f"{type(numbers).__name__}") from None
-    if len(numbers) != len(values):
-        raise ValueError(f"write_floats: {len(values)} values but {len(numbers)} numbers")
-    checked = []
-    for position, (value, number) in enumerate(zip(values, numbers)):
-        if not isinstance(value, Value):
-            raise _not_a_value("write_floats", position, value)
-        try:
-            if attribute == "data" or type(number) is not float:
-                number = _as_float(number) if attribute == "data" else _as_grad(number)
-        except (TypeError, ValueError, OverflowError) as error:
-            raise type(error)(f"write_floats: numbers[{position}]: {error}") from None
-        checked.append(number)
-    for value, number in zip(values, checked):
-        setattr(value, attribute, number)
-
-
-def _as_grad(number: Any) -> float:
-    """A gradient as setting ``.grad`` takes it: a float as it is (even inf or NaN)."""
-    if isinstance(number, float):
-        return float(number)
-    return _as_float(number)
-
-
-def _is_double_buffer(numbers: object) -> bool:
-    try:
-        view = memoryview(numbers)  # type: ignore[arg-type]
-    except TypeError:
-        return False
-    return view.format == "d" and view.ndim == 1 and view.c_contiguous
-
-
-read_floats = getattr(_compiled.core, "read_floats", None) or py_read_floats
-"""``py_read_floats``, by the compiled core when it runs (no Python loop per Value)."""
-write_floats = getattr(_compiled.core, "write_floats", None) or py_write_floats
-"""``py_write_floats``, by the compiled core when it runs (no Python loop per Value)."""
-
-
 # --- the tape: a graph as flat arrays ------------------------------------------------------------
 
 
@@ -173,6 +88,9 @@ class Tape:
         self.ops: tuple[Op, ...] = tuple(code_of)
         self.outputs = array("i", map(slot_of.__getitem__, outputs))
         self._orders: dict[int, array] = {}
+        if len(outputs) == 1 and not derived and nodes:  # the instructions are the walk's order
+            self._orders[self.outputs[0]] = array("i", range(self.n_slots - 1,
+                                                              self.first_instruction - 1, -1))
         self._walk_inputs: list[Sequence[int]] | None = None
 
     @property
@@ -245,6 +163,8 @@ class Tape:
 def _instruction_order(outputs: list[Value], derived: dict[Value, Any]) -> list[Value]:
     """Every node the outputs depend on, each after its inputs (a derived leaf, softmax's shift,
     after the Values it is computed from): engine.topological_order's walk, for many roots."""
+    if len(outputs) == 1 and not derived:  # the usual case: the engine's order itself
+        return engine.topological_order(outputs[0])
     order: list[Value] = []
     seen: set[Value] = set()
 
@@ -277,7 +197,7 @@ def _graph_references(nodes: list[Value], outputs: list[Value],
     """How many references the graph and the recorder hold to each Value it uses, in the
     order the instructions first use them."""
     held = Counter(chain.from_iterable([x._prev for x in nodes]))
-    held.update(outputs)
+    held.update(outputs * 2)  # the list `outputs`, and the function's result holds each once
     held.update(iter(derived))  # the registry's keys (an iterator: a dict would add counts)
     for inputs in {id(inputs): inputs for _, inputs in derived.values()}.values():
         held.update(inputs)  # (the leaves of one softmax share one list)
@@ -286,12 +206,17 @@ def _graph_references(nodes: list[Value], outputs: list[Value],
 
 def _classify(candidates: list[Value], held: Counter[Value],
               name: str) -> tuple[list[Value], list[Value]]:
+    # A candidate is referenced by the graph (`held` counts it), by `held`'s key, by the list
+    # `candidates`, and by the counting itself; the last three are measured on a probe held the
+    # same way, as CPython versions differ in the references a call borrows.
+    probes = [object()]
+    keys = dict.fromkeys(probes)
+    ours = _reference_counts(probes)[0]
+    del keys
     captured: list[Value] = []
     constants: list[Value] = []
-    for leaf in candidates:
-        # beyond the graph's references: getrefcount's argument, `leaf`, `candidates` and
-        # `held`'s key are ours
-        if sys.getrefcount(leaf) - 4 - held[leaf] > 0:
+    for leaf, count in zip(candidates, _reference_counts(candidates)):
+        if count - ours - held[leaf] > 0:  # something outside the graph holds it
             captured.append(leaf)
         elif leaf._op is UNTRACKED:
             raise DataDependentError(
@@ -301,6 +226,10 @@ def _classify(candidates: list[Value], held: Counter[Value],
         else:
             constants.append(leaf)
     return captured, constants
+
+
+def _reference_counts(objects: list[Any]) -> list[int]:
+    return [sys.getrefcount(x) for x in objects]
 
 
 # --- the program: the tape run forward and backward ---------------------------------------------
@@ -653,3 +582,90 @@ def compile(function: Callable[..., Any] | None = None, *,
     if function is None:
         return lambda function: Compiled(function, max_recordings)
     return Compiled(function, max_recordings)
+
+
+# --- bulk transfer for optimizers: many Values' numbers at once -------------------------------
+
+_ATTRIBUTES = ("data", "grad")
+
+
+def _check_attribute(function: str, attribute: object) -> None:
+    if attribute not in _ATTRIBUTES:
+        raise ValueError(f"{function}: attribute must be 'data' or 'grad', got {attribute!r}")
+
+
+def _not_a_value(function: str, position: int, value: object) -> TypeError:
+    return TypeError(f"{function}: values[{position}] is a {type(value).__name__}, not a Value")
+
+
+def py_read_floats(values: Sequence[Value], attribute: str) -> array:
+    """The ``.data`` or ``.grad`` of every Value of ``values``, as an ``array('d')``.
+
+    >>> read_floats([Value(1.0), Value(2.5)], "data")
+    array('d', [1.0, 2.5])
+    """
+    _check_attribute("read_floats", attribute)
+    numbers = array("d")
+    for position, value in enumerate(values):
+        if not isinstance(value, Value):
+            raise _not_a_value("read_floats", position, value)
+        number = getattr(value, attribute)
+        if type(number) is not float:  # a Value, after backward(create_graph=True)
+            raise TypeError(f"read_floats: values[{position}].grad is a Value (from "
+                            f"backward(create_graph=True)), not a number")
+        numbers.append(number)
+    return numbers
+
+
+def py_write_floats(values: Sequence[Value], attribute: str, numbers: Iterable[float]) -> None:
+    """Set the ``.data`` or ``.grad`` of every Value of ``values`` from ``numbers``.
+
+    ``numbers``: an ``array('d')``, a float64 numpy array, anything with the buffer protocol or
+    a sequence of real numbers, one per Value. Each is checked as setting the attribute would
+    check it (``.data`` refuses NaN and what is not a real number), all before any is written.
+
+    >>> xs = [Value(0.0), Value(0.0)]
+    >>> write_floats(xs, "data", [1.0, 2.5]); [x.data for x in xs]
+    [1.0, 2.5]
+    """
+    _check_attribute("write_floats", attribute)
+    try:
+        numbers = memoryview(numbers).tolist() if _is_double_buffer(numbers) else list(numbers)
+    except TypeError:
+        raise TypeError(f"write_floats: numbers must be a sequence or a buffer of floats, got "
+                        f"{type(numbers).__name__}") from None
+    if len(numbers) != len(values):
+        raise ValueError(f"write_floats: {len(values)} values but {len(numbers)} numbers")
+    checked = []
+    for position, (value, number) in enumerate(zip(values, numbers)):
+        if not isinstance(value, Value):
+            raise _not_a_value("write_floats", position, value)
+        try:
+            if attribute == "data" or type(number) is not float:
+                number = _as_float(number) if attribute == "data" else _as_grad(number)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise type(error)(f"write_floats: numbers[{position}]: {error}") from None
+        checked.append(number)
+    for value, number in zip(values, checked):
+        setattr(value, attribute, number)
+
+
+def _as_grad(number: Any) -> float:
+    """A gradient as setting ``.grad`` takes it: a float as it is (even inf or NaN)."""
+    if isinstance(number, float):
+        return float(number)
+    return _as_float(number)
+
+
+def _is_double_buffer(numbers: object) -> bool:
+    try:
+        view = memoryview(numbers)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    return view.format == "d" and view.ndim == 1 and view.c_contiguous
+
+
+read_floats = getattr(_compiled.core, "read_floats", None) or py_read_floats
+"""``py_read_floats``, by the compiled core when it runs (no Python loop per Value)."""
+write_floats = getattr(_compiled.core, "write_floats", None) or py_write_floats
+"""``py_write_floats``, by the compiled core when it runs (no Python loop per Value)."""

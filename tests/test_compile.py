@@ -566,6 +566,11 @@ def test_the_tape_is_flat_arrays_as_documented():
     assert list(tape.parents) == [2, 0, 4, 3, 5, 6, 1] and list(tape.starts) == [0, 2, 4, 5, 7]
     assert list(tape.outputs) == [7] and list(tape.walk_order(7)) == [7, 6, 5, 4]
     assert {a.typecode: a.itemsize for a in (tape.codes, tape.starts, tape.parents)} == {"i": 4}
+    result = f(1.0, 2.0)
+    result.backward()
+    values, grads = result._run.values, result._run.grads
+    assert values.itemsize == 8 and len(values) == tape.n_slots  # no fused neuron here
+    assert grads.itemsize == 8 and len(grads) == tape.n_slots
 
 
 def test_the_guide_runs_as_written():
@@ -628,3 +633,93 @@ def test_a_compiled_method_gets_its_instance():
     a, b = Model(2.0), Model(3.0)
     assert [a.loss(1.0).data, a.loss(2.0).data, b.loss(2.0).data] == [2.0, 4.0, 6.0]
     assert isinstance(a.loss(5.0), Replayed) and len(Model.loss.recordings) == 2
+
+
+def test_a_value_held_only_by_a_closure_is_captured():
+    def make():
+        v = Value(1.0)  # after make() returns, only the closure's cell holds it
+        return lambda x: v * x, lambda: v
+
+    function, get = make()
+    f = autograd.compile(function)
+    f(2.0)
+    get().data = 4.0
+    assert f(2.0).data == 8.0
+
+
+def test_numbers_read_from_elsewhere_are_part_of_the_recording():
+    """As in JAX: a float the function reads from a closure is baked in; pass it instead."""
+    w = Value(1.0)
+    settings = {"scale": 2.0}
+    f = autograd.compile(lambda x: w * x * settings["scale"])
+    assert f(1.0).data == 2.0 and f.max_recordings == autograd.recording.MAX_RECORDINGS == 32
+    settings["scale"] = 10.0
+    assert f(1.0).data == 2.0  # the recorded 2.0
+
+
+def test_each_engine_replays_with_its_own_program():
+    from autograd import _compiled, recording
+
+    core = _compiled.core
+    expected = (core.Program, core.read_floats, core.write_floats) if core is not None else (
+        recording.PyProgram, recording.py_read_floats, recording.py_write_floats)
+    assert (recording.Program, recording.read_floats, recording.write_floats) == expected
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_walk_order_is_the_engines_topological_order(seed):
+    params = [Value(0.5), Value(-0.25), Value(1.5)]
+    function = _random_function(seed, params)
+    f = autograd.compile(function)
+    eager = f(0.3, -0.7, 1)
+    tape = next(iter(f.recordings.values())).tape
+    root = tape.outputs[0]
+    order = tape.walk_order(root)  # set when recorded, where the instructions are that order
+    assert list(order) == tape._topological_order(root)[::-1]
+    assert len(order) == len(autograd.topological_order(eager))
+
+
+def test_a_failed_recording_leaves_nothing_behind():
+    w = Value(1.0)
+    calls = []
+
+    def function(x):
+        calls.append(x)
+        if len(calls) == 1:
+            raise KeyError("first call fails")
+        return w * x
+
+    f = autograd.compile(function)
+    with pytest.raises(KeyError):
+        f(1.0)
+    assert not f.recordings and not autograd.grad_mode.is_recording()
+    assert isinstance(f(2.0), Value) and isinstance(f(3.0), Replayed)
+
+
+def test_the_values_a_recording_reads_are_those_of_the_first_call():
+    """Like a closure's arrays in jax.jit: the Values captured are the ones read when recorded."""
+    models = {"current": Value(1.0)}
+    f = autograd.compile(lambda x: models["current"] * x)
+    f(1.0)
+    models["current"] = Value(5.0)  # another Value: the recording still reads the first one
+    assert f(1.0).data == 1.0
+    assert isinstance(autograd.compile(lambda x: models["current"] * x)(1.0), Value)
+
+
+def test_a_result_computed_under_no_grad_is_refused_and_a_leaf_result_replays():
+    w = Value(2.0)
+
+    def untracked(x):
+        with autograd.no_grad():
+            return w * x
+
+    with pytest.raises(DataDependentError, match="inside no_grad"):
+        autograd.compile(untracked)(1.0)
+    for function in (lambda x: w, lambda x: [x, w]):  # a captured Value, an argument
+        f = autograd.compile(function)
+        f(1.0)
+        w.data = 3.0
+        out = f(5.0)
+        numbers = out.data if isinstance(out, Replayed) else [o.data for o in out]
+        assert numbers in (3.0, [5.0, 3.0])
+        w.data = 2.0
