@@ -306,15 +306,27 @@ class Adam(Optimizer):
         beta1, beta2 = self.betas
         step_size = lr / (1.0 - beta1**t)
         sqrt_correction2 = math.sqrt(1.0 - beta2**t)
-        data, g = self._data(), self._grads()
+        data, g = self._data(), self._grads()  # fresh arrays: changed in place below
         if wd:
             if self._decoupled:
-                data = data * (1.0 - lr * wd)
+                data *= 1.0 - lr * wd
             else:
-                g = g + wd * data
-        self.exp_avg = m = beta1 * self.exp_avg + (1.0 - beta1) * g
-        self.exp_avg_sq = v = beta2 * self.exp_avg_sq + (1.0 - beta2) * g * g
-        self._write(data - step_size * m / (np.sqrt(v) / sqrt_correction2 + eps))
+                g += wd * data
+        # in place, the formulas' operations in their order (each rounded as Python rounds it):
+        m, v, scratch = self.exp_avg, self.exp_avg_sq, (1.0 - beta1) * g
+        m *= beta1
+        m += scratch  # m = beta1 * m + (1 - beta1) * g
+        np.multiply(g, 1.0 - beta2, out=scratch)
+        scratch *= g
+        v *= beta2
+        v += scratch  # v = beta2 * v + (1 - beta2) * g * g
+        np.sqrt(v, out=scratch)
+        scratch /= sqrt_correction2
+        scratch += eps  # the denominator, sqrt(v) / sqrt(1 - beta2**t) + eps
+        step = step_size * m
+        step /= scratch
+        data -= step
+        self._write(data)
 
 
 class AdamW(Adam):
