@@ -7,7 +7,7 @@ counts the recordings ``autograd.compile`` makes and marks the steps that made o
 ``recording_bytes`` measures what one recording of a GPT step holds (tracemalloc), per
 instruction of its tape.
 
->>> result = train(steps=2, compile=True)
+>>> result = train(steps=2, compile=True, held_out=10)
 >>> result["recordings"], len(result["times"]), result["recorded"]
 (2, 2, [True, True])
 """
@@ -54,8 +54,9 @@ def _counting_compiles() -> Iterator[list[Any]]:
         autograd.compile = real
 
 
-def train(steps: int, compile: bool) -> dict[str, Any]:
-    """``steps`` of the command's training: per-step seconds, losses, held-out loss, recordings."""
+def train(steps: int, compile: bool, held_out: int | None = None) -> dict[str, Any]:
+    """``steps`` of the command's training: per-step seconds, losses, held-out loss (over the
+    first ``held_out`` held-out names; all of them by default), recordings."""
     from nn.gpt import GPT, held_out_loss
     from nn.gpt import train as train_gpt
 
@@ -73,7 +74,7 @@ def train(steps: int, compile: bool) -> dict[str, Any]:
         losses = train_gpt(model, vocab, train_words, steps, on_step=on_step, compile=compile)
     times = [b - a for a, b in zip([started, *stamps], stamps)]
     return {"times": times, "seconds": stamps[-1] - started, "losses": losses[-5:],
-            "held_out_loss": held_out_loss(model, vocab, test_words),
+            "held_out_loss": held_out_loss(model, vocab, test_words[:held_out]),
             "recordings": sum(recorded), "recorded": recorded}
 
 

@@ -109,7 +109,8 @@ def plan(benchmark: str, args: argparse.Namespace,
         return jobs + [Job("time", e.name, "microgpt", steps=args.steps, gc="off")
                        for e in engines("microgpt") if e.name in ("chainrule", "microgpt")]
     if benchmark == "b6":
-        return [Job("gpt", e.name, "gpt", steps=args.gpt_steps) for e in engines("gpt")]
+        return [Job("gpt", e.name, "gpt", steps=args.gpt_steps, names=args.held_out_names)
+                for e in engines("gpt")]
     if benchmark == "b3":
         deep = [e for e in engines("chain") if not e.recursive_sort]
         return [*(Job("chain", e.name, n=args.chain) for e in deep),
@@ -195,11 +196,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--write", action="store_true",
                         help="write benchmarks/RESULTS.md and the table in README.md")
     args = parser.parse_args(argv)
+    args.held_out_names = 0  # B6 scores every held-out name (--quick: the first 10)
     if args.quick:
         if args.write:
             parser.error("--quick figures are not results; run without --quick to --write")
         args.repeats, args.steps, args.points, args.chain, args.huge = 1, 1, 4, 1000, False
-        args.gpt_steps = 3
+        args.gpt_steps, args.held_out_names = 3, 10
     args.engines = [name.strip() for name in args.engines.split(",")]
     unknown = set(args.engines) - set(REGISTRY) - {"baseline"}
     if unknown:

@@ -54,7 +54,7 @@ def test_every_engine_runs_its_workloads(engine, workload: str) -> None:
         assert math.isclose(a.grad, chain_gradient(10), rel_tol=1e-12)
         return
     if workload == "gpt":
-        result = gpt_training.train(steps=2, compile=engine.replay)
+        result = gpt_training.train(steps=2, compile=engine.replay, held_out=10)
         assert len(result["times"]) == 2 and result["held_out_loss"] > 0
         assert result["recordings"] == (2 if engine.replay else 0)
         return

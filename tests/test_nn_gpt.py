@@ -198,7 +198,9 @@ def test_gpt_errors_and_truncation():
     assert model.loss([2, 0, 1, 2]).data == model.loss([2, 0, 1, 0, 0]).data
 
 
-def test_compile_flag_gives_the_same_model(tmp_path, capsys):
+def test_compile_flag_gives_the_same_model(tmp_path, capsys, monkeypatch):
+    names = load_names()[:60]  # a short held-out list keeps the pure-Python run quick
+    monkeypatch.setattr(nn.gpt_cli, "load_names", lambda: names)
     summaries = []
     for flag in ([], ["--compile"]):
         path = tmp_path / f"gpt{len(flag)}.json"
