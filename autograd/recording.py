@@ -17,14 +17,15 @@ import sys
 import threading
 from array import array
 from collections import Counter, OrderedDict
-from itertools import chain
+from itertools import accumulate, chain
 from math import isfinite
 from numbers import Real
+from operator import attrgetter
 from typing import Any, Callable, Iterable, Sequence
 
 from autograd import _compiled, engine, grad_mode
 from autograd.grad_mode import DataDependentError, is_recording, no_grad
-from autograd.ops import UNTRACKED, Op
+from autograd.ops import LEAF, UNTRACKED, Op
 from autograd.value import Value, _as_float, forward_numbers
 
 __all__ = [
@@ -76,16 +77,15 @@ class Tape:
         self.first_instruction = len(arguments) + len(captured) + len(constants)
         slot_of = {x: k for k, x in enumerate([*arguments, *captured, *constants, *nodes])}
         self.n_slots = len(slot_of)
+        instructions = [(x._op, x._prev) if x._prev else derived[x] for x in nodes]
         code_of: dict[Op, int] = {}
-        self.codes, self.starts, self.parents = array("i"), array("i", [0]), array("i")
-        self.walkable = bytearray(self.first_instruction)  # 1: a node the walk passes through
-        for x in nodes:
-            op, inputs = (x._op, x._prev) if x._prev else derived[x]
-            self.codes.append(code_of.setdefault(op, len(code_of)))
-            self.parents.extend(map(slot_of.__getitem__, inputs))
-            self.starts.append(len(self.parents))
-            self.walkable.append(bool(x._prev))
+        self.codes = array("i", [code_of.setdefault(op, len(code_of)) for op, _ in instructions])
         self.ops: tuple[Op, ...] = tuple(code_of)
+        inputs = [inputs for _, inputs in instructions]
+        self.starts = array("i", accumulate(map(len, inputs), initial=0))
+        self.parents = array("i", map(slot_of.__getitem__, chain.from_iterable(inputs)))
+        # 1 for a node the walk passes through (not a leaf, not softmax's shift)
+        self.walkable = bytearray(self.first_instruction) + bytes([bool(x._prev) for x in nodes])
         self.outputs = array("i", map(slot_of.__getitem__, outputs))
         self._orders: dict[int, array] = {}
         if len(outputs) == 1 and not derived and nodes:  # the instructions are the walk's order
@@ -161,19 +161,25 @@ class Tape:
 
 
 def _instruction_order(outputs: list[Value], derived: dict[Value, Any]) -> list[Value]:
-    """Every node the outputs depend on, each after its inputs (a derived leaf, softmax's shift,
-    after the Values it is computed from): engine.topological_order's walk, for many roots."""
-    if len(outputs) == 1 and not derived:  # the usual case: the engine's order itself
-        return engine.topological_order(outputs[0])
-    order: list[Value] = []
-    seen: set[Value] = set()
+    """Every node the outputs depend on, each after its inputs: engine.topological_order, for
+    many roots, with softmax's shifts made nodes of their inputs for the while (so each comes
+    after the Values it is computed from), then leaves again."""
+    for leaf, (op, inputs) in derived.items():
+        leaf._op, leaf._prev = op, tuple(inputs)
+    try:
+        if len(outputs) == 1:
+            return engine.topological_order(outputs[0])
+        order: list[Value] = []
+        seen: set[Value] = set()
+        for root in outputs:
+            order += engine.depth_first(root, _PREV, seen)
+        return order
+    finally:
+        for leaf in derived:
+            leaf._prev, leaf._op = (), LEAF
 
-    def inputs(x: Value) -> Sequence[Value]:
-        return x._prev or (derived[x][1] if x in derived else ())
 
-    for root in outputs:
-        order += engine.depth_first(root, inputs, seen)
-    return order
+_PREV = attrgetter("_prev")
 
 
 def _leaves(nodes: list[Value], outputs: list[Value], derived: dict[Value, Any],
@@ -364,6 +370,20 @@ class Replayed:
     def __repr__(self) -> str:
         return f"Replayed(data={self.data!r}, grad={self.grad!r})"
 
+    # compared by their numbers, as Values are (``loss < best``)
+
+    def __lt__(self, other: Any) -> bool:
+        return self.data < _number(other)
+
+    def __le__(self, other: Any) -> bool:
+        return self.data <= _number(other)
+
+    def __gt__(self, other: Any) -> bool:
+        return self.data > _number(other)
+
+    def __ge__(self, other: Any) -> bool:
+        return self.data >= _number(other)
+
     def backward(self, create_graph: bool = False) -> None:
         """Fill ``.grad`` of the Values the function read, exactly as eager ``backward()``.
 
@@ -377,7 +397,7 @@ class Replayed:
             raise engine.untracked_error()
         tape = run.recording.tape
         if run.grads is None:
-            run.grads = array("d", bytes(8 * tape.n_slots))
+            run.grads = array("d", [0.0]) * tape.n_slots
         slot = self._slot
         run.recording.program.backward(run.values, slot, tape.walk_order(slot), run.grads)
         if tape.walkable[slot]:
@@ -386,6 +406,10 @@ class Replayed:
             self.grad = tape.captured[slot - tape.n_arguments].grad
         else:
             self.grad = run.grads[slot]
+
+
+def _number(x: Any) -> Any:
+    return x.data if isinstance(x, (Value, Replayed)) else x
 
 
 class _Recording:
@@ -518,7 +542,14 @@ class Compiled:
             if recording is not None:
                 self.recordings.move_to_end(shape)
         if recording is not None:
-            return recording.replay(numbers)
+            try:
+                return recording.replay(numbers)
+            except Exception:
+                # The tape runs in topological order, the eager call ran in the order it made
+                # the nodes: where two ops fail, it names another. Run it eagerly for its error.
+                self.function(*_with_values(args, []),
+                              **{name: _with_values(x, []) for name, x in kwargs.items()})
+                raise
         if not grad_mode.is_grad_enabled():  # no graph to record: run it as it is
             return self.function(*args, **kwargs)
         return self._record(shape, args, kwargs)

@@ -723,3 +723,39 @@ def test_a_result_computed_under_no_grad_is_refused_and_a_leaf_result_replays():
         numbers = out.data if isinstance(out, Replayed) else [o.data for o in out]
         assert numbers in (3.0, [5.0, 3.0])
         w.data = 2.0
+
+
+def test_replayed_results_compare_by_their_numbers_as_values_do():
+    f = autograd.compile(lambda x: Value(1.0) * x)
+    f(1.0)
+    low, high = f(1.0), f(2.0)
+    assert low < high and low <= 1.0 and high > Value(1.5) and high >= 2.0 and not low > high
+    assert sorted([high, low])[0] is low
+
+
+def test_where_several_ops_fail_a_replay_raises_the_first_the_eager_call_meets():
+    """The tape's order is topological, not the order the function made the nodes in: a replay
+    that fails runs the function eagerly, so that the error is the eager call's own."""
+    w = Value(1.0)
+    f = autograd.compile(lambda x, y: (w * x).log() + (w * y).exp())
+    f(1.0, 1.0)
+    with pytest.raises(ValueError) as replayed:
+        f(-1.0, 1000.0)  # log fails first in the function, exp first in the tape
+    with pytest.raises(ValueError) as eager:
+        (w * Value(-1.0)).log() + (w * Value(1000.0)).exp()
+    assert str(replayed.value) == str(eager.value)
+    assert len(f.recordings) == 1
+
+
+def test_ops_whose_results_are_dropped_are_not_replayed():
+    w = Value(1.0)
+
+    def function(x):
+        (w * x).log()  # dropped: not in the tape
+        return w * x
+
+    f = autograd.compile(function)
+    f(1.0)
+    assert f(-1.0).data == -1.0
+    with pytest.raises(ValueError, match="log"):
+        function(Value(-1.0))
