@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -117,6 +118,10 @@ def pytest_configure(config):
         sys.meta_path.append(_SkipUnavailable())
         subprocess.Popen.__init__ = _cannot("start a subprocess")
         threading.Thread.start = _cannot("start a thread")
+    elif signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # a suite started in the background by a script (`pytest &`: .ci/matrix's rows) inherits
+        # Ctrl-C ignored, and so would the CLIs the tests interrupt: give them a user's Ctrl-C
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _cpu_seconds() -> float:
@@ -153,6 +158,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         "cpu_seconds": round(_cpu_seconds(), 1),
         "exitstatus": int(exitstatus),
         "skip_reasons": reasons,
+        "failures": [report.nodeid for kind in ("failed", "error")
+                     for report in stats.get(kind, [])],
     }
     Path(target).write_text(json.dumps(result, indent=1) + "\n")
 

@@ -389,19 +389,19 @@ def test_a_large_file_under_an_address_space_limit_is_refused_at_once(tmp_path):
         f.write(b"{}]")
     code = ("import resource, sys, time, nn.serialization as s\n"
             "resource.setrlimit(resource.RLIMIT_AS, (3 * 10**9, resource.RLIM_INFINITY))\n"
-            "start = time.perf_counter()\n"
+            "start = time.process_time()\n"
             "for limit in (s.MAX_MEMORY, 2**40):\n"
             "    try:\n"
             f"        s.load({str(path)!r}, max_memory=limit)\n"
             "    except ValueError as error:\n"
             "        print(error)\n"
-            "print(round(time.perf_counter() - start, 1))\n")
+            "print(round(time.process_time() - start, 1))\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     by_limit, by_process, seconds = run.stdout.splitlines()
     assert "more than max_memory=4,294,967,296" in by_limit
     assert "more than this process can get now" in by_process and "ulimit -v" in by_process
-    assert float(seconds) < 10
+    assert float(seconds) < 10  # CPU seconds, not wall time: CI machines are loaded
 
 
 def test_running_out_of_memory_while_parsing_is_a_value_error(tmp_path, monkeypatch):
