@@ -105,7 +105,7 @@ def train(model: Module, X: np.ndarray, y: np.ndarray, optimizer: Optimizer, ste
         return objective(outputs), outputs
 
     if compile:
-        forward = _compiled(forward)
+        forward = autograd.compile(forward)
     params = optimizer.params
     base_lr = optimizer.lr
     history = History()
@@ -151,21 +151,6 @@ def evaluate(model: Module, X: np.ndarray, y: np.ndarray, loss: str = "hinge",
         outputs = [model(row) for row in rows]
         value = _objective(loss, labels, model.parameters(), l2)(outputs).data
     return value, _accuracy(outputs, labels)
-
-
-def _compiled(forward: Callable[[], tuple[Value, list]]) -> Callable[[], tuple[Value, list]]:
-    """``forward`` through ``autograd.compile``; a step whose replay fails (an overflow, a
-    number out of an op's domain) runs again eagerly, so it fails as the eager step does, with
-    the same message (naming the module, the op, and the size the parameters reached)."""
-    replay = autograd.compile(forward)
-
-    def step() -> tuple[Value, list]:
-        try:
-            return replay()
-        except (OverflowError, ValueError):
-            return forward()
-
-    return step
 
 
 class _NotFinite(ArithmeticError):
