@@ -212,26 +212,31 @@ def _graph_references(nodes: list[Value], outputs: list[Value],
 
 def _classify(candidates: list[Value], held: Counter[Value],
               name: str) -> tuple[list[Value], list[Value]]:
-    # A candidate is referenced by the graph (`held` counts it), by `held`'s key, by the list
-    # `candidates`, and by the counting itself; the last three are measured on a probe held the
-    # same way, as CPython versions differ in the references a call borrows.
-    probes = [object()]
-    keys = dict.fromkeys(probes)
-    ours = _reference_counts(probes)[0]
-    del keys
+    counted = hasattr(sys, "getrefcount")  # not on PyPy or GraalPy: every leaf is captured
+    outside = _held_outside(candidates, held) if counted else [1] * len(candidates)
     captured: list[Value] = []
     constants: list[Value] = []
-    for leaf, count in zip(candidates, _reference_counts(candidates)):
-        if count - ours - held[leaf] > 0:  # something outside the graph holds it
-            captured.append(leaf)
-        elif leaf._op is UNTRACKED:
+    for leaf, count in zip(candidates, outside):
+        if leaf._op is UNTRACKED and (count <= 0 or not counted):
             raise DataDependentError(
                 f"{name} used a Value computed inside no_grad() (data {leaf.data!r}): a "
                 f"recording would keep its number as a constant. Compute it outside "
                 f"no_grad(), or outside the compiled function and let the function read it")
-        else:
-            constants.append(leaf)
+        (captured if count > 0 else constants).append(leaf)
     return captured, constants
+
+
+def _held_outside(candidates: list[Value], held: Counter[Value]) -> list[int]:
+    """How many references beyond the graph's hold each candidate. Besides the graph's (that
+    `held` counts), the candidate is referenced by `held`'s key, by the list `candidates` and
+    by the counting itself: these are measured on a probe held the same way, as CPython
+    versions differ in the references a call borrows."""
+    probes = [object()]
+    keys = dict.fromkeys(probes)
+    ours = _reference_counts(probes)[0]
+    del keys
+    return [count - ours - held[leaf]
+            for leaf, count in zip(candidates, _reference_counts(candidates))]
 
 
 def _reference_counts(objects: list[Any]) -> list[int]:

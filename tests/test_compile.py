@@ -759,3 +759,39 @@ def test_ops_whose_results_are_dropped_are_not_replayed():
     assert f(-1.0).data == -1.0
     with pytest.raises(ValueError, match="log"):
         function(Value(-1.0))
+
+
+def test_a_replay_keeps_a_number_per_slot_and_per_fused_neuron_on_the_compiled_core():
+    w = [Value(0.5), Value(-1.0)]
+    f = autograd.compile(lambda x: autograd.sum(autograd.linear([x, x], [w, w], [0.5, 0.25],
+                                                                "tanh")))
+    f(1.0)
+    result = f(2.0)
+    tape = next(iter(f.recordings.values())).tape
+    neurons = sum(tape.ops[c].activation is not None for c in tape.codes)
+    extra = neurons if autograd.implementation == "compiled" else 0
+    assert neurons == 2 and len(result._run.values) == tape.n_slots + extra
+
+
+def test_without_reference_counts_every_leaf_is_captured(monkeypatch):
+    """On a Python without sys.getrefcount (PyPy, GraalPy) constants are captured Values: the
+    replay reads their (unchanging) numbers, so it gives the same bits."""
+    monkeypatch.delattr("sys.getrefcount")
+    w = Value(2.0)
+    f = autograd.compile(lambda x: w * x + 3.0)
+    f(1.0)
+    tape = next(iter(f.recordings.values())).tape
+    assert len(tape.captured) == 2 and not tape.constants
+    assert f(2.0).data == 7.0
+
+
+def test_backward_uses_the_numbers_of_its_forward():
+    """A replay's backward works on the numbers its forward read; eager backward() would read a
+    leaf's .data as it is then (they differ only if .data changes in between)."""
+    w = Value(2.0)
+    f = autograd.compile(lambda x: w * w * x)
+    f(1.0)
+    y = f(3.0)
+    w.data = 100.0
+    y.backward()
+    assert w.grad == 3.0 * (2.0 + 2.0) and y.data == 12.0  # d(w² x)/dw at w = 2, x = 3

@@ -632,3 +632,53 @@ def test_replays_leave_the_total_refcount_unchanged_on_a_debug_build(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("drift")
+
+
+FLATTEN_CASES = [
+    ([1.0, 2], 3.5),
+    ([[0.1, -0.2]] * 3,),
+    (),
+    ([],),
+    (1, 2, [3, (4.5,)]),
+    ((1.0,), [[[]]]),
+    (-0.0, 10**17 + 1, -(2**60)),
+    ([1.0, "mean"],),
+    (True,),
+    (1.0, None),
+    (math.nan,),
+    (2**2000,),
+    ([Value(1.0)],),
+    ({"a": 1},),
+    (array("d", [1.0]),),
+]
+
+
+@compiled_only
+@pytest.mark.parametrize("arguments", FLATTEN_CASES, ids=[repr(c)[:40] for c in FLATTEN_CASES])
+def test_flatten_in_c_gives_the_references_shape_numbers_and_errors(arguments):
+    def flattened(flatten: Callable[[Any], Any]) -> Any:
+        got = outcome(lambda: flatten(arguments))
+        return ("ok", got[1][0], got[1][1].tobytes()) if got[0] == "ok" else got
+
+    assert recording.flatten is not recording.py_flatten
+    assert flattened(recording.flatten) == flattened(recording.py_flatten)
+
+
+def test_a_replays_python_rules_run_in_no_grad_as_the_eager_walks():
+    seen: list[bool] = []
+
+    def rule(out: float, x: float) -> tuple[float]:
+        seen.append(autograd.is_grad_enabled())
+        return (2.0,)
+
+    w = Value(0.5)
+    recording_ = recorded(
+        lambda x: apply(Op("twice", lambda x: 2 * x, rule, 1, [(-2, 2)]), w * x), 1.0
+    )
+    tape = recording_.tape
+    for program in (recording_.program, recording.PyProgram(tape)):
+        values = program.forward(array("d", [3.0]))
+        root = tape.outputs[0]
+        program.backward(values, root, tape.walk_order(root), array("d", bytes(8 * tape.n_slots)))
+    (apply(Op("twice", lambda x: 2 * x, rule, 1, [(-2, 2)]), w * 3.0)).backward()
+    assert seen == [False, False, False] and autograd.is_grad_enabled()
