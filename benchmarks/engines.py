@@ -10,7 +10,12 @@ can run:
 - ``nn``: micrograd's moons demo written with chainrule's ``nn`` (B1);
 - ``mgstyle``: the same demo in micrograd's own code, one node per ``+`` and ``*`` (B1);
 - ``chain``: ``x = x*a + b`` repeated (B3 depth, B4 memory);
-- ``microgpt``: Karpathy's microgpt training step (B5).
+- ``microgpt``: Karpathy's microgpt training step (B5);
+- ``numpy``: micrograd's moons demo written by hand in numpy (B1, ``benchmarks.numpy_mlp``).
+
+- ``gpt``: ``chainrule-gpt``'s training on the census names (B6, ``benchmarks.gpt_training``).
+
+The ``-compile`` engines run the same code through ``autograd.compile``: recorded once, replayed.
 
 >>> sorted(REGISTRY["micrograd"].workloads)
 ['chain', 'mgstyle']
@@ -29,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 CHAINRULE = frozenset({"nn", "mgstyle", "chain", "microgpt"})
-WORKLOADS = ("nn", "mgstyle", "chain", "microgpt")
+WORKLOADS = ("nn", "mgstyle", "chain", "microgpt", "numpy", "gpt")
 
 
 @dataclass(frozen=True)
@@ -37,11 +42,14 @@ class Engine:
     """One engine: where its scalar type lives, what it can run and how its worker is set up.
 
     ``value`` is ``"module:name"`` of the callable that makes a scalar from a float (a ``Value``
-    class, or a factory). ``env`` is added to the worker's environment and ``path`` put first on
+    class, or a factory; numpy's ``float64`` for the hand-written numpy step, which has no
+    graph). ``env`` is added to the worker's environment and ``path`` put first on
     its ``sys.path``, both before anything imports the engine (see ``activate``).
     ``recursive_sort``: its ``backward`` sorts the graph recursively, so B3 shows it failing at
     a depth of 1,000 steps instead of timing the full chain. ``grad_reset`` is what
-    ``p.grad`` is set to before a backward pass (PyTorch wants ``None``).
+    ``p.grad`` is set to before a backward pass (PyTorch wants ``None``). ``replay``: the
+    step's forward goes through ``autograd.compile`` (recorded at the warm-up step, replayed
+    at the timed ones).
     """
 
     name: str
@@ -53,6 +61,7 @@ class Engine:
     path: str = ""
     recursive_sort: bool = False
     grad_reset: float | None = 0.0
+    replay: bool = False
 
     def value_class(self) -> Any:
         """Import and return the engine's scalar maker (``autograd.Value`` for chainrule).
@@ -83,9 +92,15 @@ def torch_scalar(x: float) -> Any:
 
 
 REGISTRY: dict[str, Engine] = {engine.name: engine for engine in [
-    Engine("chainrule", "chainrule", "autograd:Value", CHAINRULE),
+    Engine("chainrule", "chainrule", "autograd:Value", CHAINRULE | {"gpt"}),
     Engine("chainrule-python", "chainrule, pure Python (`CHAINRULE_PURE_PYTHON=1`)",
            "autograd:Value", CHAINRULE, env={"CHAINRULE_PURE_PYTHON": "1"}),
+    Engine("chainrule-compile", "chainrule + `autograd.compile`", "autograd:Value",
+           frozenset({"nn", "mgstyle", "gpt"}), replay=True),
+    Engine("chainrule-python-compile",
+           "chainrule + `autograd.compile`, pure Python (`CHAINRULE_PURE_PYTHON=1`)",
+           "autograd:Value", frozenset({"nn", "mgstyle"}), env={"CHAINRULE_PURE_PYTHON": "1"},
+           replay=True),
     Engine("micrograd", "micrograd 0.1.0", "micrograd.engine:Value",
            frozenset({"mgstyle", "chain"}), requires="micrograd", recursive_sort=True),
     Engine("microgpt", "microgpt's `Value`", "benchmarks.reference.microgpt:Value",
@@ -94,6 +109,8 @@ REGISTRY: dict[str, Engine] = {engine.name: engine for engine in [
            frozenset({"mgstyle"}), requires="torch", grad_reset=None),
     Engine("floats", "plain floats, forward only (the floor)", "builtins:float",
            frozenset({"microgpt"})),
+    Engine("numpy", "numpy, written by hand (batched matmuls, manual backward)",
+           "numpy:float64", frozenset({"numpy"}), requires="numpy"),
 ]}
 """Every engine by name; ``with_baseline`` adds chainrule at another revision as ``baseline``."""
 

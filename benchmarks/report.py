@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 README = ROOT / "README.md"
 README_TABLE = "| benchmark | measured (compiled core) |\n|---|---|\n"
+B1_WORKLOADS = ("mgstyle", "nn", "numpy")
 BEFORE_AFTER_LIMIT = 1.5  # the pure-Python engine may not get slower or bigger than this
 
 Results = dict[Job, list[dict[str, Any]]]
@@ -111,8 +112,10 @@ class Target:
 
 
 def ms(seconds: float) -> str:
-    """``ms(0.0123) == '12.3 ms'``."""
-    return f"{seconds * 1e3:,.1f} ms" if seconds >= 0.01 else f"{seconds * 1e3:,.2f} ms"
+    """``ms(0.0123) == '12.3 ms'``, ``ms(0.00123) == '1.23 ms'``, ``ms(4.7e-5) == '0.047 ms'``."""
+    if seconds >= 0.01:
+        return f"{seconds * 1e3:,.1f} ms"
+    return f"{seconds * 1e3:.2f} ms" if seconds >= 0.001 else f"{seconds * 1e3:.3f} ms"
 
 
 def mib(n_bytes: float) -> str:
@@ -130,17 +133,21 @@ def pick(results: Results, task: str, workload: str = "", gc: str = "on",
 
 def label(engine: Engine, implementation: str = "") -> str:
     """The engine's name in the tables; chainrule's says which implementation ran."""
-    return f"{engine.label} ({implementation})" if engine.name == "chainrule" and implementation \
-        else engine.label
+    shows = engine.name in ("chainrule", "chainrule-compile") and implementation
+    return f"{engine.label} ({implementation})" if shows else engine.label
 
 
-def _versus(name: str, fast: Timing | None, slow: Timing | None, want: float) -> Target:
-    """``name``: how many times ``fast`` beats ``slow``, against ``≥ want×``."""
+def _versus(name: str, fast: Timing | None, slow: Timing | None, want: float,
+            wanted: str = "") -> Target:
+    """``name``: how many times ``fast`` beats ``slow``, against ``≥ want×`` (or, with
+    ``wanted``, more than ``want`` times, described so)."""
+    wanted = wanted or f"≥ {want:,g}×"
     if not (fast and slow and fast.ok and slow.ok):
         why = (fast and fast.error) or (slow and slow.error) or "not run"
-        return Target(name, f"— ({why})", f"≥ {want:g}×", None)
+        return Target(name, f"— ({why})", wanted, None)
     figure = f"{slow.ratio(fast)}: {ms(fast.median)} vs {ms(slow.median)}"
-    return Target(name, figure, f"≥ {want:g}×", slow.median / fast.median >= want)
+    ratio = slow.median / fast.median
+    return Target(name, figure, wanted, ratio > want if "faster" in wanted else ratio >= want)
 
 
 def _step_table(timings: Mapping[str, Timing], names: Mapping[str, str], base: str) -> list[str]:
@@ -174,14 +181,15 @@ def b1(results: Results, registry: Mapping[str, Engine],
     """B1: every engine's moons step, micrograd-style code and chainrule's ``nn``."""
     timings: dict[str, Timing] = {}
     names: dict[str, str] = {}
-    for workload, style in (("mgstyle", "micrograd's code"), ("nn", "through `nn`")):
+    for workload, style in (("mgstyle", ", micrograd's code"), ("nn", ", through `nn`"),
+                            ("numpy", "")):
         for engine, runs in pick(results, "time", workload).items():
             key = f"{engine}/{workload}"
             timings[key] = Timing.pool(runs)
-            names[key] = f"{label(registry[engine], timings[key].implementation)}, {style}"
+            names[key] = label(registry[engine], timings[key].implementation) + style
     if not timings:
         return [], []
-    points = next(job.points for job in results if job.workload in ("mgstyle", "nn"))
+    points = next(job.points for job in results if job.workload in B1_WORKLOADS)
     lines = [f"### B1 — micrograd's moons demo step ({points} points, `MLP(2, [16, 16, 1])`, "
              "hinge loss + L2, SGD)", "",
              *_step_table(timings, names, "micrograd/mgstyle"), ""]
@@ -191,7 +199,13 @@ def b1(results: Results, registry: Mapping[str, Engine],
               "\"micrograd's code\" is micrograd's `MLP` and loss written once "
               "(`benchmarks/mlp.py`) over each engine's scalar; \"through `nn`\" is the demo as "
               "a chainrule user writes it (`nn.MLP`, `nn.hinge_loss`, `nn.SGD`, each step in "
-              "`gc_paused()`).", ""]
+              "`gc_paused()`); numpy's row is the same step written by hand "
+              "(`benchmarks/numpy_mlp.py`: the points as one matrix, a matmul per layer, the "
+              "backward pass by hand, SGD on one flat vector; same losses within 1e-9). "
+              "The rows with `autograd.compile` run the same code recorded at the warm-up step "
+              "and replayed at every timed one: through `nn` as issue 19 writes it (the points "
+              "are the compiled function's arguments), micrograd's code with the points as "
+              "constants.", ""]
     get = timings.get
     targets = [
         _versus("B1 micrograd-style code on chainrule vs micrograd", get("chainrule/mgstyle"),
@@ -200,7 +214,18 @@ def b1(results: Results, registry: Mapping[str, Engine],
                 400),
         _versus("B1 through `nn` vs PyTorch 0-d tensors", get("chainrule/nn"),
                 get("torch/mgstyle"), 150),
+        _versus("B1 through `nn` with `autograd.compile` vs micrograd",
+                get("chainrule-compile/nn"), get("micrograd/mgstyle"), 10_000),
+        _versus("B1 through `nn` with `autograd.compile` vs the same step written by hand in "
+                "numpy", get("chainrule-compile/nn"), get("numpy/numpy"), 1, "> 1× (faster)"),
+        _versus("B1 micrograd-style code with `autograd.compile` vs micrograd",
+                get("chainrule-compile/mgstyle"), get("micrograd/mgstyle"), 2_000),
     ]
+    replayed, eager = get("chainrule-compile/nn"), get("chainrule/nn")
+    if replayed and eager and replayed.ok and eager.ok:
+        targets.append(Target("B1 through `nn`: eager step / replayed step (compiled core)",
+                              f"{eager.ratio(replayed)}: {ms(eager.median)} vs "
+                              f"{ms(replayed.median)}", "—", None))
     return lines, targets
 
 
@@ -241,6 +266,71 @@ def b5(results: Results, registry: Mapping[str, Engine]) -> tuple[list[str], lis
         floor_row = Target("B5 chainrule step / the same forward on plain floats", "— (not run)",
                            "—", None)
     return lines, [target, floor_row]
+
+
+def b6(results: Results, registry: Mapping[str, Engine]) -> tuple[list[str], list[Target]]:
+    """B6: ``chainrule-gpt`` with and without ``autograd.compile`` (training time, held-out loss,
+    recordings, what a recording costs)."""
+    runs = {engine: [r for r in found if "error" not in r]
+            for engine, found in pick(results, "gpt", "gpt").items()}
+    if not runs:
+        return [], []
+    steps = next(job.steps for job in results if job.task == "gpt")
+    lines = [f"### B6 — `chainrule-gpt` ({steps:,} steps, the command's training on the census "
+             "names), with and without `--compile`", "",
+             "| engine | training time (median) | ms per step (median) | steps that recorded "
+             "| held-out loss |", "|---|---|---|---|---|"]
+    seconds: dict[str, float] = {}
+    for engine, good in runs.items():
+        name = label(registry[engine], good[0]["implementation"] if good else "")
+        if not good:
+            error = results[next(j for j in results if j.engine == engine and j.task == "gpt")]
+            lines.append(f"| {name} | failed: {error[0].get('error', '?')} | | | |")
+            continue
+        seconds[engine] = statistics.median(r["seconds"] for r in good)
+        per_step = statistics.median(t for r in good for t in r["times"])
+        recorded = good[0]["recordings"] if registry[engine].replay else "—"
+        lines.append(f"| {name} | {seconds[engine]:,.2f} s | {ms(per_step)} | {recorded} | "
+                     f"{good[0]['held_out_loss']:.6f} |")
+    held_out = {r["held_out_loss"] for good in runs.values() for r in good}
+    same = len(held_out) == 1
+    lines += ["", "What `chainrule-gpt` runs, without sampling and saving: the same split, seed "
+              "and learning-rate schedule, `nn.gpt.train` one name per step, then the held-out "
+              f"loss. Same held-out loss in every process, to the last bit: "
+              f"{'yes' if same else '**no**'}. With `--compile` the first name of each length "
+              "is recorded (eagerly, plus the recording), every other one replayed.", ""]
+    targets = []
+    eager, compiled = seconds.get("chainrule"), seconds.get("chainrule-compile")
+    name = "B6 `chainrule-gpt --compile` vs `chainrule-gpt`, training time (compiled core)"
+    if eager and compiled:
+        rounds = [a["seconds"] / b["seconds"]
+                  for a, b in zip(runs["chainrule"], runs["chainrule-compile"])]
+        spread = (f" (per round {min(rounds):,.1f}–{max(rounds):,.1f}×)" if len(rounds) > 1
+                  else "")
+        targets.append(Target(name, f"{eager / compiled:,.1f}×{spread}: {compiled:,.2f} s vs "
+                              f"{eager:,.2f} s; same held-out loss: {'yes' if same else 'no'}",
+                              "≥ 5×, same held-out loss", eager / compiled >= 5 and same))
+    else:
+        targets.append(Target(name, "— (not run)", "≥ 5×, same held-out loss", None))
+    replayed = runs.get("chainrule-compile")
+    if replayed:
+        first = replayed[0]
+        record = statistics.median(t for r in replayed
+                                   for t, made in zip(r["times"], r["recorded"]) if made)
+        replay = [t for r in replayed for t, made in zip(r["times"], r["recorded"]) if not made]
+        eager_step = statistics.median(t for r in runs.get("chainrule", []) for t in r["times"]) \
+            if runs.get("chainrule") else float("nan")
+        targets.append(Target(
+            "B6 recordings a GPT run makes",
+            f"{first['recordings']} in {steps:,} steps (one per name length; "
+            f"{steps - first['recordings']:,} steps replayed)", "—", None))
+        targets.append(Target(
+            "B6 what a recording costs",
+            f"a step that records: {ms(record)} (an eager step: {ms(eager_step)}, a replayed "
+            f"one: {ms(statistics.median(replay)) if replay else '—'}); it holds "
+            f"{first['bytes_per_instruction']:,.0f} bytes per instruction "
+            f"({first['instructions']:,} instructions, {mib(first['bytes'])})", "—", None))
+    return lines, targets
 
 
 def b3(results: Results, registry: Mapping[str, Engine],

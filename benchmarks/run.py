@@ -6,11 +6,13 @@
     python -m benchmarks.run --quick               # tiny sizes: does every row still run?
     python -m benchmarks.run --write               # update benchmarks/RESULTS.md and README
 
-B1 is micrograd's moons demo step, B3 the chain ``x = x*a + b`` (depth), B4 bytes per graph node
-(tracemalloc), B5 Karpathy's microgpt training step. Every measurement runs in a fresh process
-(``benchmarks.worker``) with the interpreter's defaults and the garbage collector on unless a row
-says otherwise. Engines (``benchmarks.engines``) are alternated: each round starts every engine
-once, the first one rotating, so a slow moment of a shared machine hits them all alike.
+B1 is micrograd's moons demo step (also written by hand in numpy), B3 the chain
+``x = x*a + b`` (depth), B4 bytes per graph node (tracemalloc), B5 Karpathy's microgpt training
+step, B6 ``chainrule-gpt --compile`` against ``chainrule-gpt``. Every measurement runs in a
+fresh process (``benchmarks.worker``) with the interpreter's defaults and the garbage collector
+on unless a row says otherwise. Engines (``benchmarks.engines``) are alternated: each round
+starts every engine once, the first one rotating, so a slow moment of a shared machine hits
+them all alike.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from benchmarks import report
 from benchmarks.engines import REGISTRY, Engine, runnable, with_baseline
 from benchmarks.worker import Job
 
-BENCHMARKS = ("b1", "b3", "b4", "b5")
+BENCHMARKS = ("b1", "b3", "b4", "b5", "b6")
 
 
 def log(message: str) -> None:
@@ -101,11 +103,14 @@ def plan(benchmark: str, args: argparse.Namespace,
     if benchmark == "b1":
         sizes = {"steps": args.steps, "points": args.points}
         return [Job("time", e.name, workload, **sizes)
-                for workload in ("mgstyle", "nn") for e in engines(workload)]
+                for workload in report.B1_WORKLOADS for e in engines(workload)]
     if benchmark == "b5":
         jobs = [Job("time", e.name, "microgpt", steps=args.steps) for e in engines("microgpt")]
         return jobs + [Job("time", e.name, "microgpt", steps=args.steps, gc="off")
                        for e in engines("microgpt") if e.name in ("chainrule", "microgpt")]
+    if benchmark == "b6":
+        return [Job("gpt", e.name, "gpt", steps=args.gpt_steps, names=args.held_out_names)
+                for e in engines("gpt")]
     if benchmark == "b3":
         deep = [e for e in engines("chain") if not e.recursive_sort]
         return [*(Job("chain", e.name, n=args.chain) for e in deep),
@@ -116,7 +121,7 @@ def plan(benchmark: str, args: argparse.Namespace,
         return [*(Job("memory", e.name, "chain", n=chain) for e in engines("chain")),
                 *(Job("memory", e.name, workload, points=args.points)
                   for workload in ("mgstyle", "nn") for e in engines(workload)
-                  if e.name != "torch")]
+                  if e.name != "torch" and not e.replay)]
     raise ValueError(f"unknown benchmark {benchmark!r}; the benchmarks are {BENCHMARKS}")
 
 
@@ -153,6 +158,8 @@ def measure(args: argparse.Namespace, registry: Mapping[str, Engine],
             lines, found, chain_bytes = report.b4(results, registry)
         elif benchmark == "b1":
             lines, found = report.b1(results, registry, skipped(args, registry))
+        elif benchmark == "b6":
+            lines, found = report.b6(results, registry)
         else:
             lines, found = report.b5(results, registry)
         targets += found
@@ -178,6 +185,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=5,
                         help="timed steps per process after one warm-up step, B1 and B5 (5)")
     parser.add_argument("--points", type=int, default=100, help="B1: moons points (100)")
+    parser.add_argument("--gpt-steps", type=int, default=3000,
+                        help="B6: training steps of chainrule-gpt (3000, the command's default)")
     parser.add_argument("--chain", type=int, default=1_000_000, help="B3: chain steps (1e6)")
     parser.add_argument("--no-huge", dest="huge", action="store_false",
                         help="B3: skip the chain of 10,000,000 steps on chainrule (the pure-Python "
@@ -187,10 +196,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--write", action="store_true",
                         help="write benchmarks/RESULTS.md and the table in README.md")
     args = parser.parse_args(argv)
+    args.held_out_names = 0  # B6 scores every held-out name (--quick: the first 10)
     if args.quick:
         if args.write:
             parser.error("--quick figures are not results; run without --quick to --write")
         args.repeats, args.steps, args.points, args.chain, args.huge = 1, 1, 4, 1000, False
+        args.gpt_steps, args.held_out_names = 3, 10
     args.engines = [name.strip() for name in args.engines.split(",")]
     unknown = set(args.engines) - set(REGISTRY) - {"baseline"}
     if unknown:

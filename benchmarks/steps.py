@@ -18,7 +18,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Callable, ContextManager
 
-from benchmarks import data, gpt, mlp
+from benchmarks import data, gpt, mlp, numpy_mlp
 from benchmarks.engines import Engine
 
 
@@ -71,14 +71,21 @@ def _mgstyle(engine: Engine, X: list, y: list, weights: list) -> Step:
         for p in parameters:
             p.data -= lr * p.grad
 
-    return Step(lambda k: mlp.moons_loss(model, parameters, make, X, y), backward, update)
+    def forward() -> Any:
+        return mlp.moons_loss(model, parameters, make, X, y)
+
+    if engine.replay:  # the same code, recorded once and replayed (X and y: constants)
+        import autograd
+
+        forward = autograd.compile(forward)
+    return Step(lambda k: forward(), backward, update)
 
 
 def _nn(engine: Engine, X: list, y: list, weights: list) -> Step:
     """micrograd's demo as a chainrule user writes it (README, ``nn.train``).
 
     ``nn.MLP``, ``nn.hinge_loss``, Σp² as one dot node, ``nn.SGD``, each step inside
-    ``autograd.gc_paused()``.
+    ``autograd.gc_paused()``; on a ``replay`` engine the loss through ``autograd.compile``.
     """
     import autograd
     import nn
@@ -92,9 +99,15 @@ def _nn(engine: Engine, X: list, y: list, weights: list) -> Step:
         p.data = w
     optimizer = nn.SGD(parameters, lr=1.0)
 
-    def forward(k: int) -> Any:
+    def loss(X: list, y: list) -> Any:
         data_loss = nn.hinge_loss([model(x) for x in X], y)
         return data_loss + mlp.ALPHA * autograd.dot(parameters, parameters)
+
+    if engine.replay:  # as issue 19 writes it: the points are the arguments of the replay
+        loss = autograd.compile(loss)
+
+    def forward(k: int) -> Any:
+        return loss(X, y)
 
     def backward(loss: Any) -> None:
         optimizer.zero_grad()
@@ -105,6 +118,21 @@ def _nn(engine: Engine, X: list, y: list, weights: list) -> Step:
         optimizer.step()
 
     return Step(forward, backward, update, scope=autograd.gc_paused)
+
+
+def _numpy(engine: Engine, X: list, y: list, weights: list) -> Step:
+    """The demo written by hand in numpy (``benchmarks.numpy_mlp``): the points made into arrays
+    once, then each step batched matmuls, the backward pass by hand, SGD on one flat vector."""
+    import numpy as np
+
+    net = numpy_mlp.NumpyMLP(weights)
+    X_array, y_array = np.array(X), np.array(y)
+
+    def update(k: int) -> None:
+        net.sgd(_demo_learning_rate(k))
+
+    return Step(lambda k: net.loss(X_array, y_array), lambda loss: net.backward(), update,
+                item=float)
 
 
 def _microgpt(engine: Engine) -> Step:
@@ -118,8 +146,8 @@ def _microgpt(engine: Engine) -> Step:
 
 def make(workload: str, engine: Engine, points: int = 100,
          hidden: tuple[int, ...] = (16, 16)) -> Step:
-    """``workload``'s step on ``engine``: ``nn``/``mgstyle`` (B1, ``MLP(2, [*hidden, 1])`` on
-    ``points`` moons), or ``microgpt`` (B5). The chain of B3/B4 is ``chain`` below."""
+    """``workload``'s step on ``engine``: ``nn``/``mgstyle``/``numpy`` (B1, ``MLP(2, [*hidden, 1])``
+    on ``points`` moons), or ``microgpt`` (B5). The chain of B3/B4 is ``chain`` below."""
     if workload not in engine.workloads:
         raise ValueError(f"engine {engine.name!r} does not run {workload!r}; it runs "
                          f"{', '.join(sorted(engine.workloads))}")
@@ -129,7 +157,7 @@ def make(workload: str, engine: Engine, points: int = 100,
         raise ValueError("the chain is no training step: build it with benchmarks.steps.chain")
     X, y = data.make_moons(points)
     weights = data.mlp_weights(2, [*hidden, 1])
-    return {"nn": _nn, "mgstyle": _mgstyle}[workload](engine, X, y, weights)
+    return {"nn": _nn, "mgstyle": _mgstyle, "numpy": _numpy}[workload](engine, X, y, weights)
 
 
 def chain(make_scalar: Callable[[float], Any], n: int) -> tuple[Any, Any, Any]:

@@ -12,6 +12,9 @@ imports it. Tasks:
   cycle collector ran during forward and backward, and the process's peak RSS.
 - ``memory``: tracemalloc over one step of ``--workload`` (or the chain of ``--n`` steps with
   ``--workload chain``): bytes held after forward and after backward per op node, and the peak.
+- ``gpt``: ``--steps`` steps of ``chainrule-gpt``'s training (``benchmarks.gpt_training``), with
+  ``autograd.compile`` on a replaying engine: every step's seconds, the held-out loss, the
+  recordings made (and the bytes one recording holds).
 
 The interpreter runs with its default settings; ``--gc off`` disables the cycle collector for the
 whole measurement.
@@ -36,7 +39,7 @@ from typing import Any
 from benchmarks import steps as workloads
 from benchmarks.engines import REGISTRY, Engine, activate, with_baseline
 
-TASKS = ("time", "chain", "memory")
+TASKS = ("time", "chain", "memory", "gpt")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +47,8 @@ class Job:
     """One worker run: a task on an engine with its options (see ``main`` for their meaning).
 
     >>> Job("chain", "chainrule", n=1000).arguments()
-    ['chain', 'chainrule', '--steps', '5', '--points', '100', '--n', '1000', '--gc', 'on']
+    ['chain', 'chainrule', '--steps', '5', '--points', '100', '--n', '1000', '--gc', 'on', \
+'--names', '0']
     """
 
     task: str
@@ -54,6 +58,7 @@ class Job:
     points: int = 100
     n: int = 1_000_000
     gc: str = "on"
+    names: int = 0
 
     def arguments(self) -> list[str]:
         """The worker's command-line arguments for this job."""
@@ -220,7 +225,7 @@ def memory(engine: Engine, workload: str, points: int = 100, n: int = 100_000) -
 
 
 def measure(task: str, engine: Engine, workload: str = "", steps: int = 5, points: int = 100,
-            n: int = 1_000_000, gc_off: bool = False) -> dict[str, Any]:
+            n: int = 1_000_000, gc_off: bool = False, names: int = 0) -> dict[str, Any]:
     """Run one task (see the module doc) in this process and return its result as a dict."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; the tasks are {', '.join(TASKS)}")
@@ -229,6 +234,12 @@ def measure(task: str, engine: Engine, workload: str = "", steps: int = 5, point
     try:
         if task == "time":
             result = time_steps(workloads.make(workload, engine, points), steps)
+        elif task == "gpt":
+            from benchmarks import gpt_training
+
+            result = gpt_training.train(steps, compile=engine.replay, held_out=names or None)
+            if engine.replay:
+                result.update(gpt_training.recording_bytes())
         elif task == "chain":
             result = time_chain(engine, n)
         else:
@@ -248,6 +259,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed steps (time)")
     parser.add_argument("--points", type=int, default=100, help="moons points (nn, mgstyle)")
     parser.add_argument("--n", type=int, default=1_000_000, help="chain steps (chain)")
+    parser.add_argument("--names", type=int, default=0,
+                        help="held-out names to score (gpt; 0: all of them)")
     parser.add_argument("--gc", choices=["on", "off"], default="on",
                         help="off: the cycle collector disabled for the whole measurement")
     parser.add_argument("--baseline", nargs=2, metavar=("REVISION", "PATH"),
@@ -259,6 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     engine = registry[args.engine]
     activate(engine)
     result = measure(args.task, engine, args.workload, args.steps, args.points, args.n,
+                     names=args.names,
                      gc_off=args.gc == "off")
     print(json.dumps(result))
 

@@ -11,6 +11,7 @@ falls linearly from 1.0 to 0.1 over the run (micrograd's ``1.0 - 0.9 * k / steps
     chainrule-train --out results/demo            # plots: decision_boundary.png, loss.png
     chainrule-train --dataset spirals --optimizer adam --steps 300   # 100% in ~3 s
     chainrule-train --json                        # one JSON summary line for scripts
+    chainrule-train --compile                     # record once, replay: same numbers, faster
 
 Exit status: 0 when training completed; 2 for bad arguments, including an ``--out`` or
 ``--save`` that cannot be written (checked before training); 1 when training diverged (the
@@ -120,6 +121,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                              "missing)")
     parser.add_argument("--save", metavar="PATH", help="save the trained model's state dict "
                         "as JSON (load it with nn.load and MLP.load_state_dict)")
+    parser.add_argument("--compile", action="store_true",
+                        help="record the forward pass at the first step and replay it at every "
+                             "other (autograd.compile): the same numbers, bit for bit, faster")
     parser.add_argument("--json", action="store_true",
                         help="print only a one-line JSON summary")
     return parser
@@ -167,12 +171,13 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, prog: str) -
         "dataset": args.dataset, "samples": args.samples, "steps": args.steps,
         "model": repr(model), "parameters": len(model.parameters()), "loss": loss,
         "optimizer": args.optimizer, "lr": lr, "schedule": args.schedule, "l2": args.l2,
-        "seed": args.seed,
+        "seed": args.seed, "compile": args.compile,
     }
     if not args.json:
         print(f"{args.dataset}: {args.samples} points, {model} ({summary['parameters']} "
               f"parameters), {loss} loss + {args.l2:g}·Σp², {args.optimizer} lr {lr:g} "
-              f"({args.schedule}), seed {args.seed}", flush=True)
+              f"({args.schedule}), seed {args.seed}{', compiled' if args.compile else ''}",
+              flush=True)
 
     completed = History()
     try:
@@ -270,7 +275,7 @@ def _train_with_progress(model: MLP, X, y, optimizer: Optimizer, args: argparse.
             bar.update()
 
         return train(model, X, y, optimizer, args.steps, loss=loss, l2=args.l2,
-                     schedule=args.schedule, on_step=on_step)
+                     schedule=args.schedule, on_step=on_step, compile=args.compile)
 
 
 if __name__ == "__main__":

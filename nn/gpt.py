@@ -25,7 +25,9 @@ import random
 import sys
 from collections.abc import Callable, Sequence
 
+import autograd
 from autograd import Value, gc_paused, no_grad
+from autograd.recording import read_floats, write_floats
 from nn.corpus import Vocabulary
 from nn.losses import cross_entropy
 from nn.module import Module
@@ -141,7 +143,8 @@ class GPT(Module):
     def loss(self, tokens: Sequence[int]) -> Value:
         """Mean ``-log p`` of ``tokens[1:]``, each predicted from the tokens before it.
 
-        Only the first ``block_size`` predictions count (microgpt's rule).
+        Only the first ``block_size`` predictions count (microgpt's rule). The tokens may be
+        ints or Values holding them (as inside ``autograd.compile``): the same numbers.
 
         >>> round(GPT(3, seed=0).loss([2, 0, 1, 2]).data, 4)
         1.558
@@ -151,7 +154,12 @@ class GPT(Module):
             raise ValueError(f"GPT.loss: needs at least 2 tokens, got {len(tokens)}")
         caches = self.new_caches()
         logits = [self(tokens[t], t, caches) for t in range(n)]
-        return cross_entropy(logits, list(tokens[1:n + 1]))
+        # the target logits are picked by autograd.take nodes even for int tokens: the graph is
+        # then the one autograd.compile records (its arguments are Values), so a compiled step
+        # and an eager one give the same gradients, bit for bit (without the node the backward
+        # walk would meet the logits in another order and round their sums differently)
+        targets = [t if isinstance(t, Value) else Value(t) for t in tokens[1:n + 1]]
+        return cross_entropy(logits, targets)
 
     def __repr__(self) -> str:
         return (f"GPT(vocab_size={self.vocab_size}, block_size={self.block_size}, "
@@ -159,7 +167,8 @@ class GPT(Module):
 
 
 def train(model: GPT, vocab: Vocabulary, words: Sequence[str], steps: int = STEPS,
-          lr: float = LR, on_step: Callable[[int, float], None] | None = None) -> list[float]:
+          lr: float = LR, on_step: Callable[[int, float], None] | None = None,
+          compile: bool = False) -> list[float]:
     """``steps`` Adam steps, one word per step (``words[k % len(words)]``); returns the losses.
 
     The learning rate falls linearly from ``lr`` to 0 over the run (microgpt's schedule).
@@ -167,6 +176,11 @@ def train(model: GPT, vocab: Vocabulary, words: Sequence[str], steps: int = STEP
     step (``autograd.gc_paused``), as in ``nn.train``. A step is all-or-nothing for the
     parameters: on Ctrl-C (``KeyboardInterrupt``) or an error in the middle of one, they are put
     back as they were after the last completed step before the exception goes on.
+
+    ``compile=True`` runs ``model.loss`` through ``autograd.compile``: the tokens are its
+    argument, so there is one recording per word length (the token embedding and the target
+    logit are picked by ``autograd.take``), replayed for every other word of that length. The
+    losses and the trained parameters are the same, bit for bit.
 
     >>> vocab = Vocabulary("ab")
     >>> model = GPT(len(vocab), seed=0)
@@ -180,21 +194,24 @@ def train(model: GPT, vocab: Vocabulary, words: Sequence[str], steps: int = STEP
         raise ValueError("train: needs at least one word")
     params = model.parameters()
     optimizer = Adam(params, lr=lr, betas=BETAS, eps=1e-8)
+    loss_of = autograd.compile(model.loss, max_recordings=model.block_size) if compile \
+        else model.loss
     losses = []
     for k in range(steps):
         optimizer.lr = lr * (1.0 - k / steps)
-        before = [p.data for p in params]
+        before = read_floats(params, "data")
         try:
             with gc_paused():
-                loss = model.loss(sequences[k % len(sequences)])
+                # the tokens past block_size + 1 play no part: without them, one recording
+                # serves every word at least as long as the block
+                loss = loss_of(sequences[k % len(sequences)][:model.block_size + 1])
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 losses.append(loss.data)
                 del loss  # free the graph while the collector is still paused
         except BaseException:  # Ctrl-C or an error: undo a half-done update
-            for p, x in zip(params, before):
-                p.data = x
+            write_floats(params, "data", before)
             raise
         if on_step is not None:
             on_step(k + 1, losses[-1])

@@ -14,6 +14,7 @@ from typing import Any, TypeVar, Union
 
 import autograd
 from autograd import Value
+from autograd.recording import is_recording
 from nn.validation import overflow_hint
 
 Number = Union[int, float]
@@ -28,6 +29,8 @@ def _hinting_at_overflow(loss: Loss) -> Loss:
         try:
             return loss(outputs, targets)
         except OverflowError as error:
+            if is_recording():  # the hint reads the outputs' numbers, which is refused then
+                raise
             raise overflow_hint(loss.__name__, error, _numbers(outputs),
                                 "the model's outputs") from None
     return hinted  # type: ignore[return-value]
@@ -49,6 +52,9 @@ def mse_loss(predictions: Sequence[Value | Number] | Value,
              targets: Sequence[Number] | Number) -> Value:
     """Mean squared error, ``mean((prediction - target)**2)``.
 
+    A target may also be a ``Value`` (as the arguments of a function compiled by
+    ``autograd.compile`` are): it is used as it is, its number unchecked.
+
     >>> mse_loss([Value(1.0), Value(3.0)], [0.0, 1.0]).data
     2.5
     """
@@ -64,6 +70,8 @@ def hinge_loss(scores: Sequence[Value | Number] | Value,
     """The max-margin loss of micrograd's demo, ``mean(relu(1 - label * score))``; labels ±1.
 
     A sample costs nothing once its score is on the right side with a margin of at least 1.
+    A label may also be a ``Value`` (inside a function compiled by ``autograd.compile`` the
+    arguments are Values): it is used as it is, its number unchecked.
 
     >>> hinge_loss([Value(2.0), Value(0.5)], [1, -1]).data
     0.75
@@ -72,10 +80,13 @@ def hinge_loss(scores: Sequence[Value | Number] | Value,
     """
     scores, labels = _pair("hinge_loss", scores, labels)
     for i, y in enumerate(labels):
+        if isinstance(y, Value):
+            continue
         if isinstance(y, bool) or not _is_real(y) or y not in (1, -1):
             raise ValueError(f"hinge_loss: labels must be +1 or -1, got {y!r} at index {i}"
                              " (map 0/1 labels with 2 * y - 1)")
-    margins = [(1.0 - _lift(s) * float(y)).relu() for s, y in zip(scores, labels)]
+    margins = [(1.0 - _lift(s) * (y if isinstance(y, Value) else float(y))).relu()
+               for s, y in zip(scores, labels)]
     return autograd.sum(margins) * (1.0 / len(margins))
 
 
@@ -85,7 +96,8 @@ def binary_cross_entropy_with_logits(logits: Sequence[Value | Number] | Value,
     """Binary cross-entropy of ``sigmoid(logit)`` against targets in [0, 1], computed stably.
 
     ``-[t log σ(z) + (1 - t) log(1 - σ(z))]`` equals ``softplus(z) - t z``, which never takes the
-    log of 0 or exponentiates a large number, whatever ``z`` is.
+    log of 0 or exponentiates a large number, whatever ``z`` is. A target may also be a ``Value``
+    (inside ``autograd.compile``): it is used as it is, unchecked.
 
     >>> round(binary_cross_entropy_with_logits([Value(0.0), Value(1000.0)], [1, 1]).data, 6)
     0.346574
@@ -93,20 +105,24 @@ def binary_cross_entropy_with_logits(logits: Sequence[Value | Number] | Value,
     logits, targets = _pair("binary_cross_entropy_with_logits", logits, targets)
     _check_numbers("binary_cross_entropy_with_logits", targets)
     for i, t in enumerate(targets):
-        if not 0.0 <= t <= 1.0:
+        if not isinstance(t, Value) and not 0.0 <= t <= 1.0:
             raise ValueError(f"binary_cross_entropy_with_logits: targets must be in [0, 1], "
                              f"got {t!r} at index {i}")
-    terms = [_lift(z).softplus() - z * float(t) for z, t in zip(logits, targets)]
+    terms = [_lift(z).softplus() - z * (t if isinstance(t, Value) else float(t))
+             for z, t in zip(logits, targets)]
     return autograd.sum(terms) * (1.0 / len(terms))
 
 
 @_hinting_at_overflow
 def cross_entropy(logits: Sequence[Value | Number] | Sequence[Sequence[Value | Number]],
-                  target: int | Sequence[int]) -> Value:
+                  target: int | Value | Sequence[int | Value]) -> Value:
     """``logsumexp(logits) - logits[target]``: softmax cross-entropy for one sample or a batch.
 
     ``logits`` holds one score per class and ``target`` is the index of the right class; for a
-    batch, pass a list of logit lists and a list of indices (the mean is returned).
+    batch, pass a list of logit lists and a list of indices (the mean is returned). A target
+    may also be a ``Value`` holding the index (inside a function compiled by
+    ``autograd.compile`` the arguments are Values): the logit is then picked by an
+    ``autograd.take`` node, so a recording replays with another target; same numbers.
 
     >>> round(cross_entropy([Value(1.0), Value(2.0), Value(3.0)], 2).data, 6)
     0.407606
@@ -129,12 +145,16 @@ def cross_entropy(logits: Sequence[Value | Number] | Sequence[Sequence[Value | N
     return _cross_entropy_one(logits, target, None)
 
 
-def _cross_entropy_one(logits: Sequence[Value | Number], target: int, index: int | None) -> Value:
+def _cross_entropy_one(logits: Sequence[Value | Number], target: int | Value,
+                       index: int | None) -> Value:
     where = "" if index is None else f" for sample {index}"
     if isinstance(logits, Value) or not hasattr(logits, "__len__"):
         raise ValueError(f"cross_entropy: logits{where} must be a list with one score per class")
     if not logits:
         raise ValueError(f"cross_entropy: logits{where} are empty")
+    if isinstance(target, Value):
+        lifted = [_lift(z) for z in logits]
+        return autograd.logsumexp(lifted) - autograd.take(lifted, target)
     if isinstance(target, bool) or not isinstance(target, numbers.Integral):
         raise ValueError(f"cross_entropy: the target{where} must be a class index (an int), "
                          f"got {target!r}")
@@ -186,6 +206,10 @@ def _is_real(x: object) -> bool:
 
 
 def _check_numbers(name: str, targets: list) -> None:
+    """Targets are finite numbers, or Values (used as they are: inside ``autograd.compile`` the
+    arguments are Values, whose numbers cannot be read while it records)."""
     for i, t in enumerate(targets):
-        if isinstance(t, (Value, bool)) or not _is_real(t) or not math.isfinite(t):
+        if isinstance(t, Value):
+            continue
+        if isinstance(t, bool) or not _is_real(t) or not math.isfinite(t):
             raise ValueError(f"{name}: targets must be finite numbers, got {t!r} at index {i}")

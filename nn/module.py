@@ -28,6 +28,7 @@ from typing import Union
 
 import autograd
 from autograd import Value
+from autograd.recording import is_recording
 from nn.activations import get_activation
 from nn.validation import (
     check_int,
@@ -109,6 +110,8 @@ class Module:
         try:
             return self.forward(*args, **kwargs)
         except OverflowError as error:  # say it shortly, with its usual cause in training
+            if is_recording():  # the hint reads the parameters' numbers, which is refused then
+                raise
             raise overflow_hint(type(self).__name__, error,
                                 (p.data for p in self.parameters()), "its parameters") from None
 

@@ -1,9 +1,14 @@
 """Optimizers with PyTorch's update formulas, argument names and argument checks.
 
-Each one holds a list of parameters (``Value``s) and, per parameter, the state its formula needs
-(plain floats). ``step()`` reads ``p.grad`` and updates ``p.data``; ``zero_grad()`` resets the
-gradients, which otherwise accumulate across ``backward`` calls. ``lr`` can be set at any time
-(a learning-rate schedule is a loop that sets it).
+Each one holds a list of parameters (``Value``s) and, per parameter, the state its formula needs,
+in float64 numpy arrays with one entry per parameter. ``step()`` reads every gradient at once
+(``autograd.recording.read_floats``), computes the update on arrays, and writes every parameter's
+``.data`` at once (``write_floats``): no Python loop per parameter, which matters once the graph
+itself is replayed by ``autograd.compile``. The array operations are the formula's own, in the
+same order, and numpy rounds each one as Python's float arithmetic does, so the numbers are bit
+for bit those of a loop over the parameters. ``zero_grad()`` resets the gradients, which
+otherwise accumulate across ``backward`` calls. ``lr`` can be set at any time (a learning-rate
+schedule is a loop that sets it).
 """
 
 from __future__ import annotations
@@ -13,7 +18,10 @@ import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from autograd import Value
+from autograd.recording import read_floats, write_floats
 from nn.validation import finite_float, int_rule, number_rule
 
 
@@ -51,8 +59,7 @@ class Optimizer:
         >>> p = Value(1.0); p.grad = 3.0; SGD([p], lr=0.1).zero_grad(); p.grad
         0.0
         """
-        for p in self.params:
-            p.grad = 0.0
+        write_floats(self.params, "grad", np.zeros(len(self.params)))
 
     def step(self) -> None:
         """Update every parameter once from its ``.grad`` (each optimizer defines it).
@@ -64,14 +71,21 @@ class Optimizer:
         """
         raise NotImplementedError
 
-    def _grads(self) -> list[float]:
-        grads = []
-        for p in self.params:
-            g = p.grad
-            if type(g) is not float:  # a Value from backward(create_graph=True), or an int
-                g = float(g.data if isinstance(g, Value) else g)
-            grads.append(g)
-        return grads
+    def _data(self) -> np.ndarray:
+        """Every parameter's ``.data``, as a float64 array."""
+        return np.frombuffer(read_floats(self.params, "data"), dtype=np.float64)
+
+    def _grads(self) -> np.ndarray:
+        """Every parameter's ``.grad`` as a float64 array; a gradient that is a ``Value`` (from
+        ``backward(create_graph=True)``) counts as its ``.data``."""
+        try:
+            return np.frombuffer(read_floats(self.params, "grad"), dtype=np.float64)
+        except TypeError:  # some .grad is a Value or an int, set by hand
+            return np.array([float(g.data if isinstance(g, Value) else g)
+                             for g in (p.grad for p in self.params)])
+
+    def _write(self, data: np.ndarray) -> None:
+        write_floats(self.params, "data", data)
 
     def state_dict(self) -> dict[str, Any]:
         """Hyperparameters, the step count and the per-parameter state, as plain JSON data.
@@ -81,7 +95,7 @@ class Optimizer:
         """
         state: dict[str, Any] = {"optimizer": type(self).__name__, "steps": self.steps}
         state.update({name: getattr(self, name) for name in self._hyperparameters})
-        state.update({name: list(buffer) for name, buffer in self._buffers().items()})
+        state.update(self._buffers())
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -122,8 +136,7 @@ class Optimizer:
         # everything is checked: from here on nothing can fail
         for key in self._hyperparameters:
             setattr(self, key, getattr(probe, key))
-        for key, buffer in buffers.items():
-            buffer[:] = loaded[key]
+        self._load_buffers(loaded)
         self.steps = int(steps)
 
     def _check_buffer(self, where: str, key: str, entries: Any) -> list[float | None]:
@@ -150,7 +163,11 @@ class Optimizer:
         return loaded
 
     def _buffers(self) -> dict[str, list]:
+        """The per-parameter state by name, as lists of floats (``None``: not made yet)."""
         return {}
+
+    def _load_buffers(self, loaded: dict[str, list[float | None]]) -> None:
+        """Take the checked lists of ``load_state_dict`` as the per-parameter state."""
 
     def __repr__(self) -> str:
         args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._hyperparameters)
@@ -183,10 +200,29 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         self.nesterov = bool(nesterov)
-        self.momentum_buffer: list[float | None] = [None] * len(self.params)
+        n = len(self.params)
+        self._momentum = np.zeros(n)  # each parameter's momentum buffer, where _started
+        self._started = np.zeros(n, dtype=bool)  # False: PyTorch's None, no buffer yet
+
+    @property
+    def momentum_buffer(self) -> list[float | None]:
+        """Each parameter's momentum buffer, ``None`` before the first step (a copy, as a list).
+
+        >>> p = Value(1.0); opt = SGD([p], lr=0.1, momentum=0.9); opt.momentum_buffer
+        [None]
+        >>> p.grad = 2.0; opt.step(); opt.momentum_buffer
+        [2.0]
+        """
+        return [x if started else None
+                for x, started in zip(self._momentum.tolist(), self._started.tolist())]
 
     def _buffers(self) -> dict[str, list]:
         return {"momentum_buffer": self.momentum_buffer}
+
+    def _load_buffers(self, loaded: dict[str, list[float | None]]) -> None:
+        buffer = loaded["momentum_buffer"]
+        self._started = np.array([x is not None for x in buffer], dtype=bool)
+        self._momentum = np.array([0.0 if x is None else x for x in buffer])
 
     def step(self) -> None:
         """Update every parameter once from its ``.grad``.
@@ -196,16 +232,17 @@ class SGD(Optimizer):
         0.0
         """
         lr, momentum, dampening, wd = self.lr, self.momentum, self.dampening, self.weight_decay
-        buffers = self.momentum_buffer
-        for i, (p, g) in enumerate(zip(self.params, self._grads())):
-            if wd:
-                g += wd * p.data
-            if momentum:
-                buf = buffers[i]
-                buf = g if buf is None else momentum * buf + (1.0 - dampening) * g
-                buffers[i] = buf
-                g = g + momentum * buf if self.nesterov else buf
-            p.data -= lr * g
+        data, g = self._data(), self._grads()
+        if wd:
+            g = g + wd * data
+        if momentum:
+            buf = momentum * self._momentum + (1.0 - dampening) * g
+            if not self._started.all():  # the first step: the buffer is the gradient itself
+                buf = np.where(self._started, buf, g)
+                self._started[:] = True
+            self._momentum = buf
+            g = g + momentum * buf if self.nesterov else buf
+        self._write(data - lr * g)
         self.steps += 1
 
 
@@ -240,11 +277,17 @@ class Adam(Optimizer):
             raise ValueError("Invalid epsilon value: 0.0 (eps must be > 0: it keeps the step "
                              "finite when a parameter's gradients have all been 0)")
         self.weight_decay = _check("weight_decay value", weight_decay)
-        self.exp_avg = [0.0] * len(self.params)
-        self.exp_avg_sq = [0.0] * len(self.params)
+        self.exp_avg = np.zeros(len(self.params))
+        """Each parameter's running average of the gradient (``m``), a float64 array."""
+        self.exp_avg_sq = np.zeros(len(self.params))
+        """Each parameter's running average of the squared gradient (``v``), a float64 array."""
 
     def _buffers(self) -> dict[str, list]:
-        return {"exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq}
+        return {"exp_avg": self.exp_avg.tolist(), "exp_avg_sq": self.exp_avg_sq.tolist()}
+
+    def _load_buffers(self, loaded: dict[str, list[float | None]]) -> None:
+        self.exp_avg = np.array(loaded["exp_avg"], dtype=np.float64)
+        self.exp_avg_sq = np.array(loaded["exp_avg_sq"], dtype=np.float64)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         if isinstance(state, Mapping) and isinstance(state.get("betas"), list):
@@ -263,16 +306,27 @@ class Adam(Optimizer):
         beta1, beta2 = self.betas
         step_size = lr / (1.0 - beta1**t)
         sqrt_correction2 = math.sqrt(1.0 - beta2**t)
-        m, v = self.exp_avg, self.exp_avg_sq
-        for i, (p, g) in enumerate(zip(self.params, self._grads())):
-            if wd:
-                if self._decoupled:
-                    p.data *= 1.0 - lr * wd
-                else:
-                    g += wd * p.data
-            m[i] = beta1 * m[i] + (1.0 - beta1) * g
-            v[i] = beta2 * v[i] + (1.0 - beta2) * g * g
-            p.data -= step_size * m[i] / (math.sqrt(v[i]) / sqrt_correction2 + eps)
+        data, g = self._data(), self._grads()  # fresh arrays: changed in place below
+        if wd:
+            if self._decoupled:
+                data *= 1.0 - lr * wd
+            else:
+                g += wd * data
+        # in place, the formulas' operations in their order (each rounded as Python rounds it):
+        m, v, scratch = self.exp_avg, self.exp_avg_sq, (1.0 - beta1) * g
+        m *= beta1
+        m += scratch  # m = beta1 * m + (1 - beta1) * g
+        np.multiply(g, 1.0 - beta2, out=scratch)
+        scratch *= g
+        v *= beta2
+        v += scratch  # v = beta2 * v + (1 - beta2) * g * g
+        np.sqrt(v, out=scratch)
+        scratch /= sqrt_correction2
+        scratch += eps  # the denominator, sqrt(v) / sqrt(1 - beta2**t) + eps
+        step = step_size * m
+        step /= scratch
+        data -= step
+        self._write(data)
 
 
 class AdamW(Adam):

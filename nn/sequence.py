@@ -66,14 +66,25 @@ class Embedding(Module):
         self.weight = _gauss_matrix(self.num_embeddings, self.embedding_dim,
                                     _std("Embedding", std), make_rng(seed))
 
-    def forward(self, index: int) -> list[Value]:
+    def forward(self, index: int | Value) -> list[Value]:
         """Row ``index`` of the table (an int from 0 to ``num_embeddings - 1``).
 
-        >>> Embedding(3, 2, seed=0)(3)
+        An int gives the row's parameters themselves. A ``Value`` holding the index (as the
+        arguments of a function compiled by ``autograd.compile`` are) gives one
+        ``autograd.take`` node per element, so a recording replays with another index: the
+        same numbers, and the same gradients up to the order their sums are rounded in (bit
+        for bit when each element picked is used once, as ``nn.gpt.GPT`` uses its rows).
+
+        >>> emb = Embedding(3, 2, seed=0)
+        >>> [v.data for v in emb(Value(1))] == [v.data for v in emb(1)]
+        True
+        >>> emb(3)
         Traceback (most recent call last):
         ...
         IndexError: Embedding(3, 2): index 3 is out of range (0 to 2)
         """
+        if isinstance(index, Value):
+            return [autograd.take(column, index) for column in zip(*self.weight)]
         if isinstance(index, bool) or not isinstance(index, numbers.Integral):
             raise TypeError(f"{self!r} takes one index (an int), got {describe(index)}")
         if not 0 <= index < self.num_embeddings:

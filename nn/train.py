@@ -10,6 +10,10 @@ would only rescan the growing graph again and again; reference counting frees it
 A step is all-or-nothing for the parameters: if it is interrupted (Ctrl-C) or diverges (the loss,
 a gradient or a parameter stops being a finite number), the parameters are put back as they were
 after the last completed step, and the exception says so.
+
+With ``compile=True`` the forward pass goes through ``autograd.compile``: the first step records
+the graph, every later step replays it on the parameters' new numbers without making a node.
+The losses, gradients and parameters are the same, bit for bit.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 
 import autograd
 from autograd import Value, gc_paused, no_grad
+from autograd.recording import read_floats, write_floats
 from nn.losses import binary_cross_entropy_with_logits, cross_entropy, hinge_loss
 from nn.module import Module
 from nn.optim import Optimizer
@@ -66,13 +71,15 @@ class TrainingDiverged(ArithmeticError):
 
 def train(model: Module, X: np.ndarray, y: np.ndarray, optimizer: Optimizer, steps: int,
           loss: str = "hinge", l2: float = 1e-4, schedule: str = "linear",
-          on_step: Callable[[int, float, float], None] | None = None) -> History:
+          on_step: Callable[[int, float, float], None] | None = None,
+          compile: bool = False) -> History:
     """Full-batch training of ``model`` on ``(X, y)`` (``y`` class indices, as the datasets give).
 
     ``loss`` is ``"hinge"`` (labels mapped to ±1, one output), ``"bce"`` (one output, a logit)
     or ``"cross_entropy"`` (one output per class). The objective adds ``l2 * Σ p²``. With
     ``schedule="linear"`` the learning rate falls from ``optimizer.lr`` to a tenth of it.
-    ``on_step(step, loss, accuracy)`` is called after each completed step.
+    ``on_step(step, loss, accuracy)`` is called after each completed step. ``compile=True``
+    records the forward pass once and replays it (``autograd.compile``): same numbers, faster.
 
     Raises ``TrainingDiverged`` when the loss, a gradient or a parameter stops being finite; on
     that or on ``KeyboardInterrupt`` the parameters are those of the last completed step.
@@ -92,6 +99,13 @@ def train(model: Module, X: np.ndarray, y: np.ndarray, optimizer: Optimizer, ste
     labels = _labels(y, len(rows))
     inputs = [[Value(v) for v in row] for row in rows]  # constant leaves, made once
     objective = _objective(loss, labels, model.parameters(), l2)
+
+    def forward() -> tuple[Value, list]:
+        outputs = [model(x) for x in inputs]
+        return objective(outputs), outputs
+
+    if compile:
+        forward = autograd.compile(forward)
     params = optimizer.params
     base_lr = optimizer.lr
     history = History()
@@ -100,9 +114,9 @@ def train(model: Module, X: np.ndarray, y: np.ndarray, optimizer: Optimizer, ste
             start = time.perf_counter()
             if schedule == "linear":
                 optimizer.lr = base_lr * (1.0 - 0.9 * k / steps)
-            before = [p.data for p in params]
+            before = read_floats(params, "data")
             try:
-                value, accuracy = _step(model, inputs, labels, objective, optimizer)
+                value, accuracy = _step(forward, labels, optimizer)
             except (_NotFinite, OverflowError) as error:
                 _restore(params, before)
                 reason = str(error) if len(str(error)) <= 100 else str(error)[:97] + "..."
@@ -143,20 +157,19 @@ class _NotFinite(ArithmeticError):
     """A step produced a loss, gradient or parameter that is not a finite number."""
 
 
-def _step(model: Module, inputs: list[list[Value]], labels: list[int],
-          objective: Callable[[list], Value], optimizer: Optimizer) -> tuple[float, float]:
+def _step(forward: Callable[[], tuple[Value, list]], labels: list[int],
+          optimizer: Optimizer) -> tuple[float, float]:
     """One full-batch step; returns the loss and the accuracy before the update."""
     with gc_paused():
-        outputs = [model(x) for x in inputs]
-        total = objective(outputs)
+        total, outputs = forward()
         if not math.isfinite(total.data):
             raise _NotFinite(f"the loss is {total.data}")
         optimizer.zero_grad()
         total.backward()
-        if not all(math.isfinite(p.grad) for p in optimizer.params):
+        if not _finite(optimizer.params, "grad"):
             raise _NotFinite("a gradient is not a finite number")
         optimizer.step()
-        if not all(math.isfinite(p.data) for p in optimizer.params):
+        if not _finite(optimizer.params, "data"):
             raise _NotFinite("a parameter is not a finite number after the update")
         result = total.data, _accuracy(outputs, labels)
         # free the graph while the collector is still paused: once it resumes, it would scan
@@ -166,8 +179,12 @@ def _step(model: Module, inputs: list[list[Value]], labels: list[int],
 
 
 def _restore(params: Sequence[Value], data: Sequence[float]) -> None:
-    for p, x in zip(params, data):
-        p.data = x
+    write_floats(params, "data", data)
+
+
+def _finite(params: Sequence[Value], attribute: str) -> bool:
+    """Whether every parameter's ``.data`` (or ``.grad``) is a finite number."""
+    return bool(np.isfinite(np.frombuffer(read_floats(params, attribute))).all())
 
 
 def _rows(X: np.ndarray) -> list[list[float]]:
@@ -208,7 +225,7 @@ def _single(outputs: list, loss: str) -> list[Value]:
 
 
 def _accuracy(outputs: list, labels: list[int]) -> float:
-    if isinstance(outputs[0], Value):
+    if not isinstance(outputs[0], (list, tuple)):  # one output: a Value, or a replayed one
         hits = sum((out.data > 0.0) == (t == 1) for out, t in zip(outputs, labels))
     else:
         hits = sum(max(range(len(out)), key=lambda i: out[i].data) == t

@@ -13,7 +13,7 @@ import math
 
 import pytest
 
-from benchmarks import data, gpt, mlp, report, run, steps, worker
+from benchmarks import data, gpt, gpt_training, mlp, report, run, steps, worker
 from benchmarks.engines import REGISTRY, runnable
 from benchmarks.worker import Job
 
@@ -36,8 +36,9 @@ def need(engine: str) -> None:
         pytest.skip(why)
 
 
-@pytest.mark.parametrize("module", ["data", "mlp", "gpt", "engines", "steps", "worker",
-                                    "profiling", "run", "report", "reference.microgpt"])
+@pytest.mark.parametrize("module", ["data", "mlp", "numpy_mlp", "gpt", "gpt_training", "engines",
+                                    "steps", "worker", "profiling", "run", "report",
+                                    "reference.microgpt"])
 def test_doctests(module: str) -> None:
     results = doctest.testmod(importlib.import_module(f"benchmarks.{module}"))
     assert results.failed == 0
@@ -52,6 +53,11 @@ def test_every_engine_runs_its_workloads(engine, workload: str) -> None:
         x.backward()
         assert math.isclose(a.grad, chain_gradient(10), rel_tol=1e-12)
         return
+    if workload == "gpt":
+        result = gpt_training.train(steps=2, compile=engine.replay, held_out=10)
+        assert len(result["times"]) == 2 and result["held_out_loss"] > 0
+        assert result["recordings"] == (2 if engine.replay else 0)
+        return
     loss = steps.make(workload, engine, points=4)(0)
     assert math.isfinite(loss) and loss > 0
 
@@ -61,16 +67,59 @@ def test_an_engine_refuses_a_workload_it_does_not_run() -> None:
         steps.make("nn", REGISTRY["micrograd"])
 
 
-@pytest.mark.parametrize("engine", [e.name for e in runnable("mgstyle")] + ["chainrule-nn"])
+@pytest.mark.parametrize("engine", [e.name for e in runnable("mgstyle")]
+                         + ["chainrule-nn", "chainrule-compile-nn", "numpy-numpy"])
 def test_b1_engines_agree_on_the_loss(engine: str) -> None:
-    workload = "nn" if engine == "chainrule-nn" else "mgstyle"
-    engine = engine.removesuffix("-nn")
+    workload = {"chainrule-nn": "nn", "numpy-numpy": "numpy"}.get(engine, "mgstyle")
+    engine = engine.removesuffix("-nn").removesuffix("-numpy")
     need(engine)
     result = worker.measure("time", REGISTRY[engine], workload, steps=2, points=4)
     expected = worker.measure("time", REGISTRY["chainrule"], "mgstyle", steps=2, points=4)
     assert len(result["times"]) == 2
     for got, want in zip(result["losses"], expected["losses"]):
         assert math.isclose(got, want, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("workload", ["nn", "mgstyle"])
+def test_b1_replayed_steps_have_the_eager_losses_bit_for_bit(workload: str) -> None:
+    """The rows with ``autograd.compile``: recorded at the warm-up step, replayed at the timed
+    ones, the same losses as the eager engine to the last bit."""
+    replayed = worker.measure("time", REGISTRY["chainrule-compile"], workload, steps=3, points=8)
+    eager = worker.measure("time", REGISTRY["chainrule"], workload, steps=3, points=8)
+    assert replayed["losses"] == eager["losses"] and replayed["nodes"] == eager["nodes"]
+
+
+def test_numpy_b1_computes_the_engines_losses_and_gradients() -> None:
+    """The hand-written numpy step against the eager engine through ``nn``, over 4 SGD steps:
+    close, not bitwise (numpy's matmul sums in another order than the ``affine`` node)."""
+    import numpy as np
+
+    import autograd
+    import nn
+    from benchmarks.numpy_mlp import NumpyMLP
+
+    X, y = data.make_moons(100)
+    weights = data.mlp_weights(2, [16, 16, 1])
+    net = NumpyMLP(weights)
+    model = nn.MLP(2, [16, 16, 1])
+    parameters = model.parameters()
+    for p, w in zip(parameters, [w for layer in weights for neuron in layer for w in neuron],
+                    strict=True):
+        p.data = w
+    optimizer = nn.SGD(parameters, lr=1.0)
+    for k in range(4):
+        loss = nn.hinge_loss([model(x) for x in X], y) + mlp.ALPHA * autograd.dot(parameters,
+                                                                                   parameters)
+        optimizer.zero_grad()
+        loss.backward()
+        assert math.isclose(net.loss(X, y), loss.data, rel_tol=1e-13)
+        np.testing.assert_allclose(net.backward(), [p.grad for p in parameters], rtol=0,
+                                   atol=1e-14)
+        optimizer.lr = 1.0 - 0.9 * k / 100
+        optimizer.step()
+        net.sgd(optimizer.lr)
+    assert net.grad.any()
+    np.testing.assert_allclose(net.theta, [p.data for p in parameters], rtol=0, atol=1e-13)
 
 
 def test_mlp_is_micrograds_own_mlp() -> None:
@@ -146,10 +195,13 @@ def test_worker_process_sets_up_the_engine() -> None:
 @pytest.mark.skipif(not (report.ROOT / ".git").exists(),
                     reason="--baseline reads a git revision: not in an unpacked sdist")
 def test_runner_prints_the_targets_table_with_a_baseline() -> None:
-    report = run.main(["--quick", "--only", "b1,b3,b4,b5", "--baseline", "HEAD",
-                       "--engines", "chainrule,floats"])
+    report = run.main(["--quick", "--only", "b1,b3,b4,b5,b6", "--baseline", "HEAD",
+                       "--engines", "chainrule,chainrule-compile,numpy,floats"])
     for row in ("B1 through `nn` vs micrograd", "B3 chain", "B4 bytes", "B5 microgpt step",
-                "B3 chain per node: pure Python now / at"):
+                "B3 chain per node: pure Python now / at",
+                "B1 through `nn` with `autograd.compile` vs the same step written by hand",
+                "B6 `chainrule-gpt --compile` vs `chainrule-gpt`", "B6 recordings"):
         assert f"| {row}" in report
     assert "chainrule at " in report and "failed" not in report
     assert "every step's loss is the same on every Value class (relative 1e-9): yes" in report
+    assert "Same held-out loss in every process, to the last bit: yes" in report

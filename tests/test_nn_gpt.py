@@ -18,7 +18,7 @@ import pytest
 
 import nn.gpt
 import nn.gpt_cli
-from autograd import gradcheck
+from autograd import Value, gradcheck
 from autograd._install import install_command
 from benchmarks.gpt import FLOATS, MicroGPT
 from nn import load, save
@@ -157,6 +157,35 @@ def test_gpt_gradients():
     assert gradcheck(loss, [p.data for p in params])
 
 
+def test_gpt_loss_of_value_tokens_is_the_loss_of_ints():
+    """``autograd.compile`` passes the tokens as Values: the loss and every gradient are those
+    of the int tokens, bit for bit (both pick the target logits with ``autograd.take``)."""
+    vocab = Vocabulary.from_words(DOCS)
+    model = GPT(len(vocab), n_embd=8, n_head=2, seed=0)
+    params = model.parameters()
+    tokens = vocab.encode("isabella")  # repeated letters: rows used at several positions
+    results = []
+    for given in (tokens, [Value(t) for t in tokens]):
+        model.zero_grad()
+        loss = model.loss(given)
+        loss.backward()
+        results.append((loss.data, [p.grad for p in params]))
+    assert results[0] == results[1]
+
+
+def test_compiled_training_is_the_eager_one():
+    """``train(compile=True)``: one recording per word length, the same losses and the same
+    model, bit for bit."""
+    vocab = Vocabulary.from_words(DOCS)
+    words = [*DOCS, "tom", "ella", "sam", "milo"]  # lengths 3 to 9, most more than once
+    losses, states = [], []
+    for compile in (False, True):
+        model = GPT(len(vocab), n_embd=8, n_head=2, seed=0)
+        losses.append(train(model, vocab, words, steps=len(words) + 2, compile=compile))
+        states.append(model.state_dict())
+    assert losses[0] == losses[1] and states[0] == states[1]
+
+
 def test_gpt_errors_and_truncation():
     model = GPT(3, block_size=2, n_embd=4, n_head=2, seed=0)
     with pytest.raises(ValueError, match="position must be an int from 0 to 1"):
@@ -167,6 +196,20 @@ def test_gpt_errors_and_truncation():
         GPT(3, n_embd=6, n_head=4)
     # only block_size predictions count: the tail beyond it changes nothing
     assert model.loss([2, 0, 1, 2]).data == model.loss([2, 0, 1, 0, 0]).data
+
+
+def test_compile_flag_gives_the_same_model(tmp_path, capsys, monkeypatch):
+    names = load_names()[:60]  # a short held-out list keeps the pure-Python run quick
+    monkeypatch.setattr(nn.gpt_cli, "load_names", lambda: names)
+    summaries = []
+    for flag in ([], ["--compile"]):
+        path = tmp_path / f"gpt{len(flag)}.json"
+        assert nn.gpt_cli.main([*SHORT, *flag, "--json", "--save", str(path)]) == 0
+        summaries.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert [s["compile"] for s in summaries] == [False, True]
+    for key in ("train_loss", "held_out_loss", "samples"):
+        assert summaries[0][key] == summaries[1][key]
+    assert (tmp_path / "gpt0.json").read_bytes() == (tmp_path / "gpt1.json").read_bytes()
 
 
 def test_a_few_steps_reduce_the_loss():

@@ -115,9 +115,12 @@ def test_bce_targets_in_zero_one(target):
 
 def test_mse_targets_must_be_numbers():
     with pytest.raises(ValueError, match="finite numbers"):
-        mse_loss([Value(0.0)], [Value(1.0)])
-    with pytest.raises(ValueError, match="finite numbers"):
         mse_loss([Value(0.0)], [float("inf")])
+    with pytest.raises(ValueError, match="finite numbers"):
+        mse_loss([Value(0.0)], ["1.0"])
+    target = Value(1.0)  # a Value is used as it is (autograd.compile's arguments are Values)
+    mse_loss([Value(0.0)], [target]).backward()
+    assert target.grad == 2.0  # d (0 - t)² / dt at t = 1, as PyTorch gives a target needing grad
 
 
 @pytest.mark.parametrize(("logits", "target", "message"), [
@@ -134,6 +137,52 @@ def test_mse_targets_must_be_numbers():
 def test_cross_entropy_checks(logits, target, message):
     with pytest.raises(ValueError, match=message):
         cross_entropy(logits, target)
+
+
+def test_value_targets_and_labels_give_the_same_numbers():
+    """Inside ``autograd.compile`` the arguments are Values: a Value target of cross_entropy
+    picks its logit with ``autograd.take``, a Value label of hinge_loss multiplies as it is;
+    the loss and the gradients are those of the plain numbers, bit for bit."""
+    logits = [Value(0.5), Value(-1.25), Value(2.0)]
+    results = []
+    for target in (1, Value(1)):
+        for z in logits:
+            z.grad = 0.0
+        loss = cross_entropy(logits, target)
+        loss.backward()
+        results.append((loss.data, [z.grad for z in logits]))
+    assert results[0] == results[1]
+    batch = cross_entropy([logits, logits[::-1]], [Value(0), Value(2)])
+    assert batch.data == cross_entropy([logits, logits[::-1]], [0, 2]).data
+    scores = [Value(0.3), Value(-2.0)]
+    assert hinge_loss(scores, [Value(1.0), Value(-1.0)]).data == hinge_loss(scores, [1, -1]).data
+    assert mse_loss(scores, [Value(0.5), Value(1.0)]).data == mse_loss(scores, [0.5, 1.0]).data
+    assert (binary_cross_entropy_with_logits(scores, [Value(1.0), Value(0.0)]).data
+            == binary_cross_entropy_with_logits(scores, [1, 0]).data)
+
+
+def test_every_loss_compiles_with_its_targets_as_arguments():
+    """Recorded with Value targets, replayed on new ones: the eager loss and gradients."""
+    import autograd
+
+    scores = [Value(0.3), Value(-2.0), Value(1.5)]
+    cases = [(mse_loss, [[0.5, 1.0, -1.0], [2.0, 0.0, 0.5]]),
+             (hinge_loss, [[1, -1, 1], [-1, -1, 1]]),
+             (binary_cross_entropy_with_logits, [[1, 0, 1], [0.25, 1, 0]]),
+             (cross_entropy, [2, 0])]
+    for loss, targets in cases:
+        compiled = autograd.compile(lambda t, loss=loss: loss(scores, t))
+        for t in targets:  # the first call records, the second replays
+            for s in scores:
+                s.grad = 0.0
+            got = compiled(t)
+            got.backward()
+            replayed = (got.data, [s.grad for s in scores])
+            for s in scores:
+                s.grad = 0.0
+            eager = loss(scores, t)
+            eager.backward()
+            assert replayed == (eager.data, [s.grad for s in scores]), loss.__name__
 
 
 # --- backward() through every loss, with one, two and three samples or classes ----------------

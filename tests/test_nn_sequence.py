@@ -72,6 +72,29 @@ def test_embedding_gradients():
     assert gradcheck_module(emb, lambda m, _: squares(m(2) + m(0) + m(2)))
 
 
+def test_embedding_with_a_value_index_takes_the_row():
+    """A Value index (an argument of a compiled function) gives one ``take`` node per element:
+    the row's numbers; the int index's gradients bit for bit when each element picked is used
+    once (as ``nn.gpt.GPT`` uses its rows), else up to the order of the sums' rounding."""
+    emb = Embedding(4, 3, seed=1)
+    params = emb.parameters()
+    once, twice = [], []
+    for index in (2, Value(2)):
+        row = emb(index)
+        assert [v.op for v in row] == (["take"] * 3 if isinstance(index, Value) else [""] * 3)
+        emb.zero_grad()
+        squares([a + b for a, b in zip(emb(index), emb(0))]
+                + [a * b for a, b in zip(emb(index), emb(1))]).backward()
+        once.append([p.grad for p in params])
+        emb.zero_grad()
+        squares(emb(index) + emb(0) + emb(index)).backward()  # each element used twice
+        twice.append([p.grad for p in params])
+    assert once[0] == once[1] and any(once[0])
+    assert twice[0] == pytest.approx(twice[1], rel=1e-14)
+    with pytest.raises(IndexError, match="index 4 is out of range"):
+        emb(Value(4))
+
+
 def test_embedding_init_is_seeded_and_scaled():
     data = lambda m: [p.data for p in m.parameters()]
     assert data(Embedding(30, 30, seed=3)) == data(Embedding(30, 30, seed=3))

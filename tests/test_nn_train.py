@@ -292,6 +292,47 @@ def test_train_raises_training_diverged_and_keeps_the_last_finite_parameters():
         assert [p.data for p in model.parameters()] == seen[-1]
 
 
+# --- --compile: record once, replay (issue 19) ---------------------------------------------------
+
+@pytest.mark.parametrize(("dataset", "optimizer"), [("moons", "sgd"), ("blobs", "adam"),
+                                                    ("circles", "adamw")])
+def test_compile_gives_the_same_losses_and_model(tmp_path, capsys, dataset, optimizer):
+    """Bit for bit: every step's loss and accuracy, and the saved model."""
+    summaries = []
+    for flag in ([], ["--compile"]):
+        saved = tmp_path / f"model{len(flag)}.json"
+        args = [*SMALL, "--dataset", dataset, "--optimizer", optimizer, "--steps", "6"]
+        if dataset == "circles":
+            args += ["--loss", "bce"]
+        assert main([*args, *flag, "--json", "--save", str(saved)]) == 0
+        summaries.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert [s["compile"] for s in summaries] == [False, True]
+    assert summaries[0]["final_loss"] == summaries[1]["final_loss"]
+    assert (tmp_path / "model0.json").read_bytes() == (tmp_path / "model1.json").read_bytes()
+
+
+def test_compiled_training_history_is_the_eager_one():
+    X, y = nn.make_moons(20, noise=0.1, random_state=0)
+    histories, models = [], []
+    for compile in (False, True):
+        model = MLP(2, [8, 8, 1], seed=0)
+        histories.append(train(model, X, y, nn.Adam(model.parameters(), lr=0.05), steps=5,
+                               compile=compile))
+        models.append(model.state_dict())
+    assert histories[0].losses == histories[1].losses
+    assert histories[0].accuracies == histories[1].accuracies
+    assert models[0] == models[1]
+
+
+def test_compiled_training_diverges_as_the_eager_one(capsys):
+    reasons = []
+    for flag in ([], ["--compile"]):
+        assert main([*DIVERGES, *flag, "--json"]) == 1
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        reasons.append((summary["steps_completed"], summary["reason"]))
+    assert reasons[0] == reasons[1]
+
+
 # --- the command's names and its extra (issue 9 item 5, issue 11 item 6) ----------------------
 
 def test_help_calls_the_command_by_its_name(capsys):
