@@ -430,7 +430,10 @@ def test_sigint_exits_130_cleanly_and_saves(tmp_path):
     process.stdout.readline()  # the header: training has begun
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    try:
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()  # a hung command is not left running after the test
     assert process.returncode == 130, err
     assert "Traceback" not in err and "interrupted after" in err and str(saved) in err
     GPT(27).load_state_dict(load(saved))

@@ -252,7 +252,10 @@ def test_sigint_exits_130_cleanly_and_saves(tmp_path):
     process.stdout.readline()  # the header: training has begun
     time.sleep(0.3)
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    try:
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()  # a hung command is not left running after the test
     assert process.returncode == 130, err
     assert "Traceback" not in err and "interrupted after" in err
     model = MLP(2, [16, 16, 1], seed=0)
