@@ -83,9 +83,27 @@ def public_names(module) -> list[str]:
             and obj.__module__ == module.__name__]
 
 
-@pytest.mark.parametrize("module", ["autograd", "nn", "nn.gpt", "nn.corpus", "nn.train",
-                                    "nn.serialization", "nn.pytorch", "nn.validation",
-                                    "nn.plots", "nn.cli", "nn.gpt_cli"])
+def api_pages() -> dict[str, str]:
+    """docs/build_site.py's ``API``: the modules with a page, and what each holds."""
+    spec = importlib.util.spec_from_file_location("build_site", ROOT / "docs" / "build_site.py")
+    build_site = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_site)
+    return build_site.API
+
+
+def test_the_site_has_a_page_for_each_module_users_import():
+    """``autograd``, ``autograd.stepper`` (``step_through`` is imported from its module, not
+    from ``autograd``), ``nn``, and nn's modules whose names ``nn`` does not export."""
+    import autograd
+    import autograd.stepper
+
+    assert not set(autograd.stepper.__all__) & set(autograd.__all__)
+    assert {"autograd", "autograd.stepper", "nn", "nn.gpt", "nn.corpus", "nn.train",
+            "nn.serialization", "nn.pytorch", "nn.validation", "nn.plots", "nn.cli",
+            "nn.gpt_cli"} <= set(api_pages())
+
+
+@pytest.mark.parametrize("module", list(api_pages()))
 def test_every_public_name_has_its_entry(site, module):
     imported = importlib.import_module(module)
     ids = parse(site / "api" / f"{module}.html").ids
@@ -171,7 +189,8 @@ def wait_for(driver, script: str, seconds: float = 30.0):
 
 def test_the_pages_open_in_a_browser(browser):
     for path, text in (("index.html", "chainrule"), ("api/nn.html", "to_torch"),
-                       ("api/autograd.html", "gradcheck"), ("guide/pytorch.html", "from_torch")):
+                       ("api/autograd.html", "gradcheck"), ("guide/pytorch.html", "from_torch"),
+                       ("api/autograd.stepper.html", "step_through")):
         browser.get(browser.base + path)
         assert text in browser.find_element("tag name", "body").text, path
 
