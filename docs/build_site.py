@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 API = {
     "autograd": "The engine: `Value`, the functions on Values, `grad`, `gradcheck`, drawing.",
+    "autograd.stepper": "`step_through`: the backward pass one step at a time, a widget in "
+                        "Jupyter.",
     "nn": "Modules, losses, optimizers, datasets and checkpoints.",
     "nn.gpt": "A tiny GPT and its training loop.",
     "nn.corpus": "The census names, the vocabulary and the bigram baseline.",

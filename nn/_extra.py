@@ -46,7 +46,63 @@ def _running_a_command() -> bool:
         and sys.modules["__main__"].__spec__.name.startswith("nn."))
 
 
+GPT_COMMAND = ("chainrule-gpt", {"nn.gpt", "nn.gpt_cli"}, "gpt")
+"""The GPT's command by each of its names: the script, the modules ``python -m`` runs it as, and
+its name under ``python -m nn`` (``nn/__main__.py``)."""
+
+
 def _running_the_gpt_command() -> bool:
-    """Whether this process is ``chainrule-gpt`` or ``python -m nn.gpt``."""
+    """Whether this process is ``chainrule-gpt``, ``python -m nn gpt``, ``python -m nn.gpt``
+    or ``python -m nn.gpt_cli``."""
+    script, modules, name = GPT_COMMAND
     program = os.path.basename(sys.argv[0] if sys.argv else "").lower()
-    return program.startswith("chainrule-gpt") or "nn.gpt" in getattr(sys, "orig_argv", ())
+    if program.startswith(script):  # chainrule-gpt, chainrule-gpt.exe, chainrule-gpt-script.py
+        return True
+    run = module_run(getattr(sys, "orig_argv", []))
+    if run is None:
+        return False
+    module, args = run
+    return module in modules or (module in ("nn", "nn.__main__") and args[:1] == [name])
+
+
+_TAKES_A_VALUE = "cmWX"  # the interpreter's one-letter options followed by a value
+
+
+def module_run(argv: list[str]) -> tuple[str, list[str]] | None:
+    """The module that the interpreter's command line ``argv`` (``sys.orig_argv``) runs with
+    ``-m``, and the arguments after it; None for a script, ``-c`` or the prompt.
+
+    Known while ``python -m`` imports the module's package, when ``sys.argv`` does not name it
+    yet. Options may come first, and ``-m`` may be joined to other letters or to its value.
+
+    >>> module_run(["python3", "-X", "dev", "-m", "nn", "gpt", "--steps", "5"])
+    ('nn', ['gpt', '--steps', '5'])
+    >>> module_run(["python3", "-Im", "nn.gpt"]), module_run(["python3", "-mnn.train"])
+    (('nn.gpt', []), ('nn.train', []))
+    >>> module_run(["python3", "train.py", "-m", "nn"]) is None  # a script's own -m
+    True
+    """
+    k = 1
+    while k < len(argv):
+        arg = argv[k]
+        if arg == "--check-hash-based-pycs":  # the one long option with a value
+            k += 2
+            continue
+        if arg.startswith("--") and arg != "--":
+            k += 1
+            continue
+        if not arg.startswith("-") or arg in ("-", "--"):
+            return None  # a script, or the program from stdin
+        for at, letter in enumerate(arg[1:], start=2):
+            if letter in _TAKES_A_VALUE:
+                joined = arg[at:]
+                value = joined or (argv[k + 1] if k + 1 < len(argv) else "")
+                rest = argv[k + 1:] if joined else argv[k + 2:]
+                if letter == "m":
+                    return value, rest
+                if letter == "c":
+                    return None
+                k += 0 if joined else 1  # -W and -X: skip their value
+                break
+        k += 1
+    return None

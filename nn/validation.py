@@ -19,6 +19,7 @@ import math
 import numbers
 import os
 import random
+import re
 from collections.abc import Callable, Iterable, Sequence
 
 from autograd import Value
@@ -121,7 +122,8 @@ def make_rng(seed: int | random.Random | None) -> random.Random:
 
 
 class OverflowHint(OverflowError):
-    """An overflow in an ``nn`` module or loss, said shortly and with its likely cause.
+    """An overflow in an ``nn`` module or loss, said shortly and with its likely cause; the
+    engine's whole message is its note (``__notes__``), shown under it in a traceback.
 
     >>> raise OverflowHint("MLP: affine: the result overflows a float")
     Traceback (most recent call last):
@@ -130,27 +132,38 @@ class OverflowHint(OverflowError):
     """
 
 
+_INPUTS = re.compile(r" at inputs \[[^\]]*\]")  # the engine's list of an op's inputs
+
+
 def overflow_hint(owner: str, error: OverflowError, numbers_: Iterable[float],
                   what: str) -> OverflowError:
-    """``error`` (an overflow inside ``owner``) as an ``OverflowHint``: the engine's reason,
-    shortened, the size ``what`` (``numbers_``) reached, and a hint at the learning rate.
+    """``error`` (an overflow inside ``owner``) as an ``OverflowHint``: one line with the
+    engine's reason, the size ``what`` (``numbers_``) reached and a hint at the learning rate;
+    where that line leaves out the op's inputs (a fused op may have hundreds), the engine's
+    whole message follows as the exception's note, so a traceback shows all of it.
 
     An ``OverflowHint`` from a module inside ``owner`` is returned as it is.
 
-    >>> print(overflow_hint("MLP", OverflowError("affine: the result overflows a float "
-    ...                     "(|x| > 1.8e308) at inputs [1e200, 3e200]"), [2.5e180, -1.0],
-    ...                     "its parameters"))
+    >>> hint = overflow_hint("MLP", OverflowError("affine: the result overflows a float "
+    ...                      "(|x| > 1.8e308) at inputs [1e+200, 3e+200]"), [2.5e180, -1.0],
+    ...                      "its parameters")
+    >>> print(hint)
     MLP: affine: the result overflows a float (|x| > 1.8e308), and its parameters reach 2.5e+180: \
 if this happens while training, the learning rate is probably too large
+    >>> hint.__notes__
+    ["the engine's message: affine: the result overflows a float (|x| > 1.8e308) at inputs \
+[1e+200, 3e+200]"]
     """
     if isinstance(error, OverflowHint):
         return error
-    reason = str(error).split(" at inputs")[0]
-    if len(reason) > 120:
-        reason = reason[:117] + "..."
+    message = str(error)
+    reason = _INPUTS.sub("", message)  # what follows the inputs stays (a backward's reason)
     largest = max((abs(x) for x in numbers_ if math.isfinite(x)), default=0.0)
-    return OverflowHint(f"{owner}: {reason}, and {what} reach {largest:.3g}: if this happens "
+    hint = OverflowHint(f"{owner}: {reason}, and {what} reach {largest:.3g}: if this happens "
                         f"while training, the learning rate is probably too large")
+    if reason != message:
+        hint.add_note(f"the engine's message: {message}")
+    return hint
 
 
 _SCALARS = frozenset((float, int, Value))

@@ -1,5 +1,6 @@
 """JupyterLab in headless Chromium, for the browser tests: why a machine cannot run them, a
-JupyterLab server with fresh Jupyter folders, the browser, and a wait.
+JupyterLab server with fresh Jupyter folders, the browser, and a wait on a condition whose
+time limit grows with the machine's load (``scaled``).
 
 Needs Debian's ``chromium`` and ``chromium-driver``, ``selenium`` and ``jupyterlab``; nothing is
 downloaded: the driver and the browser are the installed ones (Selenium Manager is not run).
@@ -9,10 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -39,12 +40,6 @@ def why_not(*packages: str) -> str | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def fresh_jupyter_env(home: Path) -> dict[str, str]:
     """The environment with every Jupyter folder under ``home`` (no earlier trust database,
     settings or workspace applies)."""
@@ -54,37 +49,68 @@ def fresh_jupyter_env(home: Path) -> dict[str, str]:
         ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("IPYTHONDIR", "ipython")]}}
 
 
+def scaled(seconds: float) -> float:
+    """``seconds``, scaled to the machine: ``$CHAINRULE_TIMEOUT_SCALE`` times, or if unset, the
+    load per core when above 1 (a loaded 2-core CI machine takes several times longer to start
+    JupyterLab and Chromium; a wait that then times out says nothing about the code).
+
+    >>> scaled(10) >= 10
+    True
+    """
+    factor = os.environ.get("CHAINRULE_TIMEOUT_SCALE")
+    if factor:
+        try:
+            return seconds * float(factor)
+        except ValueError:
+            raise ValueError("CHAINRULE_TIMEOUT_SCALE must be a number (the factor for the "
+                             f"browser tests' time limits), got {factor!r}") from None
+    try:
+        load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    except (AttributeError, OSError):  # no load average on this system
+        load = 1.0
+    return seconds * max(1.0, load)
+
+
 @contextlib.contextmanager
 def jupyterlab(home: Path, root: Path, *options: str) -> Iterator[tuple[str, str]]:
     """JupyterLab serving ``root`` on localhost, its Jupyter folders under ``home``, its log in
-    ``home/jupyterlab.log``: (url, token). Kernels run this interpreter."""
-    port, token = free_port(), secrets.token_hex(16)
+    ``home/jupyterlab.log``: (url, token). Kernels run this interpreter.
+
+    The server takes a port the system gives it (port 0; no port chosen here that another
+    process could take first) and says which in its runtime file; on leaving, it is stopped and
+    waited for (killed if it does not stop), its kernels with it."""
+    token = secrets.token_hex(16)
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+               "--ServerApp.port=0", "--ServerApp.port_retries=0",
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", *options]
     if os.geteuid() == 0:
         command.append("--allow-root")  # as ./dev.sh lab: JupyterLab refuses root without it
+    env = fresh_jupyter_env(home)
     log_path = home / "jupyterlab.log"
     with log_path.open("wb") as log:
-        server = subprocess.Popen(command, env=fresh_jupyter_env(home), cwd=root, stdout=log,
+        server = subprocess.Popen(command, env=env, cwd=root, stdout=log,
                                   stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
+            info = Path(env["JUPYTER_RUNTIME_DIR"]) / f"jpserver-{server.pid}.json"
+
+            def ready() -> str | None:
+                if server.poll() is not None:
+                    raise AssertionError(f"JupyterLab exited with status {server.returncode}:\n"
+                                         + log_path.read_text())
                 try:
-                    with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
-                        break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise AssertionError("JupyterLab did not start:\n" +
-                                             log_path.read_text()) from None
-                    time.sleep(0.25)
+                    url = json.loads(info.read_text())["url"].rstrip("/")
+                    with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5):
+                        return url
+                except (OSError, ValueError, KeyError):  # not written, half written, not up
+                    return None
+
+            url = wait_for(ready, "JupyterLab to start", timeout=60,
+                           seen=lambda: "its log:\n" + log_path.read_text())
             yield url, token
         finally:
-            server.terminate()
+            server.terminate()  # it shuts its kernels down, then exits
             try:
-                server.wait(timeout=20)
+                server.wait(timeout=scaled(30))
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
@@ -92,7 +118,8 @@ def jupyterlab(home: Path, root: Path, *options: str) -> Iterator[tuple[str, str
 
 @contextlib.contextmanager
 def chromium(profile: Path) -> Iterator[Any]:
-    """Headless Chromium with a fresh profile in ``profile``, driven by Selenium."""
+    """Headless Chromium with a fresh profile in ``profile``, driven by Selenium; quit on
+    leaving."""
     from selenium import webdriver
 
     options = webdriver.ChromeOptions()
@@ -102,8 +129,9 @@ def chromium(profile: Path) -> Iterator[Any]:
     # the installed driver, named: Selenium Manager (which may download one) is not run
     driver = webdriver.Chrome(options=options,
                               service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(60)
     try:
+        driver.set_page_load_timeout(scaled(120))
+        driver.set_script_timeout(scaled(60))
         yield driver
     finally:
         driver.quit()
@@ -111,13 +139,27 @@ def chromium(profile: Path) -> Iterator[Any]:
 
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60.0,
              seen: Callable[[], Any] | None = None) -> Any:
-    """``condition()`` once it is true; ``seen()`` says what there was instead."""
-    deadline = time.monotonic() + timeout
+    """``condition()`` once it is true, asked every 0.2 s for ``scaled(timeout)`` seconds;
+    ``seen()`` says what there was instead.
+
+    A condition that reads the page may find an element gone when JupyterLab redraws it
+    (Selenium's ``StaleElementReferenceException``): that is "not yet", and it is asked again.
+    """
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    limit = scaled(timeout)
+    deadline = time.monotonic() + limit
     while True:
-        result = condition()
+        try:
+            result = condition()
+        except StaleElementReferenceException:
+            result = None
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}" +
-                                 (f"; found {seen()}" if seen else ""))
+            found = ""
+            if seen:
+                with contextlib.suppress(StaleElementReferenceException):
+                    found = f"; found {seen()}"
+            raise AssertionError(f"timed out after {limit:.0f} s waiting for {what}{found}")
         time.sleep(0.2)

@@ -13,11 +13,9 @@ import http.server
 import importlib.util
 import inspect
 import os
-import shutil
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -83,9 +81,27 @@ def public_names(module) -> list[str]:
             and obj.__module__ == module.__name__]
 
 
-@pytest.mark.parametrize("module", ["autograd", "nn", "nn.gpt", "nn.corpus", "nn.train",
-                                    "nn.serialization", "nn.pytorch", "nn.validation",
-                                    "nn.plots", "nn.cli", "nn.gpt_cli"])
+def api_pages() -> dict[str, str]:
+    """docs/build_site.py's ``API``: the modules with a page, and what each holds."""
+    spec = importlib.util.spec_from_file_location("build_site", ROOT / "docs" / "build_site.py")
+    build_site = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_site)
+    return build_site.API
+
+
+def test_the_site_has_a_page_for_each_module_users_import():
+    """``autograd``, ``autograd.stepper`` (``step_through`` is imported from its module, not
+    from ``autograd``), ``nn``, and nn's modules whose names ``nn`` does not export."""
+    import autograd
+    import autograd.stepper
+
+    assert not set(autograd.stepper.__all__) & set(autograd.__all__)
+    assert {"autograd", "autograd.stepper", "nn", "nn.gpt", "nn.corpus", "nn.train",
+            "nn.serialization", "nn.pytorch", "nn.validation", "nn.plots", "nn.cli",
+            "nn.gpt_cli"} <= set(api_pages())
+
+
+@pytest.mark.parametrize("module", list(api_pages()))
 def test_every_public_name_has_its_entry(site, module):
     imported = importlib.import_module(module)
     ids = parse(site / "api" / f"{module}.html").ids
@@ -124,16 +140,13 @@ def test_every_link_leads_to_a_page_and_nothing_comes_from_another_host(site):
 
 # --- in a browser ---------------------------------------------------------------------------
 
-BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-
-
 @pytest.fixture(scope="module")
 def browser(site):
-    if not (BROWSER and DRIVER):
+    import jupyter_browser
+
+    if not (jupyter_browser.CHROMIUM and jupyter_browser.CHROMEDRIVER):
         pytest.skip("needs Chromium and its driver: apt-get install chromium chromium-driver")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium")
-    from selenium.webdriver.chrome.service import Service
+    pytest.importorskip("selenium.webdriver", reason="needs selenium")
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
@@ -142,36 +155,27 @@ def browser(site):
     handler = functools.partial(Quiet, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    options = webdriver.ChromeOptions()
-    options.binary_location = BROWSER
-    profile = site.parent / "chromium-profile"
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                 f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
-    driver.base = f"http://127.0.0.1:{server.server_address[1]}/"
     try:
-        yield driver
+        with jupyter_browser.chromium(site.parent / "chromium-profile") as driver:
+            driver.base = f"http://127.0.0.1:{server.server_address[1]}/"
+            yield driver
     finally:
-        driver.quit()
         server.shutdown()
+        server.server_close()
 
 
 def wait_for(driver, script: str, seconds: float = 30.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = driver.execute_script(script)
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for: {script}")
+    """The script's result once it is true, within ``seconds`` scaled to the machine's load."""
+    from jupyter_browser import wait_for
+
+    return wait_for(lambda: driver.execute_script(script), f"the page: {script}",
+                    timeout=seconds)
 
 
 def test_the_pages_open_in_a_browser(browser):
     for path, text in (("index.html", "chainrule"), ("api/nn.html", "to_torch"),
-                       ("api/autograd.html", "gradcheck"), ("guide/pytorch.html", "from_torch")):
+                       ("api/autograd.html", "gradcheck"), ("guide/pytorch.html", "from_torch"),
+                       ("api/autograd.stepper.html", "step_through")):
         browser.get(browser.base + path)
         assert text in browser.find_element("tag name", "body").text, path
 

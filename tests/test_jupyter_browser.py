@@ -18,7 +18,6 @@ them. Nothing is downloaded: the driver and the browser are the installed ones.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
 import json
 import os
@@ -32,10 +31,8 @@ from typing import Any
 import jupyter_browser
 import nbformat
 import pytest
+from jupyter_browser import wait_for
 from notebook_outputs import notebook_paths
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 
 
 def _why_not() -> str | None:
@@ -43,13 +40,7 @@ def _why_not() -> str | None:
     if os.environ.get("CHAINRULE_PURE_PYTHON"):
         return ("the browser shows saved outputs, whichever engine runs: tested once, on the "
                 "run without CHAINRULE_PURE_PYTHON")
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        return ("needs Chromium and its driver: apt-get install chromium chromium-driver "
-                "(./dev.sh test does it as root)")
-    for package in ("selenium", "jupyterlab", "PIL"):
-        if importlib.util.find_spec(package) is None:
-            return f"needs {package}: pip install -e '.[test]'"
-    return None
+    return jupyter_browser.why_not("PIL")
 
 
 if _why_not():
@@ -57,7 +48,6 @@ if _why_not():
 pytestmark = pytest.mark.slow
 
 from PIL import Image  # noqa: E402  (matplotlib's dependency, in the test extra)
-from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
@@ -115,22 +105,8 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage", "--window-size=1400,1000",
-                 f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    # the installed driver, named: Selenium Manager (which may download one) is not run
-    driver = webdriver.Chrome(options=options,
-                              service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(60)
-    try:
+    with jupyter_browser.chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture(scope="module")
@@ -139,26 +115,44 @@ def lab_page(lab, browser):
     url, token = lab
     browser.get(f"{url}/lab?token={token}")
     wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".jp-DirListing-item"),
-             "JupyterLab's file browser")
+             "JupyterLab's file browser", timeout=120)
     return browser
 
 
-def open_notebook(browser, name: str) -> None:
-    """Open ``name`` as a reader does: a double click in the file browser."""
-    def item():
-        return [item for item in browser.find_elements(By.CSS_SELECTOR, ".jp-DirListing-item")
-                if item.find_element(By.CSS_SELECTOR, ".jp-DirListing-itemText")
-                .get_attribute("textContent") == name
-                and item.is_displayed() and item.size["height"] > 0]  # laid out: clickable
+OPENED_JS = """
+const tab = document.querySelector('.jp-mod-current .lm-TabBar-tabLabel, '
+                                   + '.lm-DockPanel-tabBar .lm-mod-current .lm-TabBar-tabLabel');
+const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+return tab && tab.textContent === arguments[0] && panel
+       && panel.querySelectorAll('.jp-Cell').length > 0;
+"""
 
-    ActionChains(browser).double_click(wait_for(item, f"{name} in the file browser")[0]).perform()
-    wait_for(lambda: browser.execute_script(
-        "const tab = document.querySelector('.jp-mod-current .lm-TabBar-tabLabel, "
-        ".lm-DockPanel-tabBar .lm-mod-current .lm-TabBar-tabLabel');"
-        "const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');"
-        "return tab && tab.textContent === arguments[0] && panel "
-        "&& panel.querySelectorAll('.jp-Cell').length > 0", name),
-        f"JupyterLab to open {name}")
+
+def open_notebook(browser, name: str) -> None:
+    """Open ``name`` as a reader does: a double click in the file browser.
+
+    JupyterLab redraws the file browser when it refreshes its listing: an item found may be
+    gone by the time it is clicked, so until the notebook is open, its item is found and
+    double-clicked again (opening an open notebook only shows it)."""
+    def item():
+        return next((item for item in browser.find_elements(
+            By.CSS_SELECTOR, ".jp-DirListing-item")
+            if item.find_element(By.CSS_SELECTOR, ".jp-DirListing-itemText")
+            .get_attribute("textContent") == name
+            and item.is_displayed() and item.size["height"] > 0), None)  # laid out: clickable
+
+    clicked = [-float("inf")]  # when the item was last double-clicked
+
+    def opened() -> bool:
+        if browser.execute_script(OPENED_JS, name):
+            return True
+        if time.monotonic() - clicked[0] > jupyter_browser.scaled(10) and (found := item()):
+            ActionChains(browser).double_click(found).perform()
+            clicked[0] = time.monotonic()
+        return False
+
+    wait_for(opened, f"JupyterLab to open {name} (double-clicked in the file browser)",
+             timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -167,19 +161,6 @@ def screenshots(tmp_path_factory) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"\nscreenshots of the untrusted notebooks in {folder}")
     return folder
-
-
-def wait_for(condition, what: str, timeout: float = 60.0, seen=None):
-    """``condition()`` once it is true; ``seen()`` says what there was instead."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}" +
-                                 (f"; found {seen()}" if seen else ""))
-        time.sleep(0.2)
 
 
 def colour_share(png: bytes, colour: tuple[int, int, int], tolerance: int = 6) -> float:
@@ -195,6 +176,25 @@ def dark_share(png: bytes) -> float:
     image = Image.open(io.BytesIO(png)).convert("L")
     dark = sum(n for n, level in image.getcolors(256) if level < 100)
     return dark / (image.width * image.height)
+
+
+def wait_until_painted(browser, selector: str, index: int, what: str) -> None:
+    """Wait until the ``index``-th element of ``selector``, scrolled into view, shows a
+    drawing as the reader sees it (its screenshot): viz's fills (a leaf's blue, an op's grey)
+    and dark text and lines, not a blank (broken, or not yet painted) image."""
+    looks: list[tuple[float, float]] = []
+
+    def painted() -> bool:
+        element = browser.find_elements(By.CSS_SELECTOR, selector)[index]
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        picture = element.screenshot_as_png
+        fills, dark = colour_share(picture, LEAF_FILL) + colour_share(picture, OP_FILL), \
+            dark_share(picture)
+        looks.append((round(fills, 4), round(dark, 4)))
+        return fills > 0.005 and dark > 0.002
+
+    wait_for(painted, f"{what} to show a leaf or an op, and text", timeout=30,
+             seen=lambda: f"these shares of (fills, dark pixels): {looks[-3:]}")
 
 
 IMAGES_JS = """
@@ -224,20 +224,13 @@ def test_every_saved_drawing_shows_in_an_untrusted_notebook(path, lab_page, scre
     assert "Digraph at 0x" not in text and "<graph of " not in text  # no drawing as its text
     # trusted, JupyterLab would prefer the SVG; untrusted, it shows none (SVG can run scripts)
     assert not browser.find_elements(By.CSS_SELECTOR, ".jp-RenderedSVG")
-    elements = browser.find_elements(
-        By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output img")
+    images = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output img"
     first = True
-    for image, on_page, element in zip(saved, shown, elements):
+    for index, (image, on_page) in enumerate(zip(saved, shown)):
         if not image["drawing"]:
             continue  # a matplotlib plot
         assert on_page["shown"] == pytest.approx(min(image["width"], on_page["room"]), abs=2)
-        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
-        picture = element.screenshot_as_png  # what the reader sees of this drawing
-        # a drawing, not a blank or broken image: viz's fills (a leaf's blue, an op's grey),
-        # and dark text and lines
-        fills = colour_share(picture, LEAF_FILL) + colour_share(picture, OP_FILL)
-        assert fills > 0.005, f"{path.name}: a drawing shows neither a leaf nor an op"
-        assert dark_share(picture) > 0.002, f"{path.name}: a drawing shows no text"
+        wait_until_painted(browser, images, index, f"drawing {index} of {path.name}")
         if first:  # the notebook as the reader sees it, at its first drawing
             (screenshots / f"{path.stem}.png").write_bytes(browser.get_screenshot_as_png())
             first = False

@@ -50,6 +50,15 @@ const texts = svg && [...svg.querySelectorAll('text')].map(t => t.textContent);
 return svg && {texts: texts, locals: texts.filter(t => t.startsWith('local ')).length,
                words: words.join('')};
 """
+"""The widget as shown, in one look (the page cannot change during a script): the drawing's
+texts, its number of local derivatives, and the step in words. The kernel sends the words
+first, then the drawing: for a moment after a move they disagree, so a test waits for both."""
+
+
+def step_of(shown: dict) -> int | None:
+    """The step's number in the words under the slider."""
+    found = re.search(r"step (\d+) of", shown["words"])
+    return found and int(found.group(1))
 
 
 @pytest.fixture(scope="module")
@@ -107,23 +116,28 @@ def test_moving_the_slider_changes_the_drawing(lab, tmp_path, screenshots):
         track = browser.find_element(By.CSS_SELECTOR, ".widget-slider .noUi-base")
         ActionChains(browser).click_and_hold(handle).move_by_offset(
             track.size["width"] // 3 + 2, 0).release().perform()
-        moved = wait_for(lambda: (now := drawing()) and now["texts"] != first["texts"] and now,
+        # the drawing changes, and the words (sent before it) say which step it is
+        moved = wait_for(lambda: (now := drawing()) and now["texts"] != first["texts"]
+                         and step_of(now) != 0 and now,
                          "the drawing to change after moving the slider", seen=drawing)
-        k = int(re.search(r"step (\d) of", moved["words"]).group(1))
+        k = step_of(moved)
         assert k >= 1 and moved["locals"] == 2  # + and * each have two inputs
         (screenshots / f"stepper-step{k}.png").write_bytes(widget.screenshot_as_png)
 
-        # and by the keyboard, then the "next" button, one step each
+        # and by the keyboard, then the "next" button, one step each: the words and the
+        # drawing, both of the step reached (the drawing of step 0 as it first was)
         handle.send_keys(Keys.HOME)
-        back = wait_for(lambda: (now := drawing()) and "step 0 of" in now["words"] and now,
-                        "the slider's Home key to go back to step 0", seen=drawing)
-        assert back["texts"] == first["texts"]
+        wait_for(lambda: (now := drawing()) and step_of(now) == 0
+                 and now["texts"] == first["texts"],
+                 "the slider's Home key to go back to step 0, words and drawing", seen=drawing)
         next_button = next(button for button in browser.find_elements(
             By.CSS_SELECTOR, ".widget-button") if button.text.strip() == "next")
         next_button.click()
-        after = wait_for(lambda: (now := drawing()) and "step 1 of" in now["words"] and now,
-                         "the next button to show step 1", seen=drawing)
-        assert after["texts"] != first["texts"]
+        after = wait_for(lambda: (now := drawing()) and step_of(now) == 1
+                         and now["texts"] != first["texts"] and now,
+                         "the next button to show step 1, words and drawing", seen=drawing)
+        if k == 1:  # the slider had shown step 1 too: the same drawing
+            assert after["texts"] == moved["texts"]
         (screenshots / "stepper-next.png").write_bytes(browser.get_screenshot_as_png())
 
 
@@ -138,16 +152,25 @@ def test_a_saved_notebook_without_widgets_shows_the_steps_drawing(lab, tmp_path)
     assert any(line.startswith(">> step ") for line in saved.splitlines())
     assert "image/png" in cell.outputs[0]["data"]
     with chromium(tmp_path / "profile") as browser:
-        browser.get(f"{url}/lab/tree/{SAVED.name}?token={token}")
-
-        def images():
-            for element in browser.find_elements(By.CSS_SELECTOR, ".jp-CodeCell"):
-                if "step_through(" in element.text:
-                    browser.execute_script("arguments[0].scrollIntoView()", element)
-                    return [img for img in element.find_elements(
-                        By.CSS_SELECTOR, ".jp-OutputArea-output img") if browser.execute_script(
-                        "return arguments[0].complete && arguments[0].naturalWidth", img)]
-            return None
-
-        assert wait_for(images, "the stepper's cell and its saved drawing")
-        assert not browser.find_elements(By.CSS_SELECTOR, ".jupyter-widgets")  # no live widget
+        # reset: a fresh workspace, without the stepper's notebook that the test above left
+        # open (JupyterLab would reopen it beside this one, and start its kernel)
+        browser.get(f"{url}/lab/tree/{SAVED.name}?reset&token={token}")
+        # in one script (JupyterLab may redraw a cell between two calls from here), and in
+        # the notebook shown: the stepper's cell, scrolled to, its saved drawing loaded
+        found = """
+            const tab = document.querySelector(
+                '.lm-DockPanel-tabBar .lm-mod-current .lm-TabBar-tabLabel');
+            const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+            if (!tab || tab.textContent !== arguments[0] || !panel) return null;
+            const cell = [...panel.querySelectorAll('.jp-CodeCell')].find(cell =>
+                cell.textContent.includes('step_through('));
+            if (!cell) return null;
+            cell.scrollIntoView();
+            const images = [...cell.querySelectorAll('.jp-OutputArea-output img')];
+            return {loaded: images.filter(img => img.complete && img.naturalWidth > 0).length,
+                    widgets: panel.querySelectorAll('.jupyter-widgets').length};
+        """
+        shown = wait_for(lambda: (now := browser.execute_script(found, SAVED.name))
+                         and now["loaded"] and now, "the stepper's cell and its saved drawing",
+                         seen=lambda: browser.execute_script(found, SAVED.name))
+        assert shown == {"loaded": 1, "widgets": 0}  # the drawing, and no live widget
