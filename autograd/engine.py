@@ -54,17 +54,30 @@ def topological_order(root: Value, stop_at: Iterable[Value] = ()) -> list[Value]
     >>> [node.op for node in topological_order(c)]
     ['+', '*']
     """
-    return depth_first(root, _parents, set(stop_at))
-
-
-def _parents(node: Value) -> tuple[Value, ...]:
-    return node._prev
+    order: list[Value] = []
+    seen = set(stop_at)
+    # A node on the stack is still to be expanded; a node below a None has been expanded and
+    # is listed once everything above it (its parents' subgraphs) is done.
+    stack: list[Value | None] = [root] if root._prev else []
+    while stack:
+        node = stack.pop()
+        if node is None:
+            order.append(stack.pop())
+        elif node not in seen:
+            seen.add(node)
+            stack.append(node)
+            stack.append(None)
+            for parent in node._prev:
+                if parent._prev and parent not in seen:
+                    stack.append(parent)
+    return order
 
 
 def depth_first(root: Node, inputs: Callable[[Node], Sequence[Node]], seen: set[Node]
                 ) -> list[Node]:
     """``topological_order``'s walk over any graph: the nodes ``root`` reaches that have
-    ``inputs``, each after its inputs, skipping (and adding to) ``seen``.
+    ``inputs``, each after its inputs, skipping (and adding to) ``seen``. (The walk on Values
+    stays spelled out above: it is the one readers study, and the reference's hot path.)
 
     >>> depth_first(3, lambda n: [n - 1, n - 2] if n > 1 else [], set())
     [2, 3]
@@ -212,7 +225,11 @@ def backward(root: Value, create_graph: bool = False) -> None:
 
 
 def untracked_error() -> RuntimeError:
-    """``backward()``'s error for a result computed inside ``no_grad()``."""
+    """``backward()``'s error for a result computed inside ``no_grad()``.
+
+    >>> untracked_error()  # doctest: +ELLIPSIS
+    RuntimeError('backward: this Value was computed inside no_grad(), ...')
+    """
     return RuntimeError("backward: this Value was computed inside no_grad(), so it has no "
                         "graph to backpropagate through; compute it outside no_grad() (or "
                         "inside enable_grad())")
@@ -289,7 +306,11 @@ def _backward_error(node: Value, error: Exception) -> Exception:
 
 
 def rule_error(name: str, inputs: list[float], error: Exception) -> Exception:
-    """``_backward_error`` for the op called ``name`` at ``inputs`` (a replay has no nodes)."""
+    """``_backward_error`` for the op called ``name`` at ``inputs`` (a replay has no nodes).
+
+    >>> print(rule_error("log", [0.0], ZeroDivisionError("1.0 / 0.0")))
+    backward through log at inputs [0.0]: its derivative is undefined there (1.0 / 0.0)
+    """
     if isinstance(error, OverflowError):
         reason = str(error) if "overflows" in str(error) else "a derivative overflows a float"
     elif isinstance(error, ZeroDivisionError):

@@ -2,6 +2,9 @@
 
 ``no_grad`` and ``enable_grad`` work as context managers and as decorators (of functions and of
 generator functions, whose body then runs in the mode at every resumption, as in PyTorch).
+
+Also the recording mode of ``autograd.compile`` (per thread too): while it records a function,
+reading the number a Value holds raises ``DataDependentError``, built here for both engines.
 """
 
 from __future__ import annotations
@@ -176,7 +179,14 @@ def is_recording() -> bool:
 
 
 def set_recording(function: str) -> None:
-    """Start recording ``function`` (its name) in this thread, or stop with ``""``."""
+    """Start recording ``function`` (its name) in this thread, or stop with ``""``: what
+    ``autograd.compile`` does around the call it records.
+
+    >>> set_recording("f"); is_recording(), set_recording("")
+    (True, None)
+    >>> is_recording()
+    False
+    """
     recording.function = function
     if _compiled.core is not None and hasattr(_compiled.core, "set_recording"):
         _compiled.core.set_recording(bool(function))

@@ -150,10 +150,10 @@ class Op:
         if create_graph:
             return self.derivatives(node, *parents)
         if self.arity == 2:
-            return self.derivatives(node.data, parents[0].data, parents[1].data)
+            return self.derivatives(node._data, parents[0]._data, parents[1]._data)
         if self.arity == 1:
-            return self.derivatives(node.data, parents[0].data)
-        return self.derivatives(node.data, *[p.data for p in parents])
+            return self.derivatives(node._data, parents[0]._data)
+        return self.derivatives(node._data, *[p._data for p in parents])
 
     def near_kink(self, inputs: Sequence[float], distance: float = 0.05) -> bool:
         """Whether ``inputs`` lie within ``distance`` of a kink (a fused neuron's are in z).

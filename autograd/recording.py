@@ -23,7 +23,7 @@ from numbers import Real
 from typing import Any, Callable, Iterable, Sequence
 
 from autograd import _compiled, engine, grad_mode
-from autograd.grad_mode import DataDependentError
+from autograd.grad_mode import DataDependentError, is_recording, no_grad
 from autograd.ops import UNTRACKED, Op
 from autograd.value import Value, _as_float, forward_numbers
 
@@ -34,6 +34,7 @@ __all__ = [
     "Tape",
     "compile",
     "flatten",
+    "is_recording",
     "read_floats",
     "write_floats",
 ]
@@ -137,6 +138,14 @@ class Tape:
     ``ops[codes[k]]`` on the slots ``parents[starts[k]:starts[k + 1]]``, in a topological
     order. The methods below build the eager engine's errors for a replay (the compiled core
     calls them too, so both say the same).
+
+    >>> from autograd import Value
+    >>> w = Value(2.0); f = compile(lambda x: w * x + 1.0); _ = f(3.0)
+    >>> tape = next(iter(f.recordings.values())).tape
+    >>> tape.n_arguments, tape.captured, list(tape.constants), [op.name for op in tape.ops]
+    (1, (Value(data=2.0, grad=0.0),), [1.0], ['*', '+'])
+    >>> list(tape.parents), list(tape.starts), list(tape.outputs)
+    ([1, 0, 3, 2], [0, 2, 4], [4])
     """
 
     forward_numbers = staticmethod(forward_numbers)
@@ -164,6 +173,7 @@ class Tape:
         self.ops: tuple[Op, ...] = tuple(code_of)
         self.outputs = array("i", map(slot_of.__getitem__, outputs))
         self._orders: dict[int, array] = {}
+        self._walk_inputs: list[Sequence[int]] | None = None
 
     @property
     def n_instructions(self) -> int:
@@ -187,13 +197,12 @@ class Tape:
 
     def _topological_order(self, root: int) -> list[int]:
         # engine.topological_order on slots (a SHIFT is a leaf for the walk)
-        return engine.depth_first(root, self._walk_inputs, set())
-
-    def _walk_inputs(self, slot: int) -> Sequence[int]:
-        if not self.walkable[slot]:
-            return ()
-        k = slot - self.first_instruction
-        return self.parents[self.starts[k]:self.starts[k + 1]]
+        if self._walk_inputs is None:
+            starts, parents, first = self.starts, self.parents, self.first_instruction
+            self._walk_inputs = [()] * first + [
+                parents[starts[k]:starts[k + 1]] if self.walkable[first + k] else ()
+                for k in range(self.n_instructions)]
+        return engine.depth_first(root, self._walk_inputs.__getitem__, set())
 
     # --- the eager engine's errors, for a replay ------------------------------------------
 
@@ -277,12 +286,17 @@ def _graph_references(nodes: list[Value], outputs: list[Value],
 
 def _classify(candidates: list[Value], held: Counter[Value],
               name: str) -> tuple[list[Value], list[Value]]:
+    # A candidate is referenced by the graph (`held` counts it), by `held`'s key, by the list
+    # `candidates`, and by the counting itself; the last three are measured on a probe held the
+    # same way, as CPython versions differ in the references a call borrows.
+    probes = [object()]
+    keys = dict.fromkeys(probes)
+    ours = _reference_counts(probes)[0]
+    del keys
     captured: list[Value] = []
     constants: list[Value] = []
-    for leaf in candidates:
-        # beyond the graph's references: getrefcount's argument, `leaf`, `candidates` and
-        # `held`'s key are ours
-        if sys.getrefcount(leaf) - 4 - held[leaf] > 0:
+    for leaf, count in zip(candidates, _reference_counts(candidates)):
+        if count - ours - held[leaf] > 0:  # something outside the graph holds it
             captured.append(leaf)
         elif leaf._op is UNTRACKED:
             raise DataDependentError(
@@ -294,6 +308,10 @@ def _classify(candidates: list[Value], held: Counter[Value],
     return captured, constants
 
 
+def _reference_counts(objects: list[Any]) -> list[int]:
+    return [sys.getrefcount(x) for x in objects]
+
+
 # --- the program: the tape run forward and backward ---------------------------------------------
 
 
@@ -302,6 +320,14 @@ class PyProgram:
 
     The compiled core's ``Program`` is its twin (one C loop per pass, no Python object per
     instruction); both give the eager engine's bits and errors.
+
+    >>> from autograd import Value
+    >>> w = Value(2.0); f = compile(lambda x: w * x); _ = f(3.0)
+    >>> tape = next(iter(f.recordings.values())).tape
+    >>> values = PyProgram(tape).forward(array("d", [5.0])); values
+    array('d', [5.0, 2.0, 10.0])
+    >>> PyProgram(tape).backward(values, 2, tape.walk_order(2), array("d", [0.0] * 3)); w.grad
+    5.0
     """
 
     def __init__(self, tape: Tape) -> None:
@@ -311,6 +337,9 @@ class PyProgram:
         """The number of every slot, from the arguments' numbers and the captured Values'."""
         tape = self.tape
         values = array("d", arguments)
+        if len(values) != tape.n_arguments:
+            raise ValueError(f"Program.forward: the recording takes {tape.n_arguments} numbers, "
+                             f"got {len(values)}")
         values.extend([x.data for x in tape.captured])
         values.extend(tape.constants)
         ops, codes, starts, parents = tape.ops, tape.codes, tape.starts, tape.parents
@@ -329,21 +358,22 @@ class PyProgram:
         sums: dict[int, float] = {root: 1.0}
         node = root
         try:
-            for node in order:
-                grad = sums.pop(node, 0.0)
-                if not isfinite(grad):
-                    raise engine._not_finite(grad)
-                k = node - first
-                op = ops[codes[k]]
-                if grad == 0.0 and op.always_defined:
-                    continue  # nothing to pass on, and its rule cannot fail
-                inputs = parents[starts[k]:starts[k + 1]]
-                partials = op.partials(values[node], [values[p] for p in inputs])
-                if len(partials) != len(inputs):
-                    raise engine._count_error(partials, inputs)
-                partials = engine.as_numbers(partials)
-                if grad != 0.0:
-                    engine.pass_on(sums, grad, inputs, partials)
+            with no_grad():  # as engine.walk runs the rules (a user's rule may make Values)
+                for node in order:
+                    grad = sums.pop(node, 0.0)
+                    if not isfinite(grad):
+                        raise engine._not_finite(grad)
+                    k = node - first
+                    op = ops[codes[k]]
+                    if grad == 0.0 and op.always_defined:
+                        continue  # nothing to pass on, and its rule cannot fail
+                    inputs = parents[starts[k]:starts[k + 1]]
+                    partials = op.partials(values[node], [values[p] for p in inputs])
+                    if len(partials) != len(inputs):
+                        raise engine._count_error(partials, inputs)
+                    partials = engine.as_numbers(partials)
+                    if grad != 0.0:
+                        engine.pass_on(sums, grad, inputs, partials)
         except engine.RULE_ERRORS as error:
             raise tape.node_error(node, values, error) from None
         for end, grad in sums.items():
@@ -539,7 +569,13 @@ def _rebuild(structure: Any, run: _Run) -> Any:
 
 class Compiled:
     """A function that records its graph on the first call with a given shape of arguments and
-    replays the recording on the next ones (see ``compile``)."""
+    replays the recording on the next ones (see ``compile``); ``recordings`` holds them, the
+    most recently used last.
+
+    >>> f = Compiled(lambda xs: sum(xs, start=xs[0] * 0.0), max_recordings=4)
+    >>> f([1.0, 2.0]).data, f([3.0, 4.0]).data, len(f.recordings)
+    (3.0, 7.0, 1)
+    """
 
     def __init__(self, function: Callable[..., Any], max_recordings: int = MAX_RECORDINGS) -> None:
         if not callable(function):
@@ -589,6 +625,11 @@ class Compiled:
             while len(self.recordings) > self.max_recordings:
                 self.recordings.popitem(last=False)
         return result
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        """As a method: the instance is the first argument (a part of the shape, by identity
+        unless its class compares by value)."""
+        return self if instance is None else functools.partial(self, instance)
 
     def __repr__(self) -> str:
         return f"<compiled {getattr(self.function, '__qualname__', self.function)!r}: " \

@@ -538,3 +538,105 @@ def test_keyword_arguments_are_part_of_the_shape():
     f(1.0, scale=3.0)
     assert isinstance(f(2.0, scale=0.5), Replayed) and f(2.0, scale=0.5).data == 2.0
     assert isinstance(f(2.0, scale=0.5, mode="other"), Value)
+
+
+def test_compile_is_reachable_but_not_exported_and_decorates():
+    namespace: dict[str, Any] = {}
+    exec("from autograd import *", namespace)
+    assert "compile" not in namespace and namespace.get("take") is autograd.take
+    w = Value(3.0)
+
+    @autograd.compile(max_recordings=1)
+    def f(x):
+        return w * x
+
+    assert f.max_recordings == 1 and f.__name__ == "f"
+    f(1.0)
+    assert f(2.0).data == 6.0 and len(f.recordings) == 1
+
+
+def test_the_tape_is_flat_arrays_as_documented():
+    w = Value(2.0)
+    f = autograd.compile(lambda x, y: (w * x + 3.0).tanh() * y)
+    f(1.0, 2.0)
+    tape = next(iter(f.recordings.values())).tape
+    assert (tape.n_arguments, tape.captured, list(tape.constants)) == (2, (w,), [3.0])
+    assert tape.first_instruction == 4 and tape.n_instructions == 4 and tape.n_slots == 8
+    assert [tape.ops[c].name for c in tape.codes] == ["*", "+", "tanh", "*"]
+    assert list(tape.parents) == [2, 0, 4, 3, 5, 6, 1] and list(tape.starts) == [0, 2, 4, 5, 7]
+    assert list(tape.outputs) == [7] and list(tape.walk_order(7)) == [7, 6, 5, 4]
+    assert {a.typecode: a.itemsize for a in (tape.codes, tape.starts, tape.parents)} == {"i": 4}
+
+
+def test_the_guide_runs_as_written():
+    import re
+    from pathlib import Path
+
+    guide = Path(__file__).resolve().parent.parent / "docs" / "compile.md"
+    blocks = re.findall(r"```python\n(.*?)```", guide.read_text(encoding="utf-8"), flags=re.S)
+    assert blocks
+    for block in blocks:
+        namespace: dict[str, Any] = {}
+        exec(block, namespace)
+        assert isinstance(namespace["loss"], Replayed)
+
+
+def test_a_value_computed_before_the_call_is_recorded_with_its_ops():
+    """A Value the function reads that was computed outside it (not a leaf) is recorded with the
+    ops that made it: a replay computes it again from the current numbers of its leaves."""
+    w = Value(2.0)
+    h = w * 3.0
+    f = autograd.compile(lambda x: h * x)
+    assert f(1.0).data == 6.0
+    tape = next(iter(f.recordings.values())).tape
+    assert tape.captured == (w,) and [op.name for op in tape.ops] == ["*"]
+    w.data = 5.0  # h.data is still 6.0, but the replay recomputes it
+    assert h.data == 6.0 and f(1.0).data == 15.0
+
+
+def test_is_recording_tells_a_library_when_its_caller_is_recorded():
+    from autograd.recording import is_recording
+
+    seen = []
+    f = autograd.compile(lambda x: seen.append(is_recording()) or Value(2.0) * x)
+    f(1.0)
+    f(2.0)
+    assert seen == [True] and not is_recording()
+
+
+def test_a_replay_takes_as_many_numbers_as_recorded():
+    from autograd.recording import Program, PyProgram
+
+    f = autograd.compile(lambda x, y: Value(2.0) * x * y)
+    f(1.0, 2.0)
+    tape = next(iter(f.recordings.values())).tape
+    for program in {PyProgram, Program}:
+        with pytest.raises(ValueError) as raised:
+            program(tape).forward(array("d", [1.0, 2.0, 3.0]))
+        assert str(raised.value) == "Program.forward: the recording takes 2 numbers, got 3"
+
+
+def test_a_compiled_method_gets_its_instance():
+    class Model:
+        def __init__(self, w: float) -> None:
+            self.w = Value(w)
+
+        @autograd.compile
+        def loss(self, x):
+            return self.w * x
+
+    a, b = Model(2.0), Model(3.0)
+    assert [a.loss(1.0).data, a.loss(2.0).data, b.loss(2.0).data] == [2.0, 4.0, 6.0]
+    assert isinstance(a.loss(5.0), Replayed) and len(Model.loss.recordings) == 2
+
+
+def test_a_value_held_only_by_a_closure_is_captured():
+    def make():
+        v = Value(1.0)  # after make() returns, only the closure's cell holds it
+        return lambda x: v * x, lambda: v
+
+    function, get = make()
+    f = autograd.compile(function)
+    f(2.0)
+    get().data = 4.0
+    assert f(2.0).data == 8.0
