@@ -2673,6 +2673,10 @@ typedef struct {
     uint32_t *codes;              /* by instruction: its op code */
     uint32_t *starts;             /* n_instructions + 1 */
     uint32_t *parents;
+    uint32_t *zof;                /* by instruction: where a fused neuron keeps its pre-activation
+                                   * after the slots (values[n_slots + zof[k]]), or UINT32_MAX */
+    Py_ssize_t n_z;               /* how many numbers follow the slots in a forward's values */
+    int has_python;               /* an instruction runs a Python rule: walk once, in order */
     uint32_t max_inputs;
 } Program;
 
@@ -2708,6 +2712,7 @@ static void Program_dealloc(Program *self)
     PyMem_Free(self->codes);
     PyMem_Free(self->starts);
     PyMem_Free(self->parents);
+    PyMem_Free(self->zof);
     PyObject_GC_Del(self);
 }
 
@@ -2810,7 +2815,9 @@ static PyObject *Program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->constants = NULL;
     self->info = NULL;
     self->kinds = NULL;
-    self->codes = self->starts = self->parents = NULL;
+    self->codes = self->starts = self->parents = self->zof = NULL;
+    self->n_z = 0;
+    self->has_python = 0;
     self->max_inputs = 0;
     PyObject_GC_Track(self);
 
@@ -2878,7 +2885,8 @@ static PyObject *Program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     /* each op resolved once to its row; each instruction's count checked against its op */
     if ((self->info = PyMem_Malloc((self->n_ops ? self->n_ops : 1) * sizeof(OpInfo))) == NULL ||
-        (self->kinds = PyMem_Malloc(n_codes ? n_codes : 1)) == NULL) {
+        (self->kinds = PyMem_Malloc(n_codes ? n_codes : 1)) == NULL ||
+        (self->zof = PyMem_Malloc((n_codes ? n_codes : 1) * sizeof(uint32_t))) == NULL) {
         PyErr_NoMemory();
         goto fail;
     }
@@ -2920,7 +2928,11 @@ static PyObject *Program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         uint32_t n = end - start;
         if (n > self->max_inputs)
             self->max_inputs = n;
-        self->kinds[k] = (uint8_t)fit_kind(self->info[self->codes[k]].kind, n);
+        int kind = fit_kind(self->info[self->codes[k]].kind, n);
+        self->kinds[k] = (uint8_t)kind;
+        self->zof[k] = kind == K_ACTIVATED ? (uint32_t)self->n_z++ : UINT32_MAX;
+        if (kind == K_PYTHON || kind == K_TAKE)   /* take: a changed index runs its rule */
+            self->has_python = 1;
     }
     Py_DECREF(ops);
     Py_DECREF(captured);
@@ -3011,6 +3023,34 @@ static int program_reference_forward(Program *self, Py_ssize_t k, const double *
     return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
 }
 
+/* sum_of, dot and affine on the numbers of slots (the same operations in the same order) */
+static double sum_slots(const double *v, const uint32_t *p, uint32_t n)
+{
+    Sum s = {0.0 + v[p[0]], 0.0};
+    for (uint32_t i = 1; i < n; i++)
+        sum_add(&s, v[p[i]]);
+    return sum_total(&s);
+}
+
+static double dot_slots(const double *v, const uint32_t *p, uint32_t n)
+{
+    uint32_t h = n / 2;
+    Sum s = {0.0 + v[p[0]] * v[p[h]], 0.0};
+    for (uint32_t i = 1; i < h; i++)
+        sum_add(&s, v[p[i]] * v[p[h + i]]);
+    return sum_total(&s);
+}
+
+static double affine_slots(const double *v, const uint32_t *p, uint32_t count)
+{
+    uint32_t h = count / 2;
+    Sum s = {0.0 + v[p[0]] * v[p[h]], 0.0};
+    for (uint32_t i = 1; i < h; i++)
+        sum_add(&s, v[p[i]] * v[p[h + i]]);
+    sum_add(&s, v[p[count - 1]]);
+    return sum_total(&s);
+}
+
 /* Program.forward(arguments): the number of every slot, as an array('d'). */
 static PyObject *Program_forward(Program *self, PyObject *arguments)
 {
@@ -3045,7 +3085,7 @@ static PyObject *Program_forward(Program *self, PyObject *arguments)
         Py_XDECREF(converted);
         return NULL;
     }
-    PyObject *bytes = PyBytes_FromStringAndSize(NULL, self->n_slots * 8);
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (self->n_slots + self->n_z) * 8);
     double *x = bytes ? PyMem_Malloc((self->max_inputs ? self->max_inputs : 1) * sizeof(double))
                       : NULL;
     if (x == NULL) {
@@ -3081,6 +3121,17 @@ static PyObject *Program_forward(Program *self, PyObject *arguments)
                 r = ROWS[kind].forward(v[p[0]], info->family.parameter);
             } else if (ROWS[kind].arity == 2) {
                 r = ROWS[kind].forward(v[p[0]], v[p[1]]);
+            } else if (kind == K_ACTIVATED) {   /* counts checked when built (fit_kind) */
+                r = affine_slots(v, p, n);
+                v[self->n_slots + self->zof[k]] = r;   /* z, for the backward pass */
+                if (isfinite(r))
+                    r = ROWS[info->family.act_kind].forward(r, info->family.parameter);
+            } else if (kind == K_AFFINE) {
+                r = affine_slots(v, p, n);
+            } else if (kind == K_DOT) {
+                r = dot_slots(v, p, n);
+            } else if (kind == K_SUM && n >= 1) {
+                r = sum_slots(v, p, n);
             } else {
                 for (uint32_t i = 0; i < n; i++)
                     x[i] = v[p[i]];
@@ -3106,30 +3157,31 @@ fail:
     return NULL;
 }
 
-/* one backward pass: the sums by slot, whether each slot has one (1) or was passed (2), and the
- * slots in the order their sums began (the reference's dict) */
+/* One backward pass. The sums by slot start at -0.0, so the first product is kept as it is
+ * (-0.0 + x is x, for -0.0 too), as the reference's dict starts a sum with it; `reached` says
+ * which slots a product reached (1) and which the walk passed (2). In order (`got` not NULL),
+ * the pass also lists the slots in the order their sums began, as the reference's dict: the
+ * ends' errors are raised in that order. */
 typedef struct {
     Program *program;
     PyObject *values_obj;   /* the values array, for the error builders */
     const double *v;
+    const double *z;        /* the fused neurons' pre-activations, or NULL: recomputed */
     double *sums;
-    uint8_t *state;
+    uint32_t *reached;      /* not a char type: its stores alias nothing else of the pass */
     uint32_t *got;
     Py_ssize_t n_got;
 } Pass;
 
-enum { S_NONE = 0, S_SUM = 1, S_PASSED = 2 };
+enum { R_NONE = 0, R_SUM = 1, R_PASSED = 2 };
 
 static inline void pass_add(Pass *w, uint32_t parent, double g, double local)
 {
     if (local != 0.0 && g != 0.0) {
-        if (w->state[parent] == S_NONE) {
-            w->sums[parent] = g * local;
-            w->state[parent] = S_SUM;
+        w->sums[parent] += g * local;
+        if (UNLIKELY(w->got != NULL) && w->reached[parent] == R_NONE)
             w->got[w->n_got++] = parent;
-        } else {
-            w->sums[parent] += g * local;
-        }
+        w->reached[parent] = R_SUM;
     }
 }
 
@@ -3228,16 +3280,6 @@ done:
     return status;
 }
 
-/* the same as affine_at, on slots */
-static double affine_slots(const double *v, const uint32_t *p, uint32_t count)
-{
-    uint32_t h = count / 2;
-    Sum s = {0.0 + v[p[0]] * v[p[h]], 0.0};
-    for (uint32_t i = 1; i < h; i++)
-        sum_add(&s, v[p[i]] * v[p[h + i]]);
-    sum_add(&s, v[p[count - 1]]);
-    return sum_total(&s);
-}
 
 /* propagate(), on slots: each parent's share of slot s's gradient g */
 static int pass_propagate(Pass *w, Py_ssize_t s, double g)
@@ -3281,11 +3323,32 @@ static int pass_propagate(Pass *w, Py_ssize_t s, double g)
     case K_ACTIVATED: {
         const Family *f = &P->info[P->codes[k]].family;
         uint32_t h = n / 2;
-        double slope = unary_partial(f->act_kind, f->parameter, v[s], affine_slots(v, p, n));
+        double z = w->z ? w->z[P->zof[k]] : affine_slots(v, p, n);
+        double slope = unary_partial(f->act_kind, f->parameter, v[s], z);
         if (!isfinite(slope) && ROWS[f->act_kind].can_fail && pass_consult_rule(w, s) < 0)
             return -1;
         if (g == 0.0 || slope == 0.0)   /* a relu that is off: no products needed */
             return 0;
+        if (w->got == NULL) {   /* the hot loop of a network: pass_add, with g != 0 known */
+            double *sums = w->sums;
+            uint32_t *reached = w->reached;
+            for (uint32_t i = 0; i < h; i++) {
+                double local = v[p[h + i]] * slope;
+                if (local != 0.0) {
+                    sums[p[i]] += g * local;
+                    reached[p[i]] = R_SUM;
+                }
+            }
+            for (uint32_t i = 0; i < h; i++) {
+                double local = v[p[i]] * slope;
+                if (local != 0.0) {
+                    sums[p[h + i]] += g * local;
+                    reached[p[h + i]] = R_SUM;
+                }
+            }
+            pass_add(w, p[n - 1], g, slope);
+            return 0;
+        }
         for (uint32_t i = 0; i < h; i++)
             pass_add(w, p[i], g, v[p[h + i]] * slope);
         for (uint32_t i = 0; i < h; i++)
@@ -3335,9 +3398,95 @@ static int pass_propagate(Pass *w, Py_ssize_t s, double g)
     }
 }
 
+/* The walk over `order` from `root` (the sums reset first). 0, or -1 with the reference's
+ * error for a rule that failed or a gradient that is not finite. */
+static int pass_walk(Pass *w, const uint32_t *order, Py_ssize_t n_order, Py_ssize_t root)
+{
+    Program *self = w->program;
+    for (Py_ssize_t s = 0; s < self->n_slots; s++)
+        w->sums[s] = -0.0;
+    memset(w->reached, 0, self->n_slots * sizeof(uint32_t));   /* R_NONE */
+    w->n_got = 0;
+    w->sums[root] = 1.0;
+    w->reached[root] = R_SUM;
+    if (w->got != NULL)
+        w->got[w->n_got++] = (uint32_t)root;
+    for (Py_ssize_t i = 0; i < n_order; i++) {
+        uint32_t s = order[i];
+        double g = w->sums[s];   /* complete now (-0.0 where nothing arrived: passes nothing) */
+        w->reached[s] = R_PASSED;
+        if (!isfinite(g))
+            return raise_made(PyObject_CallMethod(self->tape, "gradient_error", "nOd",
+                                                  (Py_ssize_t)s, w->values_obj, g));
+        if (((i + 1) & CHECK_SIGNALS_EVERY) == 0 && PyErr_CheckSignals() < 0)
+            return -1;
+        if (g == 0.0 && self->info[self->codes[s - self->first]].always_defined)
+            continue;   /* nothing to pass on, and its rule cannot fail */
+        if (pass_propagate(w, s, g) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The ends' checks, then their totals (old + new, kept in sums), as engine.backward: first any
+ * gradient that is not finite, then a total that overflows. 0 when all pass; otherwise 1, or
+ * (with `raise`) -1 with the reference's error for the first end at fault. */
+static int pass_totals(Pass *w, const uint32_t *ends, Py_ssize_t n_ends, double *grads,
+                       PyObject *grads_obj, int raise)
+{
+    Program *self = w->program;
+    Py_ssize_t low = self->n_arguments, high = self->n_arguments + self->n_captured;
+    for (Py_ssize_t j = 0; j < n_ends; j++) {
+        uint32_t s = ends[j];
+        if (!isfinite(w->sums[s]))
+            return !raise ? 1
+                          : raise_made(PyObject_CallMethod(self->tape, "end_error", "ndOO",
+                                                           (Py_ssize_t)s, w->sums[s],
+                                                           w->values_obj, grads_obj));
+    }
+    for (Py_ssize_t j = 0; j < n_ends; j++) {
+        uint32_t s = ends[j];
+        double old = (low <= s && s < high)
+                         ? ((Node *)PyTuple_GET_ITEM(self->captured, s - low))->grad.f
+                         : grads[s];
+        double g = w->sums[s];
+        if (old != 0.0) {
+            double total = old + g;
+            if (!isfinite(total) && isfinite(old))
+                return !raise ? 1
+                              : raise_made(PyObject_CallMethod(self->tape, "accumulate_error",
+                                                               "ndOO", (Py_ssize_t)s, g,
+                                                               w->values_obj, grads_obj));
+            w->sums[s] = total;
+        }
+    }
+    return 0;
+}
+
+/* the ends: the slots a product reached that the walk did not pass, in the order their sums
+ * began (in order) or by slot; returns their count */
+static Py_ssize_t pass_ends(Pass *w, uint32_t *ends)
+{
+    Py_ssize_t n = 0;
+    if (w->got != NULL) {
+        for (Py_ssize_t j = 0; j < w->n_got; j++)
+            if (w->reached[w->got[j]] == R_SUM)
+                ends[n++] = w->got[j];
+    } else {
+        for (Py_ssize_t s = 0; s < w->program->n_slots; s++)
+            if (w->reached[s] == R_SUM)
+                ends[n++] = (uint32_t)s;
+    }
+    return n;
+}
+
 /* Program.backward(values, root, order, grads): the eager walk from slot `root` over the
  * instruction slots of `order` (root first, as tape.walk_order gives it); the ends accumulate,
- * the captured Values into their .grad, the other slots into `grads`. All or nothing. */
+ * the captured Values into their .grad, the other slots into `grads`. All or nothing.
+ *
+ * The walk does not keep the order in which the ends' sums began, which only says which error
+ * comes first: when an end is at fault, it walks again in order to raise the reference's. A
+ * program with a Python rule walks in order at once (its rule runs once). */
 static PyObject *Program_backward(Program *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 4) {
@@ -3356,25 +3505,43 @@ static PyObject *Program_backward(Program *self, PyObject *const *args, Py_ssize
         return NULL;
     }
     Py_buffer values, grads;
-    uint32_t *order = NULL;
+    uint32_t *order = NULL, *ends = NULL, *got = NULL;
     Py_ssize_t n_order = 0;
-    if (double_buffer(values_obj, &values, self->n_slots, 0, "values") < 0)
+    /* values: this program's forward (the slots, then the neurons' pre-activations) or the
+     * slots alone (the pre-activations are then recomputed) */
+    if (PyObject_GetBuffer(values_obj, &values, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "Program: values must be an array('d'), got %.100s",
+                     Py_TYPE(values_obj)->tp_name);
         return NULL;
+    }
+    if (!values.format || strcmp(values.format, "d") != 0 || values.itemsize != 8 ||
+        (values.len != self->n_slots * 8 && values.len != (self->n_slots + self->n_z) * 8)) {
+        PyBuffer_Release(&values);
+        PyErr_Format(PyExc_ValueError, "Program: values must be %zd doubles (an array('d'))",
+                     self->n_slots);
+        return NULL;
+    }
     if (double_buffer(grads_obj, &grads, self->n_slots, 1, "grads") < 0) {
         PyBuffer_Release(&values);
         return NULL;
     }
     PyObject *result = NULL;
-    Pass w = {self, values_obj, values.buf, NULL, NULL, NULL, 0};
+    const double *v = values.buf;
+    Pass w = {self, values_obj, v, values.len > self->n_slots * 8 ? v + self->n_slots : NULL,
+              NULL, NULL, NULL, 0};
     /* the order: an array of instruction slots */
     {
         Py_buffer view;
-        if (PyObject_GetBuffer(order_obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0 ||
-            !view.format || !(strcmp(view.format, "i") == 0 || strcmp(view.format, "l") == 0 ||
-                              strcmp(view.format, "q") == 0)) {
-            if (!PyErr_Occurred())
-                PyBuffer_Release(&view);
+        if (PyObject_GetBuffer(order_obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
             PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "Program.backward: order must be an array('i')");
+            goto done;
+        }
+        if (!view.format || !((strcmp(view.format, "i") == 0 && view.itemsize == 4) ||
+                              ((strcmp(view.format, "l") == 0 || strcmp(view.format, "q") == 0) &&
+                               view.itemsize == 8))) {
+            PyBuffer_Release(&view);
             PyErr_SetString(PyExc_TypeError, "Program.backward: order must be an array('i')");
             goto done;
         }
@@ -3400,51 +3567,30 @@ static PyObject *Program_backward(Program *self, PyObject *const *args, Py_ssize
         PyBuffer_Release(&view);
     }
     w.sums = PyMem_Malloc(self->n_slots * sizeof(double));
-    w.state = PyMem_Calloc(self->n_slots, 1);
-    w.got = PyMem_Malloc((self->n_slots + 1) * sizeof(uint32_t));
-    if (w.sums == NULL || w.state == NULL || w.got == NULL) {
+    w.reached = PyMem_Malloc(self->n_slots * sizeof(uint32_t));
+    ends = PyMem_Malloc((self->n_slots + 1) * sizeof(uint32_t));
+    if (w.sums == NULL || w.reached == NULL || ends == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    w.sums[root] = 1.0;
-    w.state[root] = S_SUM;
-    w.got[w.n_got++] = (uint32_t)root;
-    for (Py_ssize_t i = 0; i < n_order; i++) {
-        uint32_t s = order[i];
-        double g = w.state[s] == S_SUM ? w.sums[s] : 0.0;   /* complete now */
-        w.state[s] = S_PASSED;
-        if (!isfinite(g)) {
-            raise_made(PyObject_CallMethod(self->tape, "gradient_error", "nOd", (Py_ssize_t)s,
-                                           values_obj, g));
-            goto done;
-        }
-        if (((i + 1) & CHECK_SIGNALS_EVERY) == 0 && PyErr_CheckSignals() < 0)
-            goto done;
-        Py_ssize_t k = s - self->first;
-        if (g == 0.0 && self->info[self->codes[k]].always_defined)
-            continue;   /* nothing to pass on, and its rule cannot fail */
-        if (pass_propagate(&w, s, g) < 0)
-            goto done;
+    int in_order = self->has_python;
+    if (in_order && (w.got = got = PyMem_Malloc((self->n_slots + 1) * sizeof(uint32_t))) == NULL) {
+        PyErr_NoMemory();
+        goto done;
     }
-    /* the ends, in the order their sums began: first any gradient that is not finite */
-    for (Py_ssize_t j = 0; j < w.n_got; j++) {
-        uint32_t s = w.got[j];
-        if (w.state[s] == S_SUM && !isfinite(w.sums[s])) {
-            raise_made(PyObject_CallMethod(self->tape, "end_error", "ndOO", (Py_ssize_t)s,
-                                           w.sums[s], values_obj, grads_obj));
-            goto done;
-        }
-    }
-    double *g_out = grads.buf;
-    Py_ssize_t low = self->n_arguments, high = self->n_arguments + self->n_captured;
+    if (pass_walk(&w, order, n_order, root) < 0)
+        goto done;
+    Py_ssize_t n_ends = pass_ends(&w, ends);
     /* a captured Value whose .grad is a Value (create_graph), or that a walk holds (a replay
      * from inside a rule): the reference's backward, which reads and writes .grad through the
-     * attribute. Nothing was written; no Python code runs from here to the writes. */
-    for (Py_ssize_t j = 0; j < w.n_got; j++) {
-        uint32_t s = w.got[j];
+     * attribute. Nothing was written; no Python code runs from here to the writes, but for
+     * building an error. */
+    Py_ssize_t low = self->n_arguments, high = self->n_arguments + self->n_captured;
+    for (Py_ssize_t j = 0; j < n_ends; j++) {
+        uint32_t s = ends[j];
         Node *leaf = (low <= s && s < high)
                          ? (Node *)PyTuple_GET_ITEM(self->captured, s - low) : NULL;
-        if (leaf && w.state[s] == S_SUM && (leaf->walk || (leaf->flags & F_GRAD_VALUE))) {
+        if (leaf && (leaf->walk || (leaf->flags & F_GRAD_VALUE))) {
             PyObject *reference = reference_program(self);
             if (reference != NULL)
                 result = PyObject_CallMethod(reference, "backward", "OnOO", values_obj, root,
@@ -3452,28 +3598,23 @@ static PyObject *Program_backward(Program *self, PyObject *const *args, Py_ssize
             goto done;
         }
     }
-    for (Py_ssize_t j = 0; j < w.n_got; j++) {   /* then the totals: old + new */
-        uint32_t s = w.got[j];
-        if (w.state[s] != S_SUM)
-            continue;
-        double old = (low <= s && s < high)
-                         ? ((Node *)PyTuple_GET_ITEM(self->captured, s - low))->grad.f
-                         : g_out[s];
-        double g = w.sums[s];
-        if (old != 0.0) {
-            double total = old + g;
-            if (!isfinite(total) && isfinite(old)) {
-                raise_made(PyObject_CallMethod(self->tape, "accumulate_error", "ndOO",
-                                               (Py_ssize_t)s, g, values_obj, grads_obj));
-                goto done;
-            }
-            w.sums[s] = total;
+    double *g_out = grads.buf;
+    int status = pass_totals(&w, ends, n_ends, g_out, grads_obj, in_order);
+    if (status == 1) {   /* an end at fault: walk again in order, to raise the first error */
+        if ((w.got = got = PyMem_Malloc((self->n_slots + 1) * sizeof(uint32_t))) == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        status = pass_walk(&w, order, n_order, root);
+        if (status == 0) {
+            n_ends = pass_ends(&w, ends);
+            status = pass_totals(&w, ends, n_ends, g_out, grads_obj, 1);
         }
     }
-    for (Py_ssize_t j = 0; j < w.n_got; j++) {   /* all checked: written */
-        uint32_t s = w.got[j];
-        if (w.state[s] != S_SUM)
-            continue;
+    if (status < 0)
+        goto done;
+    for (Py_ssize_t j = 0; j < n_ends; j++) {   /* all checked: written */
+        uint32_t s = ends[j];
         if (low <= s && s < high)
             ((Node *)PyTuple_GET_ITEM(self->captured, s - low))->grad.f = w.sums[s];
         else
@@ -3484,9 +3625,10 @@ done:
     PyBuffer_Release(&values);
     PyBuffer_Release(&grads);
     PyMem_Free(order);
+    PyMem_Free(ends);
+    PyMem_Free(got);
     PyMem_Free(w.sums);
-    PyMem_Free(w.state);
-    PyMem_Free(w.got);
+    PyMem_Free(w.reached);
     return result;
 }
 
@@ -3494,7 +3636,7 @@ static PyObject *Program_sizeof(Program *self, PyObject *unused)
 {
     size_t bytes = sizeof(Program) + (self->first - self->n_arguments - self->n_captured) * 8 +
                    self->n_ops * sizeof(OpInfo) +
-                   self->n_instructions * (1 + sizeof(uint32_t)) +
+                   self->n_instructions * (1 + 2 * sizeof(uint32_t)) +
                    (self->n_instructions + 1) * sizeof(uint32_t) +
                    self->n_parents * sizeof(uint32_t);
     return PyLong_FromSize_t(bytes);

@@ -566,6 +566,11 @@ def test_the_tape_is_flat_arrays_as_documented():
     assert list(tape.parents) == [2, 0, 4, 3, 5, 6, 1] and list(tape.starts) == [0, 2, 4, 5, 7]
     assert list(tape.outputs) == [7] and list(tape.walk_order(7)) == [7, 6, 5, 4]
     assert {a.typecode: a.itemsize for a in (tape.codes, tape.starts, tape.parents)} == {"i": 4}
+    result = f(1.0, 2.0)
+    result.backward()
+    values, grads = result._run.values, result._run.grads
+    assert values.itemsize == 8 and len(values) == tape.n_slots  # no fused neuron here
+    assert grads.itemsize == 8 and len(grads) == tape.n_slots
 
 
 def test_the_guide_runs_as_written():
@@ -640,3 +645,22 @@ def test_a_value_held_only_by_a_closure_is_captured():
     f(2.0)
     get().data = 4.0
     assert f(2.0).data == 8.0
+
+
+def test_numbers_read_from_elsewhere_are_part_of_the_recording():
+    """As in JAX: a float the function reads from a closure is baked in; pass it instead."""
+    w = Value(1.0)
+    settings = {"scale": 2.0}
+    f = autograd.compile(lambda x: w * x * settings["scale"])
+    assert f(1.0).data == 2.0 and f.max_recordings == autograd.recording.MAX_RECORDINGS == 32
+    settings["scale"] = 10.0
+    assert f(1.0).data == 2.0  # the recorded 2.0
+
+
+def test_each_engine_replays_with_its_own_program():
+    from autograd import _compiled, recording
+
+    core = _compiled.core
+    expected = (core.Program, core.read_floats, core.write_floats) if core is not None else (
+        recording.PyProgram, recording.py_read_floats, recording.py_write_floats)
+    assert (recording.Program, recording.read_floats, recording.write_floats) == expected
