@@ -1,11 +1,14 @@
 /* The compiled twin of autograd/value.py and autograd/engine.py's first-order walk, in C.
  *
  * What lives here: the node (data, grad, label, op, parents), its arithmetic, `apply`, the
- * grad-mode flag (one per thread) and the first-order backward walk. Everything else -- the op
- * table, create_graph, the functional API, gradcheck, drawing -- stays in Python and reads
- * nodes through `data grad label _op _prev`. docs/compiled-core.md maps each Python function
- * to its twin here; the twins carry the same names where there is one (apply, compute,
- * topological_order, walk, as_float).
+ * grad-mode flag (one per thread) and the first-order backward walk; for autograd.compile
+ * (autograd/recording.py), the recording flag (one per thread) and the refusal of a Value's
+ * number while it is on, the bulk transfer (read_floats, write_floats) and `Program`, the
+ * replay of a recorded tape. Everything else -- the op table, create_graph, the functional
+ * API, gradcheck, drawing, the recorder -- stays in Python and reads nodes through
+ * `data grad label _op _prev`. docs/compiled-core.md maps each Python function to its twin
+ * here; the twins carry the same names where there is one (apply, compute,
+ * topological_order, walk, as_float, read_floats, write_floats; Program for PyProgram).
  *
  * One source of truth stays the op table (autograd/ops.py): `_configure(ops, reference)`, the
  * one call that sets this file up, binds each row of ROWS (an op's forward and derivative side
@@ -2506,6 +2509,8 @@ static PyObject *core_configure(PyObject *module, PyObject *args)
  * a mistake, another iterable, ints, a Value grad, a read of .data while recording -- goes to
  * the reference before anything is written, so its results and errors are the reference's. */
 static PyObject *g_py_read_floats, *g_py_write_floats, *g_array_type;
+static PyObject *g_zero_array;   /* array('d', [0.0]): a Program's values are repeats of it */
+static PyObject *g_py_flatten, *g_str_list_token, *g_str_tuple_token;
 
 static int bulk_functions(void)
 {
@@ -2516,15 +2521,32 @@ static int bulk_functions(void)
         return -1;
     PyObject *read = PyObject_GetAttrString(module, "py_read_floats");
     PyObject *write = read ? PyObject_GetAttrString(module, "py_write_floats") : NULL;
+    PyObject *flatten = write ? PyObject_GetAttrString(module, "py_flatten") : NULL;
     Py_DECREF(module);
-    PyObject *array_module = write ? PyImport_ImportModule("array") : NULL;
-    PyObject *array_type = array_module ? PyObject_GetAttrString(array_module, "array") : NULL;
-    Py_XDECREF(array_module);
-    if (array_type == NULL) {
+    if (flatten == NULL) {
         Py_XDECREF(read);
         Py_XDECREF(write);
         return -1;
     }
+    PyObject *array_module = write ? PyImport_ImportModule("array") : NULL;
+    PyObject *array_type = array_module ? PyObject_GetAttrString(array_module, "array") : NULL;
+    Py_XDECREF(array_module);
+    PyObject *zero = array_type ? PyObject_CallFunction(array_type, "s[d]", "d", 0.0) : NULL;
+    PyObject *list_token = zero ? PyUnicode_InternFromString("[") : NULL;
+    PyObject *tuple_token = list_token ? PyUnicode_InternFromString("(") : NULL;
+    if (tuple_token == NULL) {
+        Py_XDECREF(list_token);
+        Py_XDECREF(zero);
+        Py_XDECREF(array_type);
+        Py_XDECREF(read);
+        Py_XDECREF(write);
+        Py_XDECREF(flatten);
+        return -1;
+    }
+    g_str_list_token = list_token;
+    g_str_tuple_token = tuple_token;
+    g_py_flatten = flatten;
+    g_zero_array = zero;
     g_py_read_floats = read;
     g_py_write_floats = write;
     g_array_type = array_type;
@@ -3085,16 +3107,25 @@ static PyObject *Program_forward(Program *self, PyObject *arguments)
         Py_XDECREF(converted);
         return NULL;
     }
-    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (self->n_slots + self->n_z) * 8);
-    double *x = bytes ? PyMem_Malloc((self->max_inputs ? self->max_inputs : 1) * sizeof(double))
-                      : NULL;
+    /* the result, computed in place: array('d', [0.0]) * count, written through its buffer */
+    Py_buffer out;
+    PyObject *values = PySequence_Repeat(g_zero_array, self->n_slots + self->n_z);
+    if (values != NULL &&
+        PyObject_GetBuffer(values, &out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+        Py_CLEAR(values);
+    double *x = values ? PyMem_Malloc((self->max_inputs ? self->max_inputs : 1) * sizeof(double))
+                       : NULL;
     if (x == NULL) {
         PyBuffer_Release(&given);
         Py_XDECREF(converted);
-        Py_XDECREF(bytes);
-        return bytes ? PyErr_NoMemory() : NULL;
+        if (values != NULL) {
+            PyBuffer_Release(&out);
+            Py_DECREF(values);
+            PyErr_NoMemory();
+        }
+        return NULL;
     }
-    double *v = (double *)PyBytes_AS_STRING(bytes);
+    double *v = out.buf;
     memcpy(v, given.buf, self->n_arguments * 8);
     PyBuffer_Release(&given);
     Py_XDECREF(converted);
@@ -3109,10 +3140,20 @@ static PyObject *Program_forward(Program *self, PyObject *arguments)
         const uint32_t *p = parents + starts[k];
         int kind = kinds[k];
         double r;
-        switch (kind) {
+        switch (kind) {   /* counts were checked when built (fit_kind) */
         case K_ADD: r = v[p[0]] + v[p[1]]; break;
         case K_SUB: r = v[p[0]] - v[p[1]]; break;
         case K_MUL: r = v[p[0]] * v[p[1]]; break;
+        case K_ACTIVATED: {
+            const Family *f = &self->info[codes[k]].family;
+            r = affine_slots(v, p, starts[k + 1] - starts[k]);
+            v[self->n_slots + self->zof[k]] = r;   /* z, for the backward pass */
+            if (isfinite(r))
+                r = ROWS[f->act_kind].forward(r, f->parameter);
+            break;
+        }
+        case K_AFFINE: r = affine_slots(v, p, starts[k + 1] - starts[k]); break;
+        case K_DOT: r = dot_slots(v, p, starts[k + 1] - starts[k]); break;
         case K_PYTHON: r = NAN; break;
         default: {
             const OpInfo *info = &self->info[codes[k]];
@@ -3121,15 +3162,6 @@ static PyObject *Program_forward(Program *self, PyObject *arguments)
                 r = ROWS[kind].forward(v[p[0]], info->family.parameter);
             } else if (ROWS[kind].arity == 2) {
                 r = ROWS[kind].forward(v[p[0]], v[p[1]]);
-            } else if (kind == K_ACTIVATED) {   /* counts checked when built (fit_kind) */
-                r = affine_slots(v, p, n);
-                v[self->n_slots + self->zof[k]] = r;   /* z, for the backward pass */
-                if (isfinite(r))
-                    r = ROWS[info->family.act_kind].forward(r, info->family.parameter);
-            } else if (kind == K_AFFINE) {
-                r = affine_slots(v, p, n);
-            } else if (kind == K_DOT) {
-                r = dot_slots(v, p, n);
             } else if (kind == K_SUM && n >= 1) {
                 r = sum_slots(v, p, n);
             } else {
@@ -3148,12 +3180,12 @@ static PyObject *Program_forward(Program *self, PyObject *arguments)
             goto fail;
     }
     PyMem_Free(x);
-    PyObject *values = PyObject_CallFunction(g_array_type, "sO", "d", bytes);
-    Py_DECREF(bytes);
+    PyBuffer_Release(&out);
     return values;
 fail:
     PyMem_Free(x);
-    Py_DECREF(bytes);
+    PyBuffer_Release(&out);
+    Py_DECREF(values);
     return NULL;
 }
 
@@ -3463,6 +3495,23 @@ static int pass_totals(Pass *w, const uint32_t *ends, Py_ssize_t n_ends, double 
     return 0;
 }
 
+/* Whether an end is a captured Value whose .grad is a Value (create_graph) or is held by an
+ * eager walk (a replay from inside a rule): the reference then takes the whole backward, as it
+ * reads and writes .grad through the attribute. */
+static int ends_need_the_reference(Program *self, const uint32_t *ends, Py_ssize_t n_ends)
+{
+    Py_ssize_t low = self->n_arguments, high = self->n_arguments + self->n_captured;
+    for (Py_ssize_t j = 0; j < n_ends; j++) {
+        uint32_t s = ends[j];
+        if (low <= s && s < high) {
+            Node *leaf = (Node *)PyTuple_GET_ITEM(self->captured, s - low);
+            if (leaf->walk || (leaf->flags & F_GRAD_VALUE))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* the ends: the slots a product reached that the walk did not pass, in the order their sums
  * began (in order) or by slot; returns their count */
 static Py_ssize_t pass_ends(Pass *w, uint32_t *ends)
@@ -3507,6 +3556,7 @@ static PyObject *Program_backward(Program *self, PyObject *const *args, Py_ssize
     Py_buffer values, grads;
     uint32_t *order = NULL, *ends = NULL, *got = NULL;
     Py_ssize_t n_order = 0;
+    int status;
     /* values: this program's forward (the slots, then the neurons' pre-activations) or the
      * slots alone (the pre-activations are then recomputed) */
     if (PyObject_GetBuffer(values_obj, &values, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
@@ -3578,38 +3628,39 @@ static PyObject *Program_backward(Program *self, PyObject *const *args, Py_ssize
         PyErr_NoMemory();
         goto done;
     }
-    if (pass_walk(&w, order, n_order, root) < 0)
+    int mode = grad_disabled;
+    grad_disabled = 1;   /* the rules run in no_grad(), as engine.walk and PyProgram run them */
+    status = pass_walk(&w, order, n_order, root);
+    grad_disabled = mode;
+    if (status < 0)
         goto done;
     Py_ssize_t n_ends = pass_ends(&w, ends);
-    /* a captured Value whose .grad is a Value (create_graph), or that a walk holds (a replay
-     * from inside a rule): the reference's backward, which reads and writes .grad through the
-     * attribute. Nothing was written; no Python code runs from here to the writes, but for
-     * building an error. */
-    Py_ssize_t low = self->n_arguments, high = self->n_arguments + self->n_captured;
-    for (Py_ssize_t j = 0; j < n_ends; j++) {
-        uint32_t s = ends[j];
-        Node *leaf = (low <= s && s < high)
-                         ? (Node *)PyTuple_GET_ITEM(self->captured, s - low) : NULL;
-        if (leaf && (leaf->walk || (leaf->flags & F_GRAD_VALUE))) {
-            PyObject *reference = reference_program(self);
-            if (reference != NULL)
-                result = PyObject_CallMethod(reference, "backward", "OnOO", values_obj, root,
-                                             order_obj, grads_obj);
-            goto done;
-        }
-    }
+    /* Nothing was written. From the check of the ends to the writes no Python code runs but
+     * to build an error (or in a second walk, after which the ends are checked again). */
     double *g_out = grads.buf;
-    int status = pass_totals(&w, ends, n_ends, g_out, grads_obj, in_order);
+    Py_ssize_t low = self->n_arguments, high = self->n_arguments + self->n_captured;
+    status = ends_need_the_reference(self, ends, n_ends) ? 2
+             : pass_totals(&w, ends, n_ends, g_out, grads_obj, in_order);
     if (status == 1) {   /* an end at fault: walk again in order, to raise the first error */
         if ((w.got = got = PyMem_Malloc((self->n_slots + 1) * sizeof(uint32_t))) == NULL) {
             PyErr_NoMemory();
             goto done;
         }
+        grad_disabled = 1;
         status = pass_walk(&w, order, n_order, root);
+        grad_disabled = mode;
         if (status == 0) {
             n_ends = pass_ends(&w, ends);
-            status = pass_totals(&w, ends, n_ends, g_out, grads_obj, 1);
+            status = ends_need_the_reference(self, ends, n_ends) ? 2
+                     : pass_totals(&w, ends, n_ends, g_out, grads_obj, 1);
         }
+    }
+    if (status == 2) {
+        PyObject *reference = reference_program(self);
+        if (reference != NULL)
+            result = PyObject_CallMethod(reference, "backward", "OnOO", values_obj, root,
+                                         order_obj, grads_obj);
+        goto done;
     }
     if (status < 0)
         goto done;
@@ -3689,6 +3740,142 @@ static PyTypeObject ProgramType = {
     .tp_new = Program_new,
 };
 
+/* --- flatten: the shape and the numbers of a compiled function's arguments ------------------ */
+
+/* The twin of autograd.recording.py_flatten for arguments made of lists, tuples, floats (not
+ * NaN) and ints that fit a float: the same tokens (depth first, "[" or "(" and the length for
+ * a container, None for a number) and the same numbers. Anything else goes to py_flatten for
+ * the whole call. While it reads the arguments nothing but PyMem memory is allocated (no
+ * Python code can run and change them); the tokens are made afterwards. */
+typedef struct { Py_ssize_t *items; Py_ssize_t n, cap; } Codes;   /* -1 number, -2 "[", -3 "(" */
+
+static int codes_push(Codes *c, Py_ssize_t code)
+{
+    if (c->n == c->cap) {
+        Py_ssize_t cap = c->cap ? 2 * c->cap : 64;
+        Py_ssize_t *items = PyMem_Realloc(c->items, cap * sizeof(Py_ssize_t));
+        if (items == NULL)
+            return -1;
+        c->items = items;
+        c->cap = cap;
+    }
+    c->items[c->n++] = code;
+    return 0;
+}
+
+static PyObject *core_flatten(PyObject *module, PyObject *arguments)
+{
+    if (!configured() || bulk_functions() < 0)
+        return NULL;
+    Codes codes = {NULL, 0, 0};
+    double *numbers = NULL;
+    Py_ssize_t n_numbers = 0, cap_numbers = 0, top = 0, cap_stack = 64;
+    PyObject **stack = PyMem_Malloc(cap_stack * sizeof(PyObject *));   /* borrowed */
+    int status = stack == NULL ? -1 : 0;   /* -1 out of memory, 1 not ours */
+    if (stack != NULL)
+        stack[top++] = arguments;
+    while (status == 0 && top) {
+        PyObject *x = stack[--top];
+        double number;
+        if (PyFloat_CheckExact(x) || PyLong_CheckExact(x)) {
+            if (PyFloat_CheckExact(x)) {
+                number = PyFloat_AS_DOUBLE(x);
+                if (isnan(number)) {
+                    status = 1;
+                    break;
+                }
+            } else {
+                number = PyLong_AsDouble(x);
+                if (number == -1.0 && PyErr_Occurred()) {
+                    PyErr_Clear();
+                    status = 1;
+                    break;
+                }
+            }
+            if (n_numbers == cap_numbers) {
+                Py_ssize_t cap = cap_numbers ? 2 * cap_numbers : 64;
+                double *bigger = PyMem_Realloc(numbers, cap * sizeof(double));
+                if (bigger == NULL) {
+                    status = -1;
+                    break;
+                }
+                numbers = bigger;
+                cap_numbers = cap;
+            }
+            numbers[n_numbers++] = number;
+            if (codes_push(&codes, -1) < 0)
+                status = -1;
+        } else if (PyList_CheckExact(x) || PyTuple_CheckExact(x)) {
+            Py_ssize_t n = PySequence_Fast_GET_SIZE(x);
+            if (codes_push(&codes, PyList_CheckExact(x) ? -2 : -3) < 0 ||
+                codes_push(&codes, n) < 0) {
+                status = -1;
+                break;
+            }
+            if (top + n > cap_stack) {
+                while (cap_stack < top + n)
+                    cap_stack *= 2;
+                PyObject **bigger = PyMem_Realloc(stack, cap_stack * sizeof(PyObject *));
+                if (bigger == NULL) {
+                    status = -1;
+                    break;
+                }
+                stack = bigger;
+            }
+            PyObject **items = PySequence_Fast_ITEMS(x);
+            for (Py_ssize_t i = n - 1; i >= 0; i--)   /* reversed: the first is read first */
+                stack[top++] = items[i];
+        } else {
+            status = 1;
+        }
+    }
+    PyMem_Free(stack);
+    PyObject *result = NULL;
+    if (status == 1) {
+        PyMem_Free(codes.items);
+        PyMem_Free(numbers);
+        return PyObject_CallOneArg(g_py_flatten, arguments);
+    }
+    if (status < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    PyObject *tokens = PyTuple_New(codes.n);
+    if (tokens == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < codes.n; i++) {
+        Py_ssize_t code = codes.items[i];
+        PyObject *token;
+        if (code == -1)
+            token = Py_NewRef(Py_None);
+        else if (code == -2 || code == -3)
+            token = Py_NewRef(code == -2 ? g_str_list_token : g_str_tuple_token);
+        else if ((token = PyLong_FromSsize_t(code)) == NULL) {
+            Py_DECREF(tokens);
+            goto done;
+        }
+        PyTuple_SET_ITEM(tokens, i, token);
+    }
+    PyObject *array = PySequence_Repeat(g_zero_array, n_numbers);
+    Py_buffer view;
+    if (array != NULL && PyObject_GetBuffer(array, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+        Py_CLEAR(array);
+    if (array == NULL) {
+        Py_DECREF(tokens);
+        goto done;
+    }
+    if (n_numbers)
+        memcpy(view.buf, numbers, n_numbers * sizeof(double));
+    PyBuffer_Release(&view);
+    result = PyTuple_Pack(2, tokens, array);
+    Py_DECREF(tokens);
+    Py_DECREF(array);
+done:
+    PyMem_Free(codes.items);
+    PyMem_Free(numbers);
+    return result;
+}
+
 static PyObject *core_python_ops(PyObject *module, PyObject *unused)
 {
     if (!configured())
@@ -3722,6 +3909,12 @@ static PyMethodDef core_methods[] = {
      ">>> from autograd import Value\n>>> from autograd.recording import write_floats\n"
      ">>> xs = [Value(0.0), Value(0.0)]\n>>> write_floats(xs, \"data\", [1.0, 2.5]); [x.data for x in xs]\n"
      "[1.0, 2.5]\n"},
+    {"flatten", core_flatten, METH_O,
+     "flatten(arguments)\n--\n\n"
+     "The shape and the numbers of a compiled function's arguments (autograd.recording's "
+     "py_flatten, in C).\n\n"
+     ">>> from autograd.recording import flatten\n>>> flatten(([1.0, 2], 3.5))\n"
+     "(('(', 2, '[', 2, None, None, None), array('d', [1.0, 2.0, 3.5]))\n"},
     {"python_ops", core_python_ops, METH_NOARGS,
      "python_ops()\n--\n\nThe names of the op table's ops that run through their Python rules "
      "(no C row)."},

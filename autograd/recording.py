@@ -17,14 +17,15 @@ import sys
 import threading
 from array import array
 from collections import Counter, OrderedDict
-from itertools import chain
+from itertools import accumulate, chain
 from math import isfinite
 from numbers import Real
+from operator import attrgetter
 from typing import Any, Callable, Iterable, Sequence
 
 from autograd import _compiled, engine, grad_mode
 from autograd.grad_mode import DataDependentError, is_recording, no_grad
-from autograd.ops import UNTRACKED, Op
+from autograd.ops import LEAF, UNTRACKED, Op
 from autograd.value import Value, _as_float, forward_numbers
 
 __all__ = [
@@ -41,91 +42,6 @@ __all__ = [
 
 MAX_RECORDINGS = 32
 """How many recordings (argument shapes) a compiled function keeps by default."""
-
-_ATTRIBUTES = ("data", "grad")
-
-
-def _check_attribute(function: str, attribute: object) -> None:
-    if attribute not in _ATTRIBUTES:
-        raise ValueError(f"{function}: attribute must be 'data' or 'grad', got {attribute!r}")
-
-
-def _not_a_value(function: str, position: int, value: object) -> TypeError:
-    return TypeError(f"{function}: values[{position}] is a {type(value).__name__}, not a Value")
-
-
-def py_read_floats(values: Sequence[Value], attribute: str) -> array:
-    """The ``.data`` or ``.grad`` of every Value of ``values``, as an ``array('d')``.
-
-    >>> read_floats([Value(1.0), Value(2.5)], "data")
-    array('d', [1.0, 2.5])
-    """
-    _check_attribute("read_floats", attribute)
-    numbers = array("d")
-    for position, value in enumerate(values):
-        if not isinstance(value, Value):
-            raise _not_a_value("read_floats", position, value)
-        number = getattr(value, attribute)
-        if type(number) is not float:  # a Value, after backward(create_graph=True)
-            raise TypeError(f"read_floats: values[{position}].grad is a Value (from "
-                            f"backward(create_graph=True)), not a number")
-        numbers.append(number)
-    return numbers
-
-
-def py_write_floats(values: Sequence[Value], attribute: str, numbers: Iterable[float]) -> None:
-    """Set the ``.data`` or ``.grad`` of every Value of ``values`` from ``numbers``.
-
-    ``numbers``: an ``array('d')``, a float64 numpy array, anything with the buffer protocol or
-    a sequence of real numbers, one per Value. Each is checked as setting the attribute would
-    check it (``.data`` refuses NaN and what is not a real number), all before any is written.
-
-    >>> xs = [Value(0.0), Value(0.0)]
-    >>> write_floats(xs, "data", [1.0, 2.5]); [x.data for x in xs]
-    [1.0, 2.5]
-    """
-    _check_attribute("write_floats", attribute)
-    try:
-        numbers = memoryview(numbers).tolist() if _is_double_buffer(numbers) else list(numbers)
-    except TypeError:
-        raise TypeError(f"write_floats: numbers must be a sequence or a buffer of floats, got "
-                        f"{type(numbers).__name__}") from None
-    if len(numbers) != len(values):
-        raise ValueError(f"write_floats: {len(values)} values but {len(numbers)} numbers")
-    checked = []
-    for position, (value, number) in enumerate(zip(values, numbers)):
-        if not isinstance(value, Value):
-            raise _not_a_value("write_floats", position, value)
-        try:
-            if attribute == "data" or type(number) is not float:
-                number = _as_float(number) if attribute == "data" else _as_grad(number)
-        except (TypeError, ValueError, OverflowError) as error:
-            raise type(error)(f"write_floats: numbers[{position}]: {error}") from None
-        checked.append(number)
-    for value, number in zip(values, checked):
-        setattr(value, attribute, number)
-
-
-def _as_grad(number: Any) -> float:
-    """A gradient as setting ``.grad`` takes it: a float as it is (even inf or NaN)."""
-    if isinstance(number, float):
-        return float(number)
-    return _as_float(number)
-
-
-def _is_double_buffer(numbers: object) -> bool:
-    try:
-        view = memoryview(numbers)  # type: ignore[arg-type]
-    except TypeError:
-        return False
-    return view.format == "d" and view.ndim == 1 and view.c_contiguous
-
-
-read_floats = getattr(_compiled.core, "read_floats", None) or py_read_floats
-"""``py_read_floats``, by the compiled core when it runs (no Python loop per Value)."""
-write_floats = getattr(_compiled.core, "write_floats", None) or py_write_floats
-"""``py_write_floats``, by the compiled core when it runs (no Python loop per Value)."""
-
 
 # --- the tape: a graph as flat arrays ------------------------------------------------------------
 
@@ -161,18 +77,20 @@ class Tape:
         self.first_instruction = len(arguments) + len(captured) + len(constants)
         slot_of = {x: k for k, x in enumerate([*arguments, *captured, *constants, *nodes])}
         self.n_slots = len(slot_of)
+        instructions = [(x._op, x._prev) if x._prev else derived[x] for x in nodes]
         code_of: dict[Op, int] = {}
-        self.codes, self.starts, self.parents = array("i"), array("i", [0]), array("i")
-        self.walkable = bytearray(self.first_instruction)  # 1: a node the walk passes through
-        for x in nodes:
-            op, inputs = (x._op, x._prev) if x._prev else derived[x]
-            self.codes.append(code_of.setdefault(op, len(code_of)))
-            self.parents.extend(map(slot_of.__getitem__, inputs))
-            self.starts.append(len(self.parents))
-            self.walkable.append(bool(x._prev))
+        self.codes = array("i", [code_of.setdefault(op, len(code_of)) for op, _ in instructions])
         self.ops: tuple[Op, ...] = tuple(code_of)
+        inputs = [inputs for _, inputs in instructions]
+        self.starts = array("i", accumulate(map(len, inputs), initial=0))
+        self.parents = array("i", map(slot_of.__getitem__, chain.from_iterable(inputs)))
+        # 1 for a node the walk passes through (not a leaf, not softmax's shift)
+        self.walkable = bytearray(self.first_instruction) + bytes([bool(x._prev) for x in nodes])
         self.outputs = array("i", map(slot_of.__getitem__, outputs))
         self._orders: dict[int, array] = {}
+        if len(outputs) == 1 and not derived and nodes:  # the instructions are the walk's order
+            self._orders[self.outputs[0]] = array("i", range(self.n_slots - 1,
+                                                              self.first_instruction - 1, -1))
         self._walk_inputs: list[Sequence[int]] | None = None
 
     @property
@@ -243,17 +161,25 @@ class Tape:
 
 
 def _instruction_order(outputs: list[Value], derived: dict[Value, Any]) -> list[Value]:
-    """Every node the outputs depend on, each after its inputs (a derived leaf, softmax's shift,
-    after the Values it is computed from): engine.topological_order's walk, for many roots."""
-    order: list[Value] = []
-    seen: set[Value] = set()
+    """Every node the outputs depend on, each after its inputs: engine.topological_order, for
+    many roots, with softmax's shifts made nodes of their inputs for the while (so each comes
+    after the Values it is computed from), then leaves again."""
+    for leaf, (op, inputs) in derived.items():
+        leaf._op, leaf._prev = op, tuple(inputs)
+    try:
+        if len(outputs) == 1:
+            return engine.topological_order(outputs[0])
+        order: list[Value] = []
+        seen: set[Value] = set()
+        for root in outputs:
+            order += engine.depth_first(root, _PREV, seen)
+        return order
+    finally:
+        for leaf in derived:
+            leaf._prev, leaf._op = (), LEAF
 
-    def inputs(x: Value) -> Sequence[Value]:
-        return x._prev or (derived[x][1] if x in derived else ())
 
-    for root in outputs:
-        order += engine.depth_first(root, inputs, seen)
-    return order
+_PREV = attrgetter("_prev")
 
 
 def _leaves(nodes: list[Value], outputs: list[Value], derived: dict[Value, Any],
@@ -277,7 +203,7 @@ def _graph_references(nodes: list[Value], outputs: list[Value],
     """How many references the graph and the recorder hold to each Value it uses, in the
     order the instructions first use them."""
     held = Counter(chain.from_iterable([x._prev for x in nodes]))
-    held.update(outputs)
+    held.update(outputs * 2)  # the list `outputs`, and the function's result holds each once
     held.update(iter(derived))  # the registry's keys (an iterator: a dict would add counts)
     for inputs in {id(inputs): inputs for _, inputs in derived.values()}.values():
         held.update(inputs)  # (the leaves of one softmax share one list)
@@ -286,26 +212,31 @@ def _graph_references(nodes: list[Value], outputs: list[Value],
 
 def _classify(candidates: list[Value], held: Counter[Value],
               name: str) -> tuple[list[Value], list[Value]]:
-    # A candidate is referenced by the graph (`held` counts it), by `held`'s key, by the list
-    # `candidates`, and by the counting itself; the last three are measured on a probe held the
-    # same way, as CPython versions differ in the references a call borrows.
-    probes = [object()]
-    keys = dict.fromkeys(probes)
-    ours = _reference_counts(probes)[0]
-    del keys
+    counted = hasattr(sys, "getrefcount")  # not on PyPy or GraalPy: every leaf is captured
+    outside = _held_outside(candidates, held) if counted else [1] * len(candidates)
     captured: list[Value] = []
     constants: list[Value] = []
-    for leaf, count in zip(candidates, _reference_counts(candidates)):
-        if count - ours - held[leaf] > 0:  # something outside the graph holds it
-            captured.append(leaf)
-        elif leaf._op is UNTRACKED:
+    for leaf, count in zip(candidates, outside):
+        if leaf._op is UNTRACKED and (count <= 0 or not counted):
             raise DataDependentError(
                 f"{name} used a Value computed inside no_grad() (data {leaf.data!r}): a "
                 f"recording would keep its number as a constant. Compute it outside "
                 f"no_grad(), or outside the compiled function and let the function read it")
-        else:
-            constants.append(leaf)
+        (captured if count > 0 else constants).append(leaf)
     return captured, constants
+
+
+def _held_outside(candidates: list[Value], held: Counter[Value]) -> list[int]:
+    """How many references beyond the graph's hold each candidate. Besides the graph's (that
+    `held` counts), the candidate is referenced by `held`'s key, by the list `candidates` and
+    by the counting itself: these are measured on a probe held the same way, as CPython
+    versions differ in the references a call borrows."""
+    probes = [object()]
+    keys = dict.fromkeys(probes)
+    ours = _reference_counts(probes)[0]
+    del keys
+    return [count - ours - held[leaf]
+            for leaf, count in zip(candidates, _reference_counts(candidates))]
 
 
 def _reference_counts(objects: list[Any]) -> list[int]:
@@ -444,6 +375,20 @@ class Replayed:
     def __repr__(self) -> str:
         return f"Replayed(data={self.data!r}, grad={self.grad!r})"
 
+    # compared by their numbers, as Values are (``loss < best``)
+
+    def __lt__(self, other: Any) -> bool:
+        return self.data < _number(other)
+
+    def __le__(self, other: Any) -> bool:
+        return self.data <= _number(other)
+
+    def __gt__(self, other: Any) -> bool:
+        return self.data > _number(other)
+
+    def __ge__(self, other: Any) -> bool:
+        return self.data >= _number(other)
+
     def backward(self, create_graph: bool = False) -> None:
         """Fill ``.grad`` of the Values the function read, exactly as eager ``backward()``.
 
@@ -457,7 +402,7 @@ class Replayed:
             raise engine.untracked_error()
         tape = run.recording.tape
         if run.grads is None:
-            run.grads = array("d", bytes(8 * tape.n_slots))
+            run.grads = array("d", [0.0]) * tape.n_slots
         slot = self._slot
         run.recording.program.backward(run.values, slot, tape.walk_order(slot), run.grads)
         if tape.walkable[slot]:
@@ -466,6 +411,10 @@ class Replayed:
             self.grad = tape.captured[slot - tape.n_arguments].grad
         else:
             self.grad = run.grads[slot]
+
+
+def _number(x: Any) -> Any:
+    return x.data if isinstance(x, (Value, Replayed)) else x
 
 
 class _Recording:
@@ -598,7 +547,14 @@ class Compiled:
             if recording is not None:
                 self.recordings.move_to_end(shape)
         if recording is not None:
-            return recording.replay(numbers)
+            try:
+                return recording.replay(numbers)
+            except Exception:
+                # The tape runs in topological order, the eager call ran in the order it made
+                # the nodes: where two ops fail, it names another. Run it eagerly for its error.
+                self.function(*_with_values(args, []),
+                              **{name: _with_values(x, []) for name, x in kwargs.items()})
+                raise
         if not grad_mode.is_grad_enabled():  # no graph to record: run it as it is
             return self.function(*args, **kwargs)
         return self._record(shape, args, kwargs)
@@ -662,3 +618,90 @@ def compile(function: Callable[..., Any] | None = None, *,
     if function is None:
         return lambda function: Compiled(function, max_recordings)
     return Compiled(function, max_recordings)
+
+
+# --- bulk transfer for optimizers: many Values' numbers at once -------------------------------
+
+_ATTRIBUTES = ("data", "grad")
+
+
+def _check_attribute(function: str, attribute: object) -> None:
+    if attribute not in _ATTRIBUTES:
+        raise ValueError(f"{function}: attribute must be 'data' or 'grad', got {attribute!r}")
+
+
+def _not_a_value(function: str, position: int, value: object) -> TypeError:
+    return TypeError(f"{function}: values[{position}] is a {type(value).__name__}, not a Value")
+
+
+def py_read_floats(values: Sequence[Value], attribute: str) -> array:
+    """The ``.data`` or ``.grad`` of every Value of ``values``, as an ``array('d')``.
+
+    >>> read_floats([Value(1.0), Value(2.5)], "data")
+    array('d', [1.0, 2.5])
+    """
+    _check_attribute("read_floats", attribute)
+    numbers = array("d")
+    for position, value in enumerate(values):
+        if not isinstance(value, Value):
+            raise _not_a_value("read_floats", position, value)
+        number = getattr(value, attribute)
+        if type(number) is not float:  # a Value, after backward(create_graph=True)
+            raise TypeError(f"read_floats: values[{position}].grad is a Value (from "
+                            f"backward(create_graph=True)), not a number")
+        numbers.append(number)
+    return numbers
+
+
+def py_write_floats(values: Sequence[Value], attribute: str, numbers: Iterable[float]) -> None:
+    """Set the ``.data`` or ``.grad`` of every Value of ``values`` from ``numbers``.
+
+    ``numbers``: an ``array('d')``, a float64 numpy array, anything with the buffer protocol or
+    a sequence of real numbers, one per Value. Each is checked as setting the attribute would
+    check it (``.data`` refuses NaN and what is not a real number), all before any is written.
+
+    >>> xs = [Value(0.0), Value(0.0)]
+    >>> write_floats(xs, "data", [1.0, 2.5]); [x.data for x in xs]
+    [1.0, 2.5]
+    """
+    _check_attribute("write_floats", attribute)
+    try:
+        numbers = memoryview(numbers).tolist() if _is_double_buffer(numbers) else list(numbers)
+    except TypeError:
+        raise TypeError(f"write_floats: numbers must be a sequence or a buffer of floats, got "
+                        f"{type(numbers).__name__}") from None
+    if len(numbers) != len(values):
+        raise ValueError(f"write_floats: {len(values)} values but {len(numbers)} numbers")
+    checked = []
+    for position, (value, number) in enumerate(zip(values, numbers)):
+        if not isinstance(value, Value):
+            raise _not_a_value("write_floats", position, value)
+        try:
+            if attribute == "data" or type(number) is not float:
+                number = _as_float(number) if attribute == "data" else _as_grad(number)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise type(error)(f"write_floats: numbers[{position}]: {error}") from None
+        checked.append(number)
+    for value, number in zip(values, checked):
+        setattr(value, attribute, number)
+
+
+def _as_grad(number: Any) -> float:
+    """A gradient as setting ``.grad`` takes it: a float as it is (even inf or NaN)."""
+    if isinstance(number, float):
+        return float(number)
+    return _as_float(number)
+
+
+def _is_double_buffer(numbers: object) -> bool:
+    try:
+        view = memoryview(numbers)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    return view.format == "d" and view.ndim == 1 and view.c_contiguous
+
+
+read_floats = getattr(_compiled.core, "read_floats", None) or py_read_floats
+"""``py_read_floats``, by the compiled core when it runs (no Python loop per Value)."""
+write_floats = getattr(_compiled.core, "write_floats", None) or py_write_floats
+"""``py_write_floats``, by the compiled core when it runs (no Python loop per Value)."""

@@ -431,7 +431,7 @@ def _forward(op: Op, inputs: tuple[Value, ...]) -> float:
     """The data of ``apply(op, *inputs)``, by the reference's steps (inputs already lifted)."""
     if len(inputs) != op.arity or op.layout:
         op.check_count(len(inputs))
-    return forward_numbers(op, [x.data for x in inputs])  # the core pauses the recording
+    return forward_numbers(op, [x._data for x in inputs])
 
 
 def forward_numbers(op: Op, inputs: list[float]) -> float:

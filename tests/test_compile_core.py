@@ -529,3 +529,156 @@ def test_the_max_row_is_pythons_max():
         assert repr(out.data) == repr(max(numbers))
     with pytest.raises(ValueError):
         apply(ops.SHIFT)
+
+
+DRIFT = """
+import gc, sys
+from array import array
+import autograd
+from autograd import Op, Value, apply, grad_mode, recording
+assert autograd.implementation == "compiled", autograd._compiled.reason
+w = [Value(0.5), Value(-0.25)]
+user_op = Op("mul2", lambda x, y: x * y, lambda out, x, y: (y, x), 2, [(-2, 2)] * 2)
+
+def function(xs, i):
+    h = [apply(user_op, (w[0] * x + w[1]).tanh(), w[1]) for x in xs]
+    return autograd.sum(autograd.softmax(h)) + autograd.take(h, i) * 1e-3
+
+def rounds(n):
+    compiled = autograd.compile(function)
+    for k in range(n):
+        loss = compiled([0.1 * k, 0.2, -0.3], float(k % 3))
+        loss.backward()
+        try:
+            compiled([0.1, 0.2, 0.3], 7.0)  # take out of range: an error at replay
+        except IndexError:
+            pass
+        numbers = recording.read_floats(w, "grad")
+        recording.write_floats(w, "grad", array("d", [0.0] * len(numbers)))
+        grad_mode.set_recording("f")
+        try:
+            w[0].data
+        except autograd.DataDependentError:
+            pass
+        finally:
+            grad_mode.set_recording("")
+
+def drift(n):
+    gc.collect()
+    before = sys.gettotalrefcount()
+    rounds(n)
+    gc.collect()
+    return sys.gettotalrefcount() - before
+
+rounds(20)
+small, large = drift(100), drift(400)
+print("drift", small, large)
+assert abs(large) <= 100 and abs(large - small) <= 50, (small, large)
+"""
+
+
+def test_replays_leave_the_total_refcount_unchanged_on_a_debug_build(tmp_path):
+    """The core built for python3.11-dbg (as .ci/refcount builds it); recording, replaying,
+    errors at replay, refusals and bulk transfer leave sys.gettotalrefcount() where it was."""
+    import shutil
+
+    if shutil.which("python3.11-dbg") is None or shutil.which("gcc") is None:
+        pytest.skip("needs python3.11-dbg and gcc (apt-get install python3.11-dbg python3.11-dev)")
+    if not COMPILED:
+        pytest.skip("checked once, in the compiled run")
+    python = "python3.11-dbg"
+    info = subprocess.run(
+        [
+            python,
+            "-c",
+            "import sysconfig as s; print(s.get_config_var('EXT_SUFFIX')); "
+            "print(s.get_paths()['include'])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    shutil.copytree(
+        ROOT / "autograd",
+        tmp_path / "autograd",
+        ignore=shutil.ignore_patterns("*.so", "__pycache__"),
+    )
+    subprocess.run(
+        [
+            "gcc",
+            "-shared",
+            "-fPIC",
+            "-g",
+            "-O1",
+            "-ffp-contract=off",
+            "-std=c11",
+            "-Wall",
+            "-Werror",
+            "-Wno-unused-parameter",
+            "-Wno-missing-field-initializers",
+            "-Wno-cast-function-type",
+            f"-I{info[1]}",
+            str(tmp_path / "autograd" / "_core.c"),
+            "-o",
+            str(tmp_path / "autograd" / f"_core{info[0]}"),
+        ],
+        check=True,
+        timeout=300,
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CHAINRULE_PURE_PYTHON"}
+    env.update(PYTHONPATH=str(tmp_path), CHAINRULE_REQUIRE_COMPILED="1")
+    done = subprocess.run(
+        [python, "-c", DRIFT], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("drift")
+
+
+FLATTEN_CASES = [
+    ([1.0, 2], 3.5),
+    ([[0.1, -0.2]] * 3,),
+    (),
+    ([],),
+    (1, 2, [3, (4.5,)]),
+    ((1.0,), [[[]]]),
+    (-0.0, 10**17 + 1, -(2**60)),
+    ([1.0, "mean"],),
+    (True,),
+    (1.0, None),
+    (math.nan,),
+    (2**2000,),
+    ([Value(1.0)],),
+    ({"a": 1},),
+    (array("d", [1.0]),),
+]
+
+
+@compiled_only
+@pytest.mark.parametrize("arguments", FLATTEN_CASES, ids=[repr(c)[:40] for c in FLATTEN_CASES])
+def test_flatten_in_c_gives_the_references_shape_numbers_and_errors(arguments):
+    def flattened(flatten: Callable[[Any], Any]) -> Any:
+        got = outcome(lambda: flatten(arguments))
+        return ("ok", got[1][0], got[1][1].tobytes()) if got[0] == "ok" else got
+
+    assert recording.flatten is not recording.py_flatten
+    assert flattened(recording.flatten) == flattened(recording.py_flatten)
+
+
+def test_a_replays_python_rules_run_in_no_grad_as_the_eager_walks():
+    seen: list[bool] = []
+
+    def rule(out: float, x: float) -> tuple[float]:
+        seen.append(autograd.is_grad_enabled())
+        return (2.0,)
+
+    w = Value(0.5)
+    recording_ = recorded(
+        lambda x: apply(Op("twice", lambda x: 2 * x, rule, 1, [(-2, 2)]), w * x), 1.0
+    )
+    tape = recording_.tape
+    for program in (recording_.program, recording.PyProgram(tape)):
+        values = program.forward(array("d", [3.0]))
+        root = tape.outputs[0]
+        program.backward(values, root, tape.walk_order(root), array("d", bytes(8 * tape.n_slots)))
+    (apply(Op("twice", lambda x: 2 * x, rule, 1, [(-2, 2)]), w * 3.0)).backward()
+    assert seen == [False, False, False] and autograd.is_grad_enabled()
