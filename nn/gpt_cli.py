@@ -104,7 +104,7 @@ def _run(args: argparse.Namespace, prog: str) -> int:
     start = time.perf_counter()
     completed: list[float] = []
     try:
-        losses = _train_with_progress(model, vocab, train_words, args, completed)
+        losses = _train_with_progress(model, vocab, train_words, args, completed, prog)
     except KeyboardInterrupt:  # the parameters are those of the last completed step
         if args.save:
             save(model.state_dict(), args.save)
@@ -155,12 +155,13 @@ def _run(args: argparse.Namespace, prog: str) -> int:
 
 
 def _train_with_progress(model: GPT, vocab: Vocabulary, words: list[str],
-                         args: argparse.Namespace, completed: list[float]) -> list[float]:
+                         args: argparse.Namespace, completed: list[float],
+                         prog: str = PROG) -> list[float]:
     """``train`` with a tqdm bar on stderr (shown when stderr is a terminal); ``completed``
     collects the losses of the steps as they finish, for a report after Ctrl-C."""
     from nn._extra import require
 
-    tqdm = require("tqdm", PROG).tqdm
+    tqdm = require("tqdm", prog).tqdm
     with tqdm(total=args.steps, desc="gpt", unit="step", file=sys.stderr, disable=None,
               leave=False) as bar:
         recent: list[float] = []

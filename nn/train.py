@@ -32,6 +32,7 @@ from autograd.recording import read_floats, write_floats
 from nn.losses import binary_cross_entropy_with_logits, cross_entropy, hinge_loss
 from nn.module import Module
 from nn.optim import Optimizer
+from nn.validation import without_inputs
 
 LOSSES = ("hinge", "bce", "cross_entropy")
 """The losses ``train`` knows by name."""
@@ -119,7 +120,7 @@ def train(model: Module, X: np.ndarray, y: np.ndarray, optimizer: Optimizer, ste
                 value, accuracy = _step(forward, labels, optimizer)
             except (_NotFinite, OverflowError) as error:
                 _restore(params, before)
-                reason = str(error) if len(str(error)) <= 100 else str(error)[:97] + "..."
+                reason = without_inputs(str(error))  # whole, but for the op's inputs
                 raise TrainingDiverged(k + 1, reason, history, optimizer.lr) from error
             except BaseException:  # Ctrl-C or an error: undo a half-done update
                 _restore(params, before)

@@ -135,6 +135,16 @@ class OverflowHint(OverflowError):
 _INPUTS = re.compile(r" at inputs \[[^\]]*\]")  # the engine's list of an op's inputs
 
 
+def without_inputs(message: str) -> str:
+    """The engine's error ``message`` without the list of an op's inputs (a fused op may have
+    hundreds); what follows the list, such as a backward pass's reason, stays.
+
+    >>> without_inputs("backward through * at inputs [1e+200, 3e+200]: the gradient overflows")
+    'backward through *: the gradient overflows'
+    """
+    return _INPUTS.sub("", message)
+
+
 def overflow_hint(owner: str, error: OverflowError, numbers_: Iterable[float],
                   what: str) -> OverflowError:
     """``error`` (an overflow inside ``owner``) as an ``OverflowHint``: one line with the
@@ -157,7 +167,7 @@ if this happens while training, the learning rate is probably too large
     if isinstance(error, OverflowHint):
         return error
     message = str(error)
-    reason = _INPUTS.sub("", message)  # what follows the inputs stays (a backward's reason)
+    reason = without_inputs(message)
     largest = max((abs(x) for x in numbers_ if math.isfinite(x)), default=0.0)
     hint = OverflowHint(f"{owner}: {reason}, and {what} reach {largest:.3g}: if this happens "
                         f"while training, the learning rate is probably too large")
