@@ -32,6 +32,8 @@ API = {
     "autograd": "The engine: `Value`, the functions on Values, `grad`, `gradcheck`, drawing.",
     "autograd.stepper": "`step_through`: the backward pass one step at a time, a widget in "
                         "Jupyter.",
+    "autograd.recording": "`compile`: record a function once, replay it on new numbers; "
+                          "`read_floats`, `write_floats`.",
     "nn": "Modules, losses, optimizers, datasets and checkpoints.",
     "nn.gpt": "A tiny GPT and its training loop.",
     "nn.corpus": "The census names, the vocabulary and the bigram baseline.",
