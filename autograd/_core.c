@@ -1569,6 +1569,7 @@ static PyObject *Value_item(Node *self, METHOD_ARGS)
 static PyObject *Value_detach(Node *self, METHOD_ARGS)
 {
     NO_ARGUMENTS("detach");
+    REFUSE_WHILE_RECORDING(self, "v.data", NULL);   /* the reference reads self.data */
     return (PyObject *)new_leaf(self->data);
 }
 
@@ -1577,10 +1578,7 @@ static PyObject *Value_reduce(Node *self, METHOD_ARGS)
     NO_ARGUMENTS("__reduce__");
     if (!configured())
         return NULL;
-    int was = pause_recording();
-    PyObject *result = PyObject_CallOneArg(g_reduce, (PyObject *)self);
-    recording = was;
-    return result;
+    return PyObject_CallOneArg(g_reduce, (PyObject *)self);
 }
 
 static PyObject *Value_deepcopy(Node *self, METHOD_ARGS)
@@ -1589,10 +1587,7 @@ static PyObject *Value_deepcopy(Node *self, METHOD_ARGS)
         return reference_call_error("__deepcopy__", self, args, nargs, kwnames);
     if (!configured())
         return NULL;
-    int was = pause_recording();
-    PyObject *result = PyObject_CallFunctionObjArgs(g_deepcopy, (PyObject *)self, args[0], NULL);
-    recording = was;
-    return result;
+    return PyObject_CallFunctionObjArgs(g_deepcopy, (PyObject *)self, args[0], NULL);
 }
 
 /* --- the first-order backward walk ----------------------------------------------------------- */
@@ -1946,7 +1941,7 @@ static int python_partials(Walk *w, Node *node, double g)
         return rule_failed(node);
     /* as the reference: len(partials), then its items, each a real number */
     Py_ssize_t count = PyObject_Size(partials);
-    PyObject *seq = count < 0 ? NULL : PySequence_Fast(partials, "partials must be a sequence");
+    PyObject *seq = count < 0 ? NULL : PySequence_Tuple(partials);
     Py_DECREF(partials);
     if (seq == NULL)
         return rule_failed(node);
@@ -2638,8 +2633,16 @@ static PyObject *core_write_floats(PyObject *module, PyObject *const *args, Py_s
         PyErr_Clear();
         goto reference;
     }
+    /* from 3.12 a Python class can export a buffer (__buffer__): Python code may have run and
+     * changed `values`, so its items are read and checked again */
+    n = PySequence_Fast_GET_SIZE(values);
+    items = PySequence_Fast_ITEMS(values);
     int fits = view.ndim == 1 && view.format != NULL && strcmp(view.format, "d") == 0 &&
                view.itemsize == (Py_ssize_t)sizeof(double) && view.len == n * view.itemsize;
+    for (Py_ssize_t i = 0; fits && i < n; i++)
+        if (!IS_NODE(items[i]) || ((Node *)items[i])->walk ||
+            (grad && (((Node *)items[i])->flags & F_GRAD_VALUE)))
+            fits = 0;
     const double *given = view.buf;
     for (Py_ssize_t i = 0; fits && !grad && i < n; i++)
         if (isnan(given[i]))
@@ -2841,7 +2844,8 @@ static PyObject *Program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->n_z = 0;
     self->has_python = 0;
     self->max_inputs = 0;
-    PyObject_GC_Track(self);
+    self->n_arguments = self->n_captured = self->first = self->n_slots = 0;
+    self->n_instructions = self->n_ops = self->n_parents = 0;
 
     PyObject *ops = NULL, *captured = NULL, *constants = NULL;
     Py_ssize_t n_codes = 0, n_starts = 0, n_slots;
@@ -2951,6 +2955,8 @@ static PyObject *Program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         if (n > self->max_inputs)
             self->max_inputs = n;
         int kind = fit_kind(self->info[self->codes[k]].kind, n);
+        if ((kind == K_DOT && n < 2) || ((kind == K_AFFINE || kind == K_ACTIVATED) && n < 3))
+            kind = K_PYTHON;   /* the rows read two inputs at least: the reference decides */
         self->kinds[k] = (uint8_t)kind;
         self->zof[k] = kind == K_ACTIVATED ? (uint32_t)self->n_z++ : UINT32_MAX;
         if (kind == K_PYTHON || kind == K_TAKE)   /* take: a changed index runs its rule */
@@ -2959,6 +2965,7 @@ static PyObject *Program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     Py_DECREF(ops);
     Py_DECREF(captured);
     Py_DECREF(constants);
+    PyObject_GC_Track(self);
     return (PyObject *)self;
 fail:
     Py_XDECREF(ops);
@@ -3273,7 +3280,7 @@ static int pass_python_partials(Pass *w, Py_ssize_t s, double g)
     if (partials == NULL)
         return pass_rule_failed(w, s);
     Py_ssize_t count = PyObject_Size(partials);
-    PyObject *seq = count < 0 ? NULL : PySequence_Fast(partials, "partials must be a sequence");
+    PyObject *seq = count < 0 ? NULL : PySequence_Tuple(partials);
     Py_DECREF(partials);
     if (seq == NULL)
         return pass_rule_failed(w, s);
@@ -3629,6 +3636,14 @@ static PyObject *Program_backward(Program *self, PyObject *const *args, Py_ssize
         goto done;
     }
     int mode = grad_disabled;
+    status = 0;
+    for (Py_ssize_t i = 0; i < self->n_captured && !status; i++) {
+        /* the reference will take it: it must run the rules, once */
+        Node *leaf = (Node *)PyTuple_GET_ITEM(self->captured, i);
+        status = (leaf->walk || (leaf->flags & F_GRAD_VALUE)) ? 2 : 0;
+    }
+    if (status == 2)
+        goto reference;
     grad_disabled = 1;   /* the rules run in no_grad(), as engine.walk and PyProgram run them */
     status = pass_walk(&w, order, n_order, root);
     grad_disabled = mode;
@@ -3656,6 +3671,7 @@ static PyObject *Program_backward(Program *self, PyObject *const *args, Py_ssize
         }
     }
     if (status == 2) {
+    reference:;
         PyObject *reference = reference_program(self);
         if (reference != NULL)
             result = PyObject_CallMethod(reference, "backward", "OnOO", values_obj, root,
