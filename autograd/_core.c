@@ -669,9 +669,10 @@ static int reference_forward(PyObject *op, Py_ssize_t n, Node *const *inputs, do
         return -1;
     for (Py_ssize_t i = 0; i < n; i++)
         PyTuple_SET_ITEM(tuple, i, Py_NewRef(inputs[i]));
-    int was = pause_recording();
+    /* not paused while recording: the reference's _forward reads the inputs' _data, and a
+     * user's forward that reads a Value's number is a data dependence, refused as the
+     * reference refuses it */
     PyObject *data = PyObject_CallFunctionObjArgs(g_forward, op, tuple, NULL);
-    recording = was;
     Py_DECREF(tuple);
     if (data == NULL)
         return -1;
@@ -1908,6 +1909,73 @@ static int consult_rule(Node *node)
     return raise_made(error);
 }
 
+/* tuple(map(_as_number, partials)) of engine.as_numbers, as a list: the rule's own object
+ * iterated again, each item converted (or refused) by the reference's _as_number */
+static PyObject *as_numbers(PyObject *partials)
+{
+    PyObject *it = PyObject_GetIter(partials), *item;
+    PyObject *list = it == NULL ? NULL : PyList_New(0);
+    if (list == NULL) {
+        Py_XDECREF(it);
+        return NULL;
+    }
+    while ((item = PyIter_Next(it)) != NULL) {
+        PyObject *number = PyObject_CallOneArg(g_as_number, item);
+        Py_DECREF(item);
+        if (number == NULL || PyList_Append(list, number) < 0) {
+            Py_XDECREF(number);
+            Py_CLEAR(list);
+            break;
+        }
+        Py_DECREF(number);
+    }
+    Py_DECREF(it);
+    if (list != NULL && PyErr_Occurred())
+        Py_CLEAR(list);
+    return list;
+}
+
+/* A rule's derivatives as the reference takes them: len(partials) must be n (else the count
+ * error); engine.as_numbers then converts them (tuple(map(_as_number, partials)) when one is not
+ * a float), and pass_on zips them with the parents. Fills locals and returns how many derivatives
+ * pass on (at most n: zip stops at the shorter), or -1 with the error raised. The rule's object
+ * is read through a tuple copy: the conversions run Python code (a number's __float__), which
+ * may change or free the rule's list (so as_numbers' map, run on the rule's own object as the
+ * reference runs it, may stop early). */
+static Py_ssize_t rule_locals(PyObject *partials, Py_ssize_t n, double *locals)
+{
+    Py_ssize_t count = PyObject_Size(partials);
+    if (count < 0)
+        return -1;
+    if (count != n) {
+        PyErr_Format(PyExc_TypeError, "its rule gave %zd derivatives for %zd inputs", count, n);
+        return -1;
+    }
+    PyObject *seq = PySequence_Tuple(partials);   /* its error: "'X' object is not iterable" */
+    if (seq == NULL)
+        return -1;
+    Py_ssize_t m = PyTuple_GET_SIZE(seq);
+    for (Py_ssize_t i = 0; i < m; i++)
+        if (!PyFloat_CheckExact(PyTuple_GET_ITEM(seq, i))) {   /* as engine.as_numbers */
+            Py_SETREF(seq, as_numbers(partials));
+            if (seq == NULL)
+                return -1;
+            m = PyList_GET_SIZE(seq);
+            break;
+        }
+    if (m > n)
+        m = n;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        locals[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(seq, i));   /* floats now */
+        if (locals[i] == -1.0 && PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return -1;
+        }
+    }
+    Py_DECREF(seq);
+    return m;
+}
+
 /* A user's op (or one whose rule this file does not have): op.partials(out, [inputs' data]),
  * checked as the reference checks it, then grad * partial added into each parent. */
 static int python_partials(Walk *w, Node *node, double g)
@@ -1940,46 +2008,21 @@ static int python_partials(Walk *w, Node *node, double g)
     if (partials == NULL)
         return rule_failed(node);
     /* as the reference: len(partials), then its items, each a real number */
-    Py_ssize_t count = PyObject_Size(partials);
-    PyObject *seq = count < 0 ? NULL : PySequence_Tuple(partials);
-    Py_DECREF(partials);
-    if (seq == NULL)
-        return rule_failed(node);
-    int status = -1;
-    if (count != (Py_ssize_t)node->n || PySequence_Fast_GET_SIZE(seq) != count) {
-        PyErr_Format(PyExc_TypeError, "its rule gave %zd derivatives for %u inputs", count,
-                     node->n);
-        rule_failed(node);
-        goto done;
-    }
-    double *locals = PyMem_Malloc((node->n ? node->n : 1) * sizeof(double));
+    double small[SMALL];
+    double *locals = node->n <= SMALL ? small : PyMem_Malloc(node->n * sizeof(double));
     if (locals == NULL) {
+        Py_DECREF(partials);
         PyErr_NoMemory();
-        goto done;
+        return -1;
     }
-    for (uint32_t i = 0; i < node->n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i), *number = NULL;
-        if (!PyFloat_CheckExact(item) &&
-            (item = number = PyObject_CallOneArg(g_as_number, item)) == NULL) {
-            rule_failed(node);
-            PyMem_Free(locals);
-            goto done;
-        }
-        locals[i] = PyFloat_AsDouble(item);
-        Py_XDECREF(number);
-        if (locals[i] == -1.0 && PyErr_Occurred()) {
-            rule_failed(node);
-            PyMem_Free(locals);
-            goto done;
-        }
-    }
-    for (uint32_t i = 0; i < node->n; i++)   /* all checked first, as the reference does */
-        add(w, parents[i], g, locals[i]);
-    PyMem_Free(locals);
-    status = 0;
-done:
-    Py_DECREF(seq);
-    return status;
+    Py_ssize_t m = rule_locals(partials, node->n, locals);
+    Py_DECREF(partials);
+    if (m >= 0)
+        for (Py_ssize_t i = 0; i < m; i++)   /* all checked first, as the reference does */
+            add(w, parents[i], g, locals[i]);
+    if (locals != small)
+        PyMem_Free(locals);
+    return m < 0 ? rule_failed(node) : 0;
 }
 
 /* Adds each parent's share of node's gradient g: g * the local derivative. */
@@ -3279,44 +3322,21 @@ static int pass_python_partials(Pass *w, Py_ssize_t s, double g)
     Py_DECREF(datas);
     if (partials == NULL)
         return pass_rule_failed(w, s);
-    Py_ssize_t count = PyObject_Size(partials);
-    PyObject *seq = count < 0 ? NULL : PySequence_Tuple(partials);
-    Py_DECREF(partials);
-    if (seq == NULL)
-        return pass_rule_failed(w, s);
-    int status = -1;
-    double *locals = NULL;
-    if (count != (Py_ssize_t)n || PySequence_Fast_GET_SIZE(seq) != count) {
-        PyErr_Format(PyExc_TypeError, "its rule gave %zd derivatives for %u inputs", count, n);
-        pass_rule_failed(w, s);
-        goto done;
-    }
-    if ((locals = PyMem_Malloc((n ? n : 1) * sizeof(double))) == NULL) {
+    double small[SMALL];
+    double *locals = n <= SMALL ? small : PyMem_Malloc(n * sizeof(double));
+    if (locals == NULL) {
+        Py_DECREF(partials);
         PyErr_NoMemory();
-        goto done;
+        return -1;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i), *number = NULL;
-        if (!PyFloat_CheckExact(item) &&
-            (item = number = PyObject_CallOneArg(g_as_number, item)) == NULL) {
-            pass_rule_failed(w, s);
-            goto done;
-        }
-        locals[i] = PyFloat_AsDouble(item);
-        Py_XDECREF(number);
-        if (locals[i] == -1.0 && PyErr_Occurred()) {
-            pass_rule_failed(w, s);
-            goto done;
-        }
-    }
-    if (g != 0.0)
-        for (uint32_t i = 0; i < n; i++)   /* all checked first, as the reference does */
+    Py_ssize_t m = rule_locals(partials, n, locals);
+    Py_DECREF(partials);
+    if (m >= 0 && g != 0.0)
+        for (Py_ssize_t i = 0; i < m; i++)   /* all checked first, as the reference does */
             pass_add(w, p[i], g, locals[i]);
-    status = 0;
-done:
-    PyMem_Free(locals);
-    Py_DECREF(seq);
-    return status;
+    if (locals != small)
+        PyMem_Free(locals);
+    return m < 0 ? pass_rule_failed(w, s) : 0;
 }
 
 
