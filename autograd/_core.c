@@ -1860,6 +1860,37 @@ static inline void add(Walk *w, Node *parent, double grad, double local)
     }
 }
 
+/* An error made by a function of the reference (a new exception object), raised. Returns -1. */
+static int raise_made(PyObject *error)
+{
+    if (error != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(error), error);
+        Py_DECREF(error);
+    }
+    return -1;
+}
+
+/* Raises `named`, the reference's error naming the op for a rule's `error`, as the reference's
+ * `raise named from None` in `except RULE_ERRORS as error` does: __context__ is the rule's error
+ * and __suppress_context__ True, whatever the caller is handling (PyErr_SetObject would chain
+ * the caller's exception). Takes both references; returns -1. */
+static int raise_from_none(PyObject *named, PyObject *error)
+{
+    if (named == NULL || !PyExceptionInstance_Check(named)) {
+        Py_XDECREF(error);
+        return raise_made(named);
+    }
+    if (error != NULL)
+        PyException_SetContext(named, error);   /* takes error */
+    PyException_SetCause(named, NULL);   /* sets __suppress_context__, as `from None` */
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(named);
+#else
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(named)), named, NULL);
+#endif
+    return -1;
+}
+
 /* The reference's error for a rule that raised at `node` (ArithmeticError, ValueError and
  * TypeError are named after the op and its inputs; anything else, Ctrl-C included, is the
  * user's and passes unchanged). Returns -1. */
@@ -1873,26 +1904,13 @@ static int rule_failed(Node *node)
     PyObject *type, *error, *traceback;
     PyErr_Fetch(&type, &error, &traceback);
     PyErr_NormalizeException(&type, &error, &traceback);
+    if (traceback != NULL && error != NULL)
+        PyException_SetTraceback(error, traceback);
     Py_XDECREF(type);
     Py_XDECREF(traceback);
 #endif
-    PyObject *named = PyObject_CallFunctionObjArgs(g_rule_error, (PyObject *)node, error, NULL);
-    Py_XDECREF(error);
-    if (named != NULL) {
-        PyErr_SetObject((PyObject *)Py_TYPE(named), named);
-        Py_DECREF(named);
-    }
-    return -1;
-}
-
-/* An error made by a function of the reference (a new exception object), raised. Returns -1. */
-static int raise_made(PyObject *error)
-{
-    if (error != NULL) {
-        PyErr_SetObject((PyObject *)Py_TYPE(error), error);
-        Py_DECREF(error);
-    }
-    return -1;
+    return raise_from_none(
+        PyObject_CallFunctionObjArgs(g_rule_error, (PyObject *)node, error, NULL), error);
 }
 
 /* A rule of this file gave a derivative that is not finite where the reference's rule, on
@@ -3279,13 +3297,13 @@ static int pass_rule_failed(Pass *w, Py_ssize_t s)
     PyObject *type, *error, *traceback;
     PyErr_Fetch(&type, &error, &traceback);
     PyErr_NormalizeException(&type, &error, &traceback);
+    if (traceback != NULL && error != NULL)
+        PyException_SetTraceback(error, traceback);
     Py_XDECREF(type);
     Py_XDECREF(traceback);
 #endif
-    PyObject *named = PyObject_CallMethod(w->program->tape, "node_error", "nOO", s, w->values_obj,
-                                          error);
-    Py_XDECREF(error);
-    return raise_made(named);
+    return raise_from_none(
+        PyObject_CallMethod(w->program->tape, "node_error", "nOO", s, w->values_obj, error), error);
 }
 
 /* A row gave a derivative that is not finite where the reference's rule may raise instead:

@@ -944,3 +944,25 @@ def test_write_floats_from_a_buffer_that_changes_the_values_writes_nothing_freed
     with pytest.raises(error) as refused:
         write_floats(values, "data", Numbers())
     assert str(refused.value) == message
+
+
+def test_a_rule_error_is_raised_from_none_whatever_the_caller_handles():
+    """R9: the named error of a failing rule is raised as the reference raises it (``from None``
+    in its ``except``): its context is the rule's own error, and a traceback does not print the
+    exception the caller was handling."""
+    failing = ops.Op("failing", lambda x: x * 2.0, lambda out, x: 1 / 0, arity=1,
+                     domain=[(-1, 1)])
+    w = Value(2.0)
+    f = autograd.compile(lambda x: apply(failing, w * x))
+    f(1.0)
+    for backward in (lambda: apply(failing, w * Value(1.0)).backward(), lambda: f(1.0).backward()):
+        try:
+            raise KeyError("the caller's")
+        except KeyError:
+            with pytest.raises(ZeroDivisionError) as raised:
+                backward()
+        assert str(raised.value) == ("backward through failing at inputs [2.0]: its derivative "
+                                     "is undefined there (division by zero)")
+        assert type(raised.value.__context__) is ZeroDivisionError
+        assert raised.value.__suppress_context__ and raised.value.__cause__ is None
+    assert w.grad == 0.0
