@@ -713,12 +713,17 @@ def _one_instruction_tape(op: Op, n_inputs: int) -> SimpleNamespace:
         (ops.AFFINE, 3),
         (activated(ops.RELU), 1),
         (activated(ops.TANH), 3),
+        (ops.SUM, 0),
+        (ops.SHIFT, 0),
+        (ops.TAKE, 1),
     ],
-    ids=["dot of 0", "dot of 2", "affine of 1", "affine of 3", "neuron of 1", "neuron of 3"],
+    ids=["dot of 0", "dot of 2", "affine of 1", "affine of 3", "neuron of 1", "neuron of 3",
+         "sum of 0", "max of 0", "take of 1"],
 )
 def test_a_fused_op_with_too_few_inputs_for_its_row_replays_as_the_reference(op, n_inputs):
     """R1: dot needs two inputs and affine and a neuron three for their C rows (which read them
-    unchecked); with fewer the reference's Python rules decide, forward and backward."""
+    unchecked); with fewer the reference's Python rules decide, forward and backward (as they
+    do for the other n-ary ops with no input or, for take, no value to pick)."""
     tape = _one_instruction_tape(op, n_inputs)
     assert _forward_and_backward(recording.Program(tape)) == _forward_and_backward(
         recording.PyProgram(tape)
