@@ -669,9 +669,10 @@ static int reference_forward(PyObject *op, Py_ssize_t n, Node *const *inputs, do
         return -1;
     for (Py_ssize_t i = 0; i < n; i++)
         PyTuple_SET_ITEM(tuple, i, Py_NewRef(inputs[i]));
-    int was = pause_recording();
+    /* not paused while recording: the reference's _forward reads the inputs' _data, and a
+     * user's forward that reads a Value's number is a data dependence, refused as the
+     * reference refuses it */
     PyObject *data = PyObject_CallFunctionObjArgs(g_forward, op, tuple, NULL);
-    recording = was;
     Py_DECREF(tuple);
     if (data == NULL)
         return -1;
@@ -1569,6 +1570,7 @@ static PyObject *Value_item(Node *self, METHOD_ARGS)
 static PyObject *Value_detach(Node *self, METHOD_ARGS)
 {
     NO_ARGUMENTS("detach");
+    REFUSE_WHILE_RECORDING(self, "v.data", NULL);   /* the reference reads self.data */
     return (PyObject *)new_leaf(self->data);
 }
 
@@ -1577,10 +1579,7 @@ static PyObject *Value_reduce(Node *self, METHOD_ARGS)
     NO_ARGUMENTS("__reduce__");
     if (!configured())
         return NULL;
-    int was = pause_recording();
-    PyObject *result = PyObject_CallOneArg(g_reduce, (PyObject *)self);
-    recording = was;
-    return result;
+    return PyObject_CallOneArg(g_reduce, (PyObject *)self);
 }
 
 static PyObject *Value_deepcopy(Node *self, METHOD_ARGS)
@@ -1589,10 +1588,7 @@ static PyObject *Value_deepcopy(Node *self, METHOD_ARGS)
         return reference_call_error("__deepcopy__", self, args, nargs, kwnames);
     if (!configured())
         return NULL;
-    int was = pause_recording();
-    PyObject *result = PyObject_CallFunctionObjArgs(g_deepcopy, (PyObject *)self, args[0], NULL);
-    recording = was;
-    return result;
+    return PyObject_CallFunctionObjArgs(g_deepcopy, (PyObject *)self, args[0], NULL);
 }
 
 /* --- the first-order backward walk ----------------------------------------------------------- */
@@ -1864,6 +1860,37 @@ static inline void add(Walk *w, Node *parent, double grad, double local)
     }
 }
 
+/* An error made by a function of the reference (a new exception object), raised. Returns -1. */
+static int raise_made(PyObject *error)
+{
+    if (error != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(error), error);
+        Py_DECREF(error);
+    }
+    return -1;
+}
+
+/* Raises `named`, the reference's error naming the op for a rule's `error`, as the reference's
+ * `raise named from None` in `except RULE_ERRORS as error` does: __context__ is the rule's error
+ * and __suppress_context__ True, whatever the caller is handling (PyErr_SetObject would chain
+ * the caller's exception). Takes both references; returns -1. */
+static int raise_from_none(PyObject *named, PyObject *error)
+{
+    if (named == NULL || !PyExceptionInstance_Check(named)) {
+        Py_XDECREF(error);
+        return raise_made(named);
+    }
+    if (error != NULL)
+        PyException_SetContext(named, error);   /* takes error */
+    PyException_SetCause(named, NULL);   /* sets __suppress_context__, as `from None` */
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(named);
+#else
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(named)), named, NULL);
+#endif
+    return -1;
+}
+
 /* The reference's error for a rule that raised at `node` (ArithmeticError, ValueError and
  * TypeError are named after the op and its inputs; anything else, Ctrl-C included, is the
  * user's and passes unchanged). Returns -1. */
@@ -1877,26 +1904,13 @@ static int rule_failed(Node *node)
     PyObject *type, *error, *traceback;
     PyErr_Fetch(&type, &error, &traceback);
     PyErr_NormalizeException(&type, &error, &traceback);
+    if (traceback != NULL && error != NULL)
+        PyException_SetTraceback(error, traceback);
     Py_XDECREF(type);
     Py_XDECREF(traceback);
 #endif
-    PyObject *named = PyObject_CallFunctionObjArgs(g_rule_error, (PyObject *)node, error, NULL);
-    Py_XDECREF(error);
-    if (named != NULL) {
-        PyErr_SetObject((PyObject *)Py_TYPE(named), named);
-        Py_DECREF(named);
-    }
-    return -1;
-}
-
-/* An error made by a function of the reference (a new exception object), raised. Returns -1. */
-static int raise_made(PyObject *error)
-{
-    if (error != NULL) {
-        PyErr_SetObject((PyObject *)Py_TYPE(error), error);
-        Py_DECREF(error);
-    }
-    return -1;
+    return raise_from_none(
+        PyObject_CallFunctionObjArgs(g_rule_error, (PyObject *)node, error, NULL), error);
 }
 
 /* A rule of this file gave a derivative that is not finite where the reference's rule, on
@@ -1911,6 +1925,73 @@ static int consult_rule(Node *node)
         return 0;
     }
     return raise_made(error);
+}
+
+/* tuple(map(_as_number, partials)) of engine.as_numbers, as a list: the rule's own object
+ * iterated again, each item converted (or refused) by the reference's _as_number */
+static PyObject *as_numbers(PyObject *partials)
+{
+    PyObject *it = PyObject_GetIter(partials), *item;
+    PyObject *list = it == NULL ? NULL : PyList_New(0);
+    if (list == NULL) {
+        Py_XDECREF(it);
+        return NULL;
+    }
+    while ((item = PyIter_Next(it)) != NULL) {
+        PyObject *number = PyObject_CallOneArg(g_as_number, item);
+        Py_DECREF(item);
+        if (number == NULL || PyList_Append(list, number) < 0) {
+            Py_XDECREF(number);
+            Py_CLEAR(list);
+            break;
+        }
+        Py_DECREF(number);
+    }
+    Py_DECREF(it);
+    if (list != NULL && PyErr_Occurred())
+        Py_CLEAR(list);
+    return list;
+}
+
+/* A rule's derivatives as the reference takes them: len(partials) must be n (else the count
+ * error); engine.as_numbers then converts them (tuple(map(_as_number, partials)) when one is not
+ * a float), and pass_on zips them with the parents. Fills locals and returns how many derivatives
+ * pass on (at most n: zip stops at the shorter), or -1 with the error raised. The rule's object
+ * is read through a tuple copy: the conversions run Python code (a number's __float__), which
+ * may change or free the rule's list (so as_numbers' map, run on the rule's own object as the
+ * reference runs it, may stop early). */
+static Py_ssize_t rule_locals(PyObject *partials, Py_ssize_t n, double *locals)
+{
+    Py_ssize_t count = PyObject_Size(partials);
+    if (count < 0)
+        return -1;
+    if (count != n) {
+        PyErr_Format(PyExc_TypeError, "its rule gave %zd derivatives for %zd inputs", count, n);
+        return -1;
+    }
+    PyObject *seq = PySequence_Tuple(partials);   /* its error: "'X' object is not iterable" */
+    if (seq == NULL)
+        return -1;
+    Py_ssize_t m = PyTuple_GET_SIZE(seq);
+    for (Py_ssize_t i = 0; i < m; i++)
+        if (!PyFloat_CheckExact(PyTuple_GET_ITEM(seq, i))) {   /* as engine.as_numbers */
+            Py_SETREF(seq, as_numbers(partials));
+            if (seq == NULL)
+                return -1;
+            m = PyList_GET_SIZE(seq);
+            break;
+        }
+    if (m > n)
+        m = n;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        locals[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(seq, i));   /* floats now */
+        if (locals[i] == -1.0 && PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return -1;
+        }
+    }
+    Py_DECREF(seq);
+    return m;
 }
 
 /* A user's op (or one whose rule this file does not have): op.partials(out, [inputs' data]),
@@ -1945,46 +2026,21 @@ static int python_partials(Walk *w, Node *node, double g)
     if (partials == NULL)
         return rule_failed(node);
     /* as the reference: len(partials), then its items, each a real number */
-    Py_ssize_t count = PyObject_Size(partials);
-    PyObject *seq = count < 0 ? NULL : PySequence_Fast(partials, "partials must be a sequence");
-    Py_DECREF(partials);
-    if (seq == NULL)
-        return rule_failed(node);
-    int status = -1;
-    if (count != (Py_ssize_t)node->n || PySequence_Fast_GET_SIZE(seq) != count) {
-        PyErr_Format(PyExc_TypeError, "its rule gave %zd derivatives for %u inputs", count,
-                     node->n);
-        rule_failed(node);
-        goto done;
-    }
-    double *locals = PyMem_Malloc((node->n ? node->n : 1) * sizeof(double));
+    double small[SMALL];
+    double *locals = node->n <= SMALL ? small : PyMem_Malloc(node->n * sizeof(double));
     if (locals == NULL) {
+        Py_DECREF(partials);
         PyErr_NoMemory();
-        goto done;
+        return -1;
     }
-    for (uint32_t i = 0; i < node->n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i), *number = NULL;
-        if (!PyFloat_CheckExact(item) &&
-            (item = number = PyObject_CallOneArg(g_as_number, item)) == NULL) {
-            rule_failed(node);
-            PyMem_Free(locals);
-            goto done;
-        }
-        locals[i] = PyFloat_AsDouble(item);
-        Py_XDECREF(number);
-        if (locals[i] == -1.0 && PyErr_Occurred()) {
-            rule_failed(node);
-            PyMem_Free(locals);
-            goto done;
-        }
-    }
-    for (uint32_t i = 0; i < node->n; i++)   /* all checked first, as the reference does */
-        add(w, parents[i], g, locals[i]);
-    PyMem_Free(locals);
-    status = 0;
-done:
-    Py_DECREF(seq);
-    return status;
+    Py_ssize_t m = rule_locals(partials, node->n, locals);
+    Py_DECREF(partials);
+    if (m >= 0)
+        for (Py_ssize_t i = 0; i < m; i++)   /* all checked first, as the reference does */
+            add(w, parents[i], g, locals[i]);
+    if (locals != small)
+        PyMem_Free(locals);
+    return m < 0 ? rule_failed(node) : 0;
 }
 
 /* Adds each parent's share of node's gradient g: g * the local derivative. */
@@ -2638,8 +2694,16 @@ static PyObject *core_write_floats(PyObject *module, PyObject *const *args, Py_s
         PyErr_Clear();
         goto reference;
     }
+    /* from 3.12 a Python class can export a buffer (__buffer__): Python code may have run and
+     * changed `values`, so its items are read and checked again */
+    n = PySequence_Fast_GET_SIZE(values);
+    items = PySequence_Fast_ITEMS(values);
     int fits = view.ndim == 1 && view.format != NULL && strcmp(view.format, "d") == 0 &&
                view.itemsize == (Py_ssize_t)sizeof(double) && view.len == n * view.itemsize;
+    for (Py_ssize_t i = 0; fits && i < n; i++)
+        if (!IS_NODE(items[i]) || ((Node *)items[i])->walk ||
+            (grad && (((Node *)items[i])->flags & F_GRAD_VALUE)))
+            fits = 0;
     const double *given = view.buf;
     for (Py_ssize_t i = 0; fits && !grad && i < n; i++)
         if (isnan(given[i]))
@@ -2841,7 +2905,8 @@ static PyObject *Program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->n_z = 0;
     self->has_python = 0;
     self->max_inputs = 0;
-    PyObject_GC_Track(self);
+    self->n_arguments = self->n_captured = self->first = self->n_slots = 0;
+    self->n_instructions = self->n_ops = self->n_parents = 0;
 
     PyObject *ops = NULL, *captured = NULL, *constants = NULL;
     Py_ssize_t n_codes = 0, n_starts = 0, n_slots;
@@ -2951,6 +3016,8 @@ static PyObject *Program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         if (n > self->max_inputs)
             self->max_inputs = n;
         int kind = fit_kind(self->info[self->codes[k]].kind, n);
+        if ((kind == K_DOT && n < 2) || ((kind == K_AFFINE || kind == K_ACTIVATED) && n < 3))
+            kind = K_PYTHON;   /* the rows read two inputs at least: the reference decides */
         self->kinds[k] = (uint8_t)kind;
         self->zof[k] = kind == K_ACTIVATED ? (uint32_t)self->n_z++ : UINT32_MAX;
         if (kind == K_PYTHON || kind == K_TAKE)   /* take: a changed index runs its rule */
@@ -2959,6 +3026,7 @@ static PyObject *Program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     Py_DECREF(ops);
     Py_DECREF(captured);
     Py_DECREF(constants);
+    PyObject_GC_Track(self);
     return (PyObject *)self;
 fail:
     Py_XDECREF(ops);
@@ -3229,13 +3297,13 @@ static int pass_rule_failed(Pass *w, Py_ssize_t s)
     PyObject *type, *error, *traceback;
     PyErr_Fetch(&type, &error, &traceback);
     PyErr_NormalizeException(&type, &error, &traceback);
+    if (traceback != NULL && error != NULL)
+        PyException_SetTraceback(error, traceback);
     Py_XDECREF(type);
     Py_XDECREF(traceback);
 #endif
-    PyObject *named = PyObject_CallMethod(w->program->tape, "node_error", "nOO", s, w->values_obj,
-                                          error);
-    Py_XDECREF(error);
-    return raise_made(named);
+    return raise_from_none(
+        PyObject_CallMethod(w->program->tape, "node_error", "nOO", s, w->values_obj, error), error);
 }
 
 /* A row gave a derivative that is not finite where the reference's rule may raise instead:
@@ -3272,44 +3340,21 @@ static int pass_python_partials(Pass *w, Py_ssize_t s, double g)
     Py_DECREF(datas);
     if (partials == NULL)
         return pass_rule_failed(w, s);
-    Py_ssize_t count = PyObject_Size(partials);
-    PyObject *seq = count < 0 ? NULL : PySequence_Fast(partials, "partials must be a sequence");
-    Py_DECREF(partials);
-    if (seq == NULL)
-        return pass_rule_failed(w, s);
-    int status = -1;
-    double *locals = NULL;
-    if (count != (Py_ssize_t)n || PySequence_Fast_GET_SIZE(seq) != count) {
-        PyErr_Format(PyExc_TypeError, "its rule gave %zd derivatives for %u inputs", count, n);
-        pass_rule_failed(w, s);
-        goto done;
-    }
-    if ((locals = PyMem_Malloc((n ? n : 1) * sizeof(double))) == NULL) {
+    double small[SMALL];
+    double *locals = n <= SMALL ? small : PyMem_Malloc(n * sizeof(double));
+    if (locals == NULL) {
+        Py_DECREF(partials);
         PyErr_NoMemory();
-        goto done;
+        return -1;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i), *number = NULL;
-        if (!PyFloat_CheckExact(item) &&
-            (item = number = PyObject_CallOneArg(g_as_number, item)) == NULL) {
-            pass_rule_failed(w, s);
-            goto done;
-        }
-        locals[i] = PyFloat_AsDouble(item);
-        Py_XDECREF(number);
-        if (locals[i] == -1.0 && PyErr_Occurred()) {
-            pass_rule_failed(w, s);
-            goto done;
-        }
-    }
-    if (g != 0.0)
-        for (uint32_t i = 0; i < n; i++)   /* all checked first, as the reference does */
+    Py_ssize_t m = rule_locals(partials, n, locals);
+    Py_DECREF(partials);
+    if (m >= 0 && g != 0.0)
+        for (Py_ssize_t i = 0; i < m; i++)   /* all checked first, as the reference does */
             pass_add(w, p[i], g, locals[i]);
-    status = 0;
-done:
-    PyMem_Free(locals);
-    Py_DECREF(seq);
-    return status;
+    if (locals != small)
+        PyMem_Free(locals);
+    return m < 0 ? pass_rule_failed(w, s) : 0;
 }
 
 
@@ -3629,6 +3674,14 @@ static PyObject *Program_backward(Program *self, PyObject *const *args, Py_ssize
         goto done;
     }
     int mode = grad_disabled;
+    status = 0;
+    for (Py_ssize_t i = 0; i < self->n_captured && !status; i++) {
+        /* the reference will take it: it must run the rules, once */
+        Node *leaf = (Node *)PyTuple_GET_ITEM(self->captured, i);
+        status = (leaf->walk || (leaf->flags & F_GRAD_VALUE)) ? 2 : 0;
+    }
+    if (status == 2)
+        goto reference;
     grad_disabled = 1;   /* the rules run in no_grad(), as engine.walk and PyProgram run them */
     status = pass_walk(&w, order, n_order, root);
     grad_disabled = mode;
@@ -3656,6 +3709,7 @@ static PyObject *Program_backward(Program *self, PyObject *const *args, Py_ssize
         }
     }
     if (status == 2) {
+    reference:;
         PyObject *reference = reference_program(self);
         if (reference != NULL)
             result = PyObject_CallMethod(reference, "backward", "OnOO", values_obj, root,

@@ -167,6 +167,7 @@ recording = _Recording()
 """This thread's recording: ``recording.function`` names the function being recorded."""
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
+_COPYING = ("copy", "copyreg", "pickle")  # the standard library's modules that copy a Value
 
 
 def is_recording() -> bool:
@@ -195,14 +196,18 @@ def set_recording(function: str) -> None:
 def data_dependent_error(what: str) -> DataDependentError:
     """The error for reading a Value's number (``what``: how) while recording, naming the line.
 
-    The line is the innermost one outside the autograd package: the user's own code (or the
-    library above autograd, such as ``nn``, that read the number).
+    The line is the innermost one outside the autograd package (and outside the standard
+    library's ``copy`` and ``pickle``, whose copy of a Value reads its number): the user's own
+    code (or the library above autograd, such as ``nn``, that read the number).
 
     >>> print(data_dependent_error(".data"))  # doctest: +ELLIPSIS
     .data reads the number a Value holds, at ...
     """
     frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+    # a copy or a pickle of a Value reads its number: name the line that asked for it
+    skipped = {getattr(sys.modules.get(name), "__file__", None) for name in _COPYING}
+    while frame is not None and (frame.f_code.co_filename.startswith(_PACKAGE)
+                                 or frame.f_code.co_filename in skipped):
         frame = frame.f_back
     where = f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else "an unknown line"
     function = recording.function or "a function"

@@ -7,8 +7,12 @@ bulk transfer ``read_floats``/``write_floats``.
 
 from __future__ import annotations
 
+import copy
 import math
+import numbers
+import pickle
 import random
+import sys
 import threading
 from array import array
 from typing import Any, Callable
@@ -795,3 +799,170 @@ def test_backward_uses_the_numbers_of_its_forward():
     w.data = 100.0
     y.backward()
     assert w.grad == 3.0 * (2.0 + 2.0) and y.data == 12.0  # d(w² x)/dw at w = 2, x = 3
+
+
+# --- the review's findings (R2-R8): each engine gives the reference's result or error -----------
+
+
+def test_a_users_op_whose_forward_reads_a_number_while_recording_is_refused():
+    """R7: a user's forward runs on numbers, but one that reads a Value's number (here a
+    parameter's) depends on data the recording cannot see: refused by both engines."""
+    w = Value(3.0)
+
+    def forward(x):
+        return x * w.data
+
+    peek = ops.Op("peek", forward, lambda out, x: (3.0,), arity=1, domain=[(-1, 1)])
+    f = autograd.compile(lambda x: apply(peek, w * x))
+    with pytest.raises(DataDependentError) as refused:
+        f(2.0)
+    line = forward.__code__.co_firstlineno + 1
+    assert str(refused.value).startswith(f"v.data reads the number a Value holds, at {__file__}:"
+                                         f"{line}, while autograd.compile records ")
+    assert not f.recordings and not autograd.grad_mode.is_recording()
+    assert apply(peek, Value(2.0)).data == 6.0  # outside a recording it may read it
+
+
+COPIES = {
+    "v.detach()": lambda v: v.detach(),
+    "copy.deepcopy(v)": lambda v: copy.deepcopy(v),
+    "copy.copy(v)": lambda v: copy.copy(v),
+    "pickle.dumps(v)": lambda v: pickle.loads(pickle.dumps(v)),
+}
+
+
+@pytest.mark.parametrize("how", COPIES)
+def test_copying_a_value_while_recording_is_refused_as_a_read_of_its_number(how):
+    """R8: a copy holds the number it was made from, so a replay would reuse that number: both
+    engines refuse the copy as they refuse ``.data``, naming the line that copies."""
+    copy_of = COPIES[how]
+    w = Value(3.0)
+    f = autograd.compile(lambda x: copy_of(w) * x)
+    with pytest.raises(DataDependentError) as refused:
+        f(2.0)
+    line = copy_of.__code__.co_firstlineno
+    assert str(refused.value).startswith(f"v.data reads the number a Value holds, at {__file__}:"
+                                         f"{line}, while autograd.compile records ")
+    assert not f.recordings
+    copied = copy_of(w)  # outside a recording: a new leaf with the number
+    assert copied is not w and copied.data == 3.0 and copied.is_leaf
+
+
+_RETURNED: list[Any] = []  # what the rule below returned
+
+
+class _Clearing:
+    """A real number whose conversion to float empties the list a rule returned (R2)."""
+
+    def __init__(self, x: float) -> None:
+        self.x = x
+
+    def __float__(self) -> float:
+        _RETURNED.clear()
+        return self.x
+
+
+numbers.Real.register(_Clearing)
+
+
+def test_a_rule_whose_derivatives_change_their_list_while_converted_is_read_as_the_reference():
+    """R2: the derivatives are converted one by one (Python code: a number's ``__float__``);
+    the reference's ``map`` over the rule's list stops where the list now ends, and the
+    compiled core reads it the same way, never past its end."""
+
+    def rule(out, x, y):
+        _RETURNED[:] = [_Clearing(1.0), _Clearing(5.0)]
+        return _RETURNED
+
+    op = ops.Op("clearing", lambda x, y: x + y, rule, arity=2, domain=[(-1, 1)] * 2)
+    w, x = Value(2.0), Value(1.0)
+    apply(op, w, x).backward()  # the eager walk
+    assert (w.grad, x.grad) == (1.0, 0.0)
+    w.grad = 0.0
+    f = autograd.compile(lambda x: apply(op, w, x) * 1.0)
+    f(1.0)
+    f(1.0).backward()  # the replay
+    assert w.grad == 1.0
+
+
+class _LenOnly:
+    def __len__(self) -> int:
+        return 1
+
+
+def test_a_rule_giving_a_sized_object_that_is_not_iterable_fails_as_the_reference():
+    """R4: the reference iterates the derivatives, so the error is Python's own."""
+    op = ops.Op("lenonly", lambda x: x * 2.0, lambda out, x: _LenOnly(), arity=1, domain=[(-1, 1)])
+    w = Value(2.0)
+    message = "backward through lenonly at inputs [2.0]: '_LenOnly' object is not iterable"
+    with pytest.raises(TypeError) as eager:
+        apply(op, w * Value(1.0)).backward()
+    assert str(eager.value) == message
+    f = autograd.compile(lambda x: apply(op, w * x))
+    f(1.0)
+    with pytest.raises(TypeError) as replayed:
+        f(1.0).backward()
+    assert str(replayed.value) == message and w.grad == 0.0
+
+
+def test_a_users_rule_runs_once_when_a_captured_grad_is_a_value():
+    """R5: a captured Value whose ``.grad`` is a Value (after ``create_graph``) makes the
+    reference walk the replay: the rules still run once each."""
+    calls = []
+
+    def rule(out, x):
+        calls.append(x)
+        return (2.0,)
+
+    counted = ops.Op("counted", lambda x: x * 2.0, rule, arity=1, domain=[(-1, 1)])
+    w = Value(2.0)
+    f = autograd.compile(lambda x: apply(counted, w * x))
+    f(1.0)
+    w.grad = Value(0.5)  # as after backward(create_graph=True)
+    result = f(1.5)
+    calls.clear()
+    result.backward()
+    assert calls == [3.0] and isinstance(w.grad, Value) and w.grad.data == 0.5 + 2.0 * 1.5
+    w.grad = 0.0
+
+
+def test_write_floats_from_a_buffer_that_changes_the_values_writes_nothing_freed():
+    """R3: from Python 3.12 a class may export a buffer (``__buffer__``), so Python code runs
+    while the numbers are taken: here it empties (and frees) the Values being written."""
+    values = [Value(float(i)) for i in range(100)]
+
+    class Numbers:
+        def __buffer__(self, flags):
+            values.clear()
+            return memoryview(array("d", [7.0] * 100))
+
+    if sys.version_info >= (3, 12):
+        error, message = ValueError, "write_floats: 0 values but 100 numbers"
+    else:  # no buffer from Python code: not a sequence either
+        error, message = TypeError, ("write_floats: numbers must be a sequence or a buffer of "
+                                     "floats, got Numbers")
+    with pytest.raises(error) as refused:
+        write_floats(values, "data", Numbers())
+    assert str(refused.value) == message
+
+
+def test_a_rule_error_is_raised_from_none_whatever_the_caller_handles():
+    """R9: the named error of a failing rule is raised as the reference raises it (``from None``
+    in its ``except``): its context is the rule's own error, and a traceback does not print the
+    exception the caller was handling."""
+    failing = ops.Op("failing", lambda x: x * 2.0, lambda out, x: 1 / 0, arity=1,
+                     domain=[(-1, 1)])
+    w = Value(2.0)
+    f = autograd.compile(lambda x: apply(failing, w * x))
+    f(1.0)
+    for backward in (lambda: apply(failing, w * Value(1.0)).backward(), lambda: f(1.0).backward()):
+        try:
+            raise KeyError("the caller's")
+        except KeyError:
+            with pytest.raises(ZeroDivisionError) as raised:
+                backward()
+        assert str(raised.value) == ("backward through failing at inputs [2.0]: its derivative "
+                                     "is undefined there (division by zero)")
+        assert type(raised.value.__context__) is ZeroDivisionError
+        assert raised.value.__suppress_context__ and raised.value.__cause__ is None
+    assert w.grad == 0.0

@@ -682,3 +682,82 @@ def test_a_replays_python_rules_run_in_no_grad_as_the_eager_walks():
         program.backward(values, root, tape.walk_order(root), array("d", bytes(8 * tape.n_slots)))
     (apply(Op("twice", lambda x: 2 * x, rule, 1, [(-2, 2)]), w * 3.0)).backward()
     assert seen == [False, False, False] and autograd.is_grad_enabled()
+
+
+# --- the review's findings that only C can have (R1, R6) ---------------------------------------
+
+
+def _one_instruction_tape(op: Op, n_inputs: int) -> SimpleNamespace:
+    """A tape of one argument and one instruction: ``op`` on that argument ``n_inputs`` times."""
+    return _copy(
+        _valid_tape(),
+        n_arguments=1,
+        captured=(),
+        constants=array("d"),
+        first_instruction=1,
+        n_slots=2,
+        ops=(op,),
+        codes=array("i", [0]),
+        starts=array("i", [0, n_inputs]),
+        parents=array("i", [0] * n_inputs),
+    )
+
+
+@compiled_only
+@pytest.mark.parametrize(
+    "op, n_inputs",
+    [
+        (ops.DOT, 0),
+        (ops.DOT, 2),
+        (ops.AFFINE, 1),
+        (ops.AFFINE, 3),
+        (activated(ops.RELU), 1),
+        (activated(ops.TANH), 3),
+        (ops.SUM, 0),
+        (ops.SHIFT, 0),
+        (ops.TAKE, 1),
+    ],
+    ids=["dot of 0", "dot of 2", "affine of 1", "affine of 3", "neuron of 1", "neuron of 3",
+         "sum of 0", "max of 0", "take of 1"],
+)
+def test_a_fused_op_with_too_few_inputs_for_its_row_replays_as_the_reference(op, n_inputs):
+    """R1: dot needs two inputs and affine and a neuron three for their C rows (which read them
+    unchecked); with fewer the reference's Python rules decide, forward and backward (as they
+    do for the other n-ary ops with no input or, for take, no value to pick)."""
+    tape = _one_instruction_tape(op, n_inputs)
+    assert _forward_and_backward(recording.Program(tape)) == _forward_and_backward(
+        recording.PyProgram(tape)
+    )
+
+
+def _forward_and_backward(program: Any) -> tuple[Any, ...]:
+    values = outcome(lambda: program.forward(array("d", [3.0])))
+    if values[0] != "ok":
+        return (values,)
+    grads = array("d", [0.0, 0.0])
+    backward = outcome(lambda: program.backward(values[1], 1, array("i", [1]), grads))
+    return _bits(values[1][:2]), backward, grads.tobytes()  # (C keeps a neuron's sum after)
+
+
+@compiled_only
+def test_a_program_being_built_is_not_reachable_from_the_python_code_it_runs():
+    """R6: building a Program reads the tape (Python code); the collector must not hand that
+    code the half-built Program (its arrays not yet made)."""
+    w = Value(2.0)
+    real = recorded(lambda x: w * x, 1.0).tape
+    found = []
+
+    class Tape:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        @property
+        def parents(self) -> Any:
+            found.extend(o for o in gc.get_objects() if type(o) is Program and o.tape is self)
+            return real.parents
+
+    Program = recording.Program
+    program = Program(Tape())
+    assert found == []
+    assert gc.is_tracked(program)
+    assert program.forward(array("d", [3.0]))[real.outputs[0]] == 6.0
