@@ -288,6 +288,8 @@ def test_the_total_refcount_does_not_drift_on_a_debug_build():
         pytest.skip("needs python3.11-dbg and gcc (apt-get install python3.11-dbg python3.11-dev)")
     if not COMPILED:
         pytest.skip("checked once, in the compiled run")
+    if not (ROOT / "autograd" / "_core.c").exists():
+        pytest.skip("needs the source tree: .ci/refcount builds autograd/_core.c")
     done = subprocess.run([str(ROOT / ".ci" / "refcount")], capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -314,7 +316,7 @@ def test_the_autograd_imports_form_no_circle():
     receives what it needs in one call instead of reaching back into the package)."""
     import ast
 
-    package = ROOT / "autograd"
+    package = Path(autograd.__file__).parent  # the copy that runs: a clone's or an installed one
     edges: dict[str, set[str]] = {}
     for path in package.glob("*.py"):
         module = path.stem
