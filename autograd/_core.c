@@ -1870,6 +1870,24 @@ static int raise_made(PyObject *error)
     return -1;
 }
 
+/* The exception being raised, taken (a new reference, normalized, its traceback on it); the
+ * error indicator is then clear. */
+static PyObject *take_raised(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *error, *traceback;
+    PyErr_Fetch(&type, &error, &traceback);
+    PyErr_NormalizeException(&type, &error, &traceback);
+    if (traceback != NULL && error != NULL)
+        PyException_SetTraceback(error, traceback);
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+    return error;
+#endif
+}
+
 /* Raises `named`, the reference's error naming the op for a rule's `error`, as the reference's
  * `raise named from None` in `except RULE_ERRORS as error` does: __context__ is the rule's error
  * and __suppress_context__ True, whatever the caller is handling (PyErr_SetObject would chain
@@ -1898,17 +1916,7 @@ static int rule_failed(Node *node)
 {
     if (!PyErr_ExceptionMatches(g_rule_errors))
         return -1;
-#if PY_VERSION_HEX >= 0x030C0000
-    PyObject *error = PyErr_GetRaisedException();
-#else
-    PyObject *type, *error, *traceback;
-    PyErr_Fetch(&type, &error, &traceback);
-    PyErr_NormalizeException(&type, &error, &traceback);
-    if (traceback != NULL && error != NULL)
-        PyException_SetTraceback(error, traceback);
-    Py_XDECREF(type);
-    Py_XDECREF(traceback);
-#endif
+    PyObject *error = take_raised();
     return raise_from_none(
         PyObject_CallFunctionObjArgs(g_rule_error, (PyObject *)node, error, NULL), error);
 }
@@ -3291,17 +3299,7 @@ static int pass_rule_failed(Pass *w, Py_ssize_t s)
 {
     if (!PyErr_ExceptionMatches(g_rule_errors))
         return -1;
-#if PY_VERSION_HEX >= 0x030C0000
-    PyObject *error = PyErr_GetRaisedException();
-#else
-    PyObject *type, *error, *traceback;
-    PyErr_Fetch(&type, &error, &traceback);
-    PyErr_NormalizeException(&type, &error, &traceback);
-    if (traceback != NULL && error != NULL)
-        PyException_SetTraceback(error, traceback);
-    Py_XDECREF(type);
-    Py_XDECREF(traceback);
-#endif
+    PyObject *error = take_raised();
     return raise_from_none(
         PyObject_CallMethod(w->program->tape, "node_error", "nOO", s, w->values_obj, error), error);
 }
