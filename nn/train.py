@@ -119,11 +119,11 @@ def train(model: Module, X: np.ndarray, y: np.ndarray, optimizer: Optimizer, ste
             try:
                 value, accuracy = _step(forward, labels, optimizer)
             except (_NotFinite, OverflowError) as error:
-                _restore(params, before)
+                write_floats(params, "data", before)
                 reason = without_inputs(str(error))  # whole, but for the op's inputs
                 raise TrainingDiverged(k + 1, reason, history, optimizer.lr) from error
             except BaseException:  # Ctrl-C or an error: undo a half-done update
-                _restore(params, before)
+                write_floats(params, "data", before)
                 raise
             history.losses.append(value)
             history.accuracies.append(accuracy)
@@ -177,10 +177,6 @@ def _step(forward: Callable[[], tuple[Value, list]], labels: list[int],
         # every node still alive
         del outputs, total
     return result
-
-
-def _restore(params: Sequence[Value], data: Sequence[float]) -> None:
-    write_floats(params, "data", data)
 
 
 def _finite(params: Sequence[Value], attribute: str) -> bool:
